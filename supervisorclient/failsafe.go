@@ -1,0 +1,122 @@
+package supervisorclient
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultFailsafeInterval is how often op-geth polls admin_getFailsafeEnabled.
+const DefaultFailsafeInterval = time.Second
+
+// NamedFailsafeSource is one filter the watcher polls.
+type NamedFailsafeSource struct {
+	Name   string
+	Source FailsafeSource
+}
+
+// FailsafeWatcherConfig configures a FailsafeWatcher.
+type FailsafeWatcherConfig struct {
+	// Interval between polls (default 1 s).
+	Interval time.Duration
+	// Timeout of each poll (default: the interval).
+	Timeout time.Duration
+	// OnChange, if set, is called with the new aggregate state each time it changes, and with
+	// each poll error. It runs on the watcher's goroutine and must not block.
+	OnChange func(enabled bool)
+	OnError  func(endpoint string, err error)
+}
+
+// FailsafeWatcher polls admin_getFailsafeEnabled on every source. The aggregate is enabled while
+// any source reports failsafe on. A source that cannot be polled keeps its last known state:
+// checks against an unreachable filter already fail closed, and flapping on every timeout
+// would evict mempools for nothing. It is safe for concurrent use.
+type FailsafeWatcher struct {
+	cfg     FailsafeWatcherConfig
+	sources []NamedFailsafeSource
+	metrics *Metrics
+
+	mu      sync.Mutex
+	state   []bool // last known state per source, guarded by mu
+	enabled atomic.Bool
+}
+
+// NewFailsafeWatcher builds a watcher; call Run to start polling.
+func NewFailsafeWatcher(sources []NamedFailsafeSource, cfg FailsafeWatcherConfig, opts ...Option) *FailsafeWatcher {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultFailsafeInterval
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = cfg.Interval
+	}
+	o := buildOptions(opts)
+	w := &FailsafeWatcher{cfg: cfg, sources: sources, metrics: o.metrics, state: make([]bool, len(sources))}
+	for _, s := range sources {
+		w.metrics.setFailsafe(s.Name, -1)
+	}
+	return w
+}
+
+// Enabled reports the aggregate state as of the last poll.
+func (w *FailsafeWatcher) Enabled() bool { return w.enabled.Load() }
+
+// Run polls at once and then every interval until ctx is done.
+func (w *FailsafeWatcher) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		w.Poll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Poll asks every source once, concurrently, and updates the state.
+func (w *FailsafeWatcher) Poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	type answer struct {
+		on  bool
+		err error
+	}
+	answers := make([]answer, len(w.sources))
+	var wg sync.WaitGroup
+	for i, s := range w.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			on, err := s.Source.FailsafeEnabled(ctx)
+			answers[i] = answer{on, err}
+		}()
+	}
+	wg.Wait()
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	anyOn := false
+	for i, a := range answers {
+		if a.err != nil {
+			if w.cfg.OnError != nil {
+				w.cfg.OnError(w.sources[i].Name, a.err)
+			}
+		} else {
+			w.state[i] = a.on
+			w.metrics.setFailsafe(w.sources[i].Name, boolGauge(a.on))
+		}
+		anyOn = anyOn || w.state[i]
+	}
+	if w.enabled.Swap(anyOn) != anyOn && w.cfg.OnChange != nil {
+		w.cfg.OnChange(anyOn)
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

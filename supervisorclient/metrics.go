@@ -1,0 +1,51 @@
+package supervisorclient
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics records filter calls. A nil *Metrics records nothing, so tests need none.
+type Metrics struct {
+	calls    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	failsafe *prometheus.GaugeVec
+}
+
+// NewMetrics registers the filter client's metrics on reg. Label values are bounded: endpoint
+// names come from configuration, methods and outcomes from fixed sets.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "interopgate", Subsystem: "filter", Name: "checks_total",
+			Help: "Access-list checks sent to interop filters, by endpoint, method and outcome class.",
+		}, []string{"endpoint", "method", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "interopgate", Subsystem: "filter", Name: "request_duration_seconds",
+			Help:    "Latency of filter HTTP calls (one per single check or per batch).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"endpoint", "method"}),
+		failsafe: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "interopgate", Subsystem: "filter", Name: "failsafe_enabled",
+			Help: "1 while the endpoint reports its failsafe on, 0 while off, -1 while its state is unknown.",
+		}, []string{"endpoint"}),
+	}
+	reg.MustRegister(m.calls, m.duration, m.failsafe)
+	return m
+}
+
+func (m *Metrics) observeCall(endpoint, method string, outcome Class, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.calls.WithLabelValues(endpoint, method, outcome.String()).Inc()
+	m.duration.WithLabelValues(endpoint, method).Observe(d.Seconds())
+}
+
+func (m *Metrics) setFailsafe(endpoint string, v float64) {
+	if m == nil {
+		return
+	}
+	m.failsafe.WithLabelValues(endpoint).Set(v)
+}
