@@ -1,0 +1,32 @@
+# The README's test command is `make test`; CI (.ci/run) calls exactly that.
+GO      ?= go
+PKGS    ?= ./...
+FUZZTIME ?= 60s
+
+.PHONY: test test-short lint bench fuzz build
+
+## test: every test, with the race detector; starts a loopback redis-server for the tests that need one
+test:
+	GO="$(GO)" PKGS="$(PKGS)" bash scripts/test.sh
+
+## test-short: the fast tests only, no race detector (for the edit-compile loop)
+test-short:
+	$(GO) test -short $(PKGS)
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## bench: every benchmark, 5 runs each (compare medians, or feed the output to benchstat)
+bench:
+	$(GO) test -run '^$$' -bench . -count 5 $(PKGS)
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMessages$$' -fuzztime $(FUZZTIME) ./accesslist
+	$(GO) test -run '^$$' -fuzz '^FuzzScanRaw$$' -fuzztime $(FUZZTIME) ./accesslist
+
+## build: the binary, in ./bin
+build:
+	$(GO) build -o bin/interopgate ./cmd/interopgate

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := newApp(&out, &out).Run(append([]string{"interopgate"}, args...))
+	return out.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, "--version")
+	if err != nil || !strings.HasPrefix(out, "interopgate version ") {
+		t.Fatalf("%q, %v", out, err)
+	}
+}
+
+func TestHelpListsSubcommands(t *testing.T) {
+	out, err := run(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"gateway", "revalidator", "filter", "devnet", "loadtest", "--log.level", "--metrics.port"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %s", want)
+		}
+	}
+}
+
+func TestNotBuiltSubcommandsExitNonZero(t *testing.T) {
+	for _, name := range []string{"gateway", "revalidator", "loadtest"} {
+		_, err := run(t, name)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "not built yet") {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+}
+
+func TestLoggerFlags(t *testing.T) {
+	check := func(args []string, wantErr string) {
+		t.Helper()
+		app := &cli.App{Flags: sharedFlags(), Action: func(c *cli.Context) error {
+			_, err := newLogger(c)
+			return err
+		}}
+		err := app.Run(append([]string{"x"}, args...))
+		if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+			t.Errorf("%v: err %v, want %q", args, err, wantErr)
+		}
+	}
+	check(nil, "")
+	check([]string{"--log.format", "console", "--log.level", "debug"}, "")
+	check([]string{"--log.level", "loud"}, "log.level")
+	check([]string{"--log.format", "xml"}, "log.format")
+	t.Setenv("INTEROPGATE_LOG_LEVEL", "nope")
+	check(nil, "log.level")
+}
+
+func TestBadLogFlagFailsBeforeAnySubcommand(t *testing.T) {
+	_, err := run(t, "--log.level", "loud", "gateway")
+	if err == nil || !strings.Contains(err.Error(), "log.level") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the whole test suite with the race detector. Tests that need Redis read
+# INTEROPGATE_TEST_REDIS_URL; this script starts a real redis-server on a free loopback port for
+# them and stops it afterwards. Under CI (CI=true) a missing redis-server is an error; elsewhere
+# those tests skip and say so.
+set -euo pipefail
+GO=${GO:-go}
+PKGS=${PKGS:-./...}
+
+redis_pid=""
+redis_dir=""
+cleanup() {
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  if [ -n "$redis_dir" ]; then rm -rf "$redis_dir"; fi
+}
+trap cleanup EXIT
+
+if command -v redis-server >/dev/null 2>&1; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 16379)
+  redis_dir=$(mktemp -d)
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$redis_dir" >"$redis_dir/redis.log" 2>&1 &
+  redis_pid=$!
+  up=""
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+    sleep 0.1  # polling the port until redis accepts, bounded at 10 s
+  done
+  if [ -z "$up" ]; then
+    echo "test.sh: redis-server did not accept connections on 127.0.0.1:$port within 10 s:" >&2
+    cat "$redis_dir/redis.log" >&2
+    exit 1
+  fi
+  export INTEROPGATE_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+  echo "test.sh: redis-server on 127.0.0.1:$port"
+elif [ "${CI:-}" = "true" ]; then
+  echo "test.sh: redis-server is not installed (CI installs it in .ci/run)" >&2
+  exit 1
+else
+  echo "test.sh: no redis-server on PATH: tests that need Redis will skip"
+fi
+
+# shellcheck disable=SC2086
+"$GO" test -race -count=1 -timeout 30m $PKGS
