@@ -52,6 +52,8 @@ type Chain struct {
 	blockTime time.Duration
 	stop      chan struct{}
 	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // httpModules are the namespaces the chain serves over HTTP.
@@ -215,17 +217,15 @@ func (c *Chain) Reorg(depth uint64) error {
 	return nil
 }
 
-// Close stops the timer and the node.
+// Close stops the timer and the node. It may be called more than once.
 func (c *Chain) Close() error {
-	select {
-	case <-c.stop:
-	default:
+	c.closeOnce.Do(func() {
 		close(c.stop)
-	}
-	<-c.done
-	c.rpc.Close()
-	err := c.beacon.Stop()
-	return errors.Join(err, c.stack.Close())
+		<-c.done
+		c.rpc.Close()
+		c.closeErr = errors.Join(c.beacon.Stop(), c.stack.Close())
+	})
+	return c.closeErr
 }
 
 // WaitReceipt polls for tx's receipt until ctx is done. On an on-demand chain it commits a

@@ -1,0 +1,275 @@
+package light_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+	"github.com/interopgate/interopgate/supervisorclient/light"
+)
+
+type fixture struct {
+	net     *devnet.Devnet
+	checker *light.Checker
+	ctx     context.Context
+}
+
+func setup(t *testing.T, rule light.HeadRule) *fixture {
+	t.Helper()
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { net.Close() })
+	checker, err := light.New(light.Config{Chains: chainsOf(net), Dependencies: net.DependencySet(), CrossUnsafeHead: rule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(checker.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return &fixture{net: net, checker: checker, ctx: ctx}
+}
+
+func chainsOf(net *devnet.Devnet) []light.ChainRPC {
+	var out []light.ChainRPC
+	for _, c := range net.Chains {
+		out = append(out, light.ChainRPC{ChainID: c.ID(), RPC: c.RPCURL()})
+	}
+	return out
+}
+
+func request(keys []common.Hash, execChain, execTS uint64) sc.Request {
+	return sc.Request{InboxKeys: keys, MinSafety: sc.SafetyCrossUnsafe,
+		Executing: sc.ExecutingDescriptor{ChainID: *uint256.NewInt(execChain), Timestamp: execTS, Timeout: 0}}
+}
+
+func (f *fixture) emit(t *testing.T, chain uint64, data string) devnet.Emitted {
+	t.Helper()
+	e, err := f.net.Chain(chain).Emit(f.ctx, f.net.Accounts[0], common.Hash{0xee}, []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func expectCode(t *testing.T, name string, v sc.Verdict, want int) {
+	t.Helper()
+	if want == 0 {
+		if !v.Valid() {
+			t.Errorf("%s: got %v, want valid", name, v)
+		}
+		return
+	}
+	if v.Code != want {
+		t.Errorf("%s: got %v, want code %d", name, v, want)
+	}
+}
+
+func TestEveryCase(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	e := f.emit(t, 901, "every case")
+	cases := devnet.Cases(e, e.ID.Timestamp+2, f.net.DependencySet().ExpiryWindow(), 999)
+	for _, c := range cases {
+		expectCode(t, c.Name, f.checker.CheckAccessList(f.ctx, request(c.Keys, 902, c.ExecTimestamp)), c.WantCode)
+	}
+	// The same cases as one batch give the same verdicts.
+	reqs := make([]sc.Request, len(cases))
+	for i, c := range cases {
+		reqs[i] = request(c.Keys, 902, c.ExecTimestamp)
+	}
+	for i, v := range f.checker.CheckAccessLists(f.ctx, reqs) {
+		expectCode(t, "batch: "+cases[i].Name, v, cases[i].WantCode)
+	}
+}
+
+func TestExecutingChainRules(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	e := f.emit(t, 901, "exec rules")
+	expectCode(t, "unknown executing chain", f.checker.CheckAccessList(f.ctx, request(e.Keys(), 999, e.ID.Timestamp+2)), sc.CodeUnknownChain)
+	expectCode(t, "zero executing chain", f.checker.CheckAccessList(f.ctx, request(e.Keys(), 0, e.ID.Timestamp+2)), sc.CodeUnknownChain)
+	req := request(e.Keys(), 902, e.ID.Timestamp+2)
+	req.MinSafety = sc.SafetyFinalized
+	expectCode(t, "unsupported safety level", f.checker.CheckAccessList(f.ctx, req), sc.CodeInvalidParams)
+	req.MinSafety = sc.SafetyUnsafe
+	expectCode(t, "unsafe", f.checker.CheckAccessList(f.ctx, req), 0)
+	// A message executed on its own chain is fine for the filter too.
+	expectCode(t, "same chain", f.checker.CheckAccessList(f.ctx, request(e.Keys(), 901, e.ID.Timestamp+2)), 0)
+	// Timeout rule: the message must still be valid at timestamp+timeout.
+	req = request(e.Keys(), 902, e.ID.Timestamp+2)
+	req.Executing.Timeout = f.net.DependencySet().ExpiryWindow()
+	expectCode(t, "timeout beyond expiry", f.checker.CheckAccessList(f.ctx, req), sc.CodeConflict)
+}
+
+func TestFutureBlockPassesOnceMined(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	p, err := f.net.Chain(901).EmitPending(f.ctx, f.net.Accounts[1], common.Hash{0x01}, []byte("soon"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(p.Keys(), 902, p.ID.Timestamp+1)
+	v := f.checker.CheckAccessList(f.ctx, req)
+	if v.Code != sc.CodeFuture || v.Class != sc.ClassRetryLater {
+		t.Fatalf("before the block: %v, want retry-later %d", v, sc.CodeFuture)
+	}
+	if _, err := p.Mine(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
+		t.Fatalf("after the block: %v", v)
+	}
+}
+
+func TestReorgInvalidatesMessage(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	src := f.net.Chain(901)
+	e := f.emit(t, 901, "reorged")
+	req := request(e.Keys(), 902, e.ID.Timestamp+100)
+	if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
+		t.Fatalf("before the reorg: %v", v)
+	}
+	if err := src.Reorg(src.Head().Number.Uint64() - e.ID.BlockNumber + 1); err != nil {
+		t.Fatal(err)
+	}
+	// The logs of the old block are still cached by its hash; the new canonical block must win.
+	if v := f.checker.CheckAccessList(f.ctx, req); v.Code != sc.CodeConflict {
+		t.Fatalf("after the reorg: %v, want conflict", v)
+	}
+}
+
+func TestCrossUnsafeHeadRule(t *testing.T) {
+	f := setup(t, light.HeadFinalized)
+	e := f.emit(t, 901, "not final yet")
+	req := request(e.Keys(), 902, e.ID.Timestamp+2)
+	v := f.checker.CheckAccessList(f.ctx, req)
+	if v.Code != sc.CodeOutOfScope || v.Class != sc.ClassRetryLater {
+		t.Fatalf("cross-unsafe above the finalized head: %v, want out of scope", v)
+	}
+	req.MinSafety = sc.SafetyUnsafe
+	if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
+		t.Fatalf("unsafe ignores the head rule: %v", v)
+	}
+	// The devnet finalizes every 32 blocks: past the next epoch the message is final.
+	for f.net.Chain(901).Head().Number.Uint64() < e.ID.BlockNumber+33 {
+		f.net.Chain(901).Commit()
+	}
+	req.MinSafety = sc.SafetyCrossUnsafe
+	if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
+		t.Fatalf("after finalization: %v", v)
+	}
+}
+
+func TestUpstreamCallsAndCache(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	e := f.emit(t, 901, "cached")
+	req := request(e.Keys(), 902, e.ID.Timestamp+2)
+	before := f.checker.Stats()
+	if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
+		t.Fatal(v)
+	}
+	first := f.checker.Stats()
+	if got := first.HTTPRequests - before.HTTPRequests; got != 2 {
+		t.Fatalf("a first check took %d HTTP requests, want 2 (headers, logs)", got)
+	}
+	for range 5 {
+		if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
+			t.Fatal(v)
+		}
+	}
+	after := f.checker.Stats()
+	if got := after.HTTPRequests - first.HTTPRequests; got != 5 {
+		t.Fatalf("5 repeated checks took %d HTTP requests, want 5 (headers only)", got)
+	}
+	if after.CacheHits-first.CacheHits != 5 {
+		t.Fatalf("cache hits %d, want 5", after.CacheHits-first.CacheHits)
+	}
+	// A batch of 20 messages in 2 blocks on one chain: 2 HTTP requests in all.
+	var reqs []sc.Request
+	for i := range 10 {
+		e1 := f.emit(t, 901, "batch")
+		_ = i
+		reqs = append(reqs, request(e1.Keys(), 902, e1.ID.Timestamp+2), request(e.Keys(), 902, e1.ID.Timestamp+2))
+	}
+	start := f.checker.Stats()
+	for i, v := range f.checker.CheckAccessLists(f.ctx, reqs) {
+		if !v.Valid() {
+			t.Fatalf("batch item %d: %v", i, v)
+		}
+	}
+	if got := f.checker.Stats().HTTPRequests - start.HTTPRequests; got != 2 {
+		t.Fatalf("a batch of 20 checks on one chain took %d HTTP requests, want 2", got)
+	}
+}
+
+func TestUpstreamDownIsUnavailable(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	ctx := context.Background()
+	e, err := net.Chain(901).Emit(ctx, net.Accounts[0], common.Hash{1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := light.New(light.Config{Chains: chainsOf(net), Dependencies: net.DependencySet(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checker.Close()
+	if err := checker.Ready(ctx); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+	net.Chain(901).Close()
+	v := checker.CheckAccessList(ctx, request(e.Keys(), 902, e.ID.Timestamp+2))
+	if v.Class != sc.ClassUnavailable || v.Err == nil {
+		t.Fatalf("source chain down: %v, want unavailable", v)
+	}
+	if err := checker.Ready(ctx); err == nil {
+		t.Fatal("ready with a chain down")
+	}
+}
+
+func TestReadyChecksChainIDs(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	swapped := []light.ChainRPC{{ChainID: 901, RPC: net.Chain(902).RPCURL()}, {ChainID: 902, RPC: net.Chain(901).RPCURL()}}
+	checker, err := light.New(light.Config{Chains: swapped, Dependencies: net.DependencySet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checker.Close()
+	if err := checker.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "serves chain") {
+		t.Fatalf("swapped RPCs: %v", err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	ok := []light.ChainRPC{{901, "http://127.0.0.1:1"}, {902, "http://127.0.0.1:2"}}
+	bad := map[string]light.Config{
+		"no deps":          {Chains: ok},
+		"missing rpc":      {Chains: ok[:1], Dependencies: deps},
+		"extra chain":      {Chains: append(ok[:2:2], light.ChainRPC{903, "http://x"}), Dependencies: deps},
+		"duplicate":        {Chains: append(ok[:2:2], ok[0]), Dependencies: deps},
+		"bad url":          {Chains: []light.ChainRPC{{901, "ws://x"}, ok[1]}, Dependencies: deps},
+		"bad head rule":    {Chains: ok, Dependencies: deps, CrossUnsafeHead: "cross-safe"},
+		"negative timeout": {Chains: ok, Dependencies: deps, Timeout: -1},
+	}
+	for name, cfg := range bad {
+		if _, err := light.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
