@@ -26,8 +26,11 @@ type Config struct {
 	BlockTime time.Duration
 	// Accounts is the number of funded accounts, the same on every chain (default 4).
 	Accounts int
-	// HTTPHost of the chains' RPC servers (default 127.0.0.1); ports are picked free.
+	// HTTPHost of the chains' RPC servers (default 127.0.0.1).
 	HTTPHost string
+	// BasePort is the RPC port of the first chain, the next chains counting up from it;
+	// 0 picks free ports.
+	BasePort int
 	// ExpiryWindow of the dependency set (0: the protocol's 7 days).
 	ExpiryWindow uint64
 }
@@ -82,13 +85,17 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 		alloc[a.Address] = types.Account{Balance: accountBalance}
 	}
 	seen := map[uint64]bool{}
-	for _, id := range cfg.ChainIDs {
+	for i, id := range cfg.ChainIDs {
+		port := 0
+		if cfg.BasePort != 0 {
+			port = cfg.BasePort + i
+		}
 		if seen[id] {
 			d.Close()
 			return nil, fmt.Errorf("devnet: chain ID %d twice", id)
 		}
 		seen[id] = true
-		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, HTTPHost: cfg.HTTPHost, Alloc: alloc}, log)
+		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc}, log)
 		if err != nil {
 			d.Close()
 			return nil, err

@@ -49,29 +49,39 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"mempool, a light filter that proves messages with eth_getLogs, a devnet and a load test.",
 		Writer:               stdout,
 		ErrWriter:            stderr,
-		Flags:                sharedFlags(),
 		EnableBashCompletion: true,
-		Before: func(c *cli.Context) error {
-			log, err := newLogger(c)
-			if err != nil {
-				return cli.Exit(err.Error(), 2)
-			}
-			st.log = log
-			return nil
+		Commands: []*cli.Command{
+			withShared(st, notBuilt("gateway", "run the ingress gateway in front of the sentry nodes", "the ingress gateway issue")),
+			withShared(st, notBuilt("revalidator", "run the mempool revalidator beside the sequencer", "the revalidator issue")),
+			withShared(st, filterCommand(st)),
+			withShared(st, devnetCommand(st)),
+			withShared(st, notBuilt("loadtest", "attack a gateway with denial-of-service traffic shapes", "the load test issue")),
 		},
 		After: func(*cli.Context) error {
 			_ = st.log.Sync() // stderr cannot always be synced; nothing to do about it
 			return nil
 		},
-		Commands: []*cli.Command{
-			notBuilt("gateway", "run the ingress gateway in front of the sentry nodes", "the ingress gateway issue"),
-			notBuilt("revalidator", "run the mempool revalidator beside the sequencer", "the revalidator issue"),
-			notBuilt("filter", "run the light interop filter (eth_getLogs) as a service", "the devnet and light filter issue"),
-			notBuilt("devnet", "run in-process geth chains with a filter and a gateway in front", "the devnet and light filter issue"),
-			notBuilt("loadtest", "attack a gateway with denial-of-service traffic shapes", "the load test issue"),
-		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints and exits; tests read the error
 	}
+}
+
+// withShared gives a subcommand the shared flags (log, metrics) and builds the one logger from
+// them before the subcommand runs.
+func withShared(st *appState, cmd *cli.Command) *cli.Command {
+	cmd.Flags = append(cmd.Flags, sharedFlags()...)
+	cmd.Before = func(c *cli.Context) error {
+		// The devnet is for people at a terminal: console logs unless asked otherwise.
+		if cmd.Name == "devnet" && !c.IsSet(flagLogFormat) {
+			_ = c.Set(flagLogFormat, "console")
+		}
+		log, err := newLogger(c)
+		if err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+		st.log = log
+		return nil
+	}
+	return cmd
 }
 
 // notBuilt is a subcommand that exists in the tree but is not implemented yet: it says so and

@@ -27,9 +27,15 @@ func TestHelpListsSubcommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"gateway", "revalidator", "filter", "devnet", "loadtest", "--log.level", "--metrics.port"} {
+	for _, want := range []string{"gateway", "revalidator", "filter", "devnet", "loadtest"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %s", want)
+		}
+	}
+	for _, sub := range []string{"gateway", "filter", "devnet"} {
+		out, err := run(t, sub, "--help")
+		if err != nil || !strings.Contains(out, "--log.level") || !strings.Contains(out, "--metrics.port") {
+			t.Errorf("%s --help lacks the shared flags (%v)", sub, err)
 		}
 	}
 }
@@ -64,7 +70,7 @@ func TestLoggerFlags(t *testing.T) {
 }
 
 func TestBadLogFlagFailsBeforeAnySubcommand(t *testing.T) {
-	_, err := run(t, "--log.level", "loud", "gateway")
+	_, err := run(t, "gateway", "--log.level", "loud")
 	if err == nil || !strings.Contains(err.Error(), "log.level") {
 		t.Fatalf("err %v", err)
 	}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/internal/config"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// syncBuffer is an io.Writer the command writes from its goroutine while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startCommand runs the app with args until the test ends; the returned func stops it and
+// returns its error.
+func startCommand(t *testing.T, args ...string) (*syncBuffer, func() error) {
+	t.Helper()
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- newApp(out, out).RunContext(ctx, append([]string{"interopgate"}, args...)) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				err = fmt.Errorf("command did not stop within 30 s of cancellation")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return out, stop
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling against a deadline
+	}
+}
+
+func TestDevnetCommand(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "endpoints.json")
+	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--metrics.enabled=false",
+		"--block-time", "200ms", "--endpoints-file", file)
+	waitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
+	var ep endpointsFile
+	data, _ := os.ReadFile(file)
+	if err := json.Unmarshal(data, &ep); err != nil {
+		t.Fatalf("endpoints file: %v\n%s", err, data)
+	}
+	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
+		t.Fatalf("endpoints file: %s", data)
+	}
+	waitFor(t, "the banner", 10*time.Second, func() bool { return strings.Contains(out.String(), "answers error -320600") })
+	client, err := sc.NewClient(sc.ClientConfig{URL: ep.Filter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ep.SampleMessage
+	req := sc.Request{InboxKeys: m.InboxKeys, MinSafety: sc.SafetyCrossUnsafe,
+		Executing: sc.ExecutingDescriptor{ChainID: *uint256.NewInt(902), Timestamp: m.Timestamp + 2}}
+	if v := client.CheckAccessList(context.Background(), req); !v.Valid() {
+		t.Fatalf("sample message: %v", v)
+	}
+	req.InboxKeys = append([]common.Hash(nil), m.InboxKeys...)
+	req.InboxKeys[1][31] ^= 1
+	if v := client.CheckAccessList(context.Background(), req); v.Code != sc.CodeConflict {
+		t.Fatalf("flipped checksum: %v", v)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("devnet did not shut down cleanly: %v", err)
+	}
+}
+
+var listening = regexp.MustCompile(`light filter listening on (http://\S+)`)
+
+func TestFilterCommand(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	e, err := net.Chain(901).Emit(context.Background(), net.Accounts[0], common.Hash{3}, []byte("filter command"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(t.TempDir(), "filter.toml")
+	toml := fmt.Sprintf(`[rpc]
+addr = "127.0.0.1"
+port = 0
+
+[filter]
+cross_unsafe_head = "latest"
+
+[[filter.chains]]
+chain_id = 901
+rpc = %q
+
+[[filter.chains]]
+chain_id = 902
+rpc = %q
+`, net.Chain(901).RPCURL(), net.Chain(902).RPCURL())
+	if err := os.WriteFile(cfgFile, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startCommand(t, "filter", "--config", cfgFile, "--metrics.enabled=false")
+	var url string
+	waitFor(t, "the filter to listen", 30*time.Second, func() bool {
+		m := listening.FindStringSubmatch(out.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	client, _ := sc.NewClient(sc.ClientConfig{URL: url})
+	req := sc.Request{InboxKeys: e.Keys(), MinSafety: sc.SafetyCrossUnsafe,
+		Executing: sc.ExecutingDescriptor{ChainID: *uint256.NewInt(902), Timestamp: e.ID.Timestamp + 2}}
+	if v := client.CheckAccessList(context.Background(), req); !v.Valid() {
+		t.Fatalf("check through `interopgate filter`: %v\n%s", v, out.String())
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFilterConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	typo := write("typo.toml", "[rpc]\nprot = 1\n")
+	if _, err := run(t, "filter", "--config", typo, "--metrics.enabled=false"); err == nil || !strings.Contains(err.Error(), `"rpc.prot" (line 2)`) {
+		t.Fatalf("typo: %v", err)
+	}
+	noChains := write("empty.toml", "")
+	if _, err := run(t, "filter", "--config", noChains, "--metrics.enabled=false"); err == nil || !strings.Contains(err.Error(), "no chain") {
+		t.Fatalf("no chains: %v", err)
+	}
+	t.Setenv("INTEROPGATE_FILTER_RPC_PROT", "1")
+	if _, err := run(t, "filter", "--config", noChains, "--metrics.enabled=false"); err == nil || !strings.Contains(err.Error(), "INTEROPGATE_FILTER_RPC_PROT") {
+		t.Fatalf("env typo: %v", err)
+	}
+}
+
+func TestFilterPrintDefaultConfig(t *testing.T) {
+	out, err := run(t, "filter", "--print-default-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultFilterConfig()
+	var back filterConfig
+	if err := config.Decode([]byte(out), &back); err != nil {
+		t.Fatalf("the printed default does not decode strictly: %v\n%s", err, out)
+	}
+	if fmt.Sprint(back) != fmt.Sprint(*cfg) {
+		t.Fatalf("round trip changed the defaults:\n%+v\n%+v", back, *cfg)
+	}
+}

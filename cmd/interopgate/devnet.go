@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/supervisorclient/light"
+)
+
+// endpointsFile is what --endpoints-file writes, for scripts and the load test.
+type endpointsFile struct {
+	Chains        []light.ChainRPC  `json:"chains"`
+	Filter        string            `json:"filter"`
+	DependencySet json.RawMessage   `json:"dependencySet"`
+	Accounts      []endpointAccount `json:"accounts"`
+	SampleMessage *sampleMessage    `json:"sampleMessage,omitempty"`
+}
+
+type endpointAccount struct {
+	Address    common.Address `json:"address"`
+	PrivateKey string         `json:"privateKey"`
+}
+
+// sampleMessage is an initiating message the devnet emits at start, ready to check.
+type sampleMessage struct {
+	ChainID     uint64        `json:"chainID"`
+	BlockNumber uint64        `json:"blockNumber"`
+	Timestamp   uint64        `json:"timestamp"`
+	LogIndex    uint32        `json:"logIndex"`
+	Origin      string        `json:"origin"`
+	InboxKeys   []common.Hash `json:"inboxKeys"`
+}
+
+func devnetCommand(st *appState) *cli.Command {
+	return &cli.Command{
+		Name:  "devnet",
+		Usage: "run in-process geth chains with a light filter in front (the one-command demo)",
+		Description: "Starts real geth chains in this process (default 901 and 902, a block a second), a light " +
+			"filter over them, emits one initiating message, and prints the endpoints with ready-to-paste " +
+			"curl commands. Runs until interrupted (Ctrl-C).",
+		Flags: []cli.Flag{
+			&cli.Uint64SliceFlag{Name: "chains", Value: cli.NewUint64Slice(901, 902), Usage: "chain IDs", EnvVars: []string{"INTEROPGATE_DEVNET_CHAINS"}},
+			&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between blocks (0: only on demand)", EnvVars: []string{"INTEROPGATE_DEVNET_BLOCK_TIME"}},
+			&cli.IntFlag{Name: "accounts", Value: 4, Usage: "funded accounts with known keys", EnvVars: []string{"INTEROPGATE_DEVNET_ACCOUNTS"}},
+			&cli.Uint64Flag{Name: "expiry-window", Usage: "message expiry window in seconds (0: 7 days)", EnvVars: []string{"INTEROPGATE_DEVNET_EXPIRY_WINDOW"}},
+			&cli.StringFlag{Name: "rpc.addr", Value: "127.0.0.1", Usage: "listen address of the chains and the filter", EnvVars: []string{"INTEROPGATE_DEVNET_RPC_ADDR"}},
+			&cli.IntFlag{Name: "chain.port", Value: 9545, Usage: "RPC port of the first chain, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_CHAIN_PORT"}},
+			&cli.IntFlag{Name: "filter.port", Value: 8560, Usage: "port of the light filter (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_FILTER_PORT"}},
+			&cli.StringFlag{Name: "endpoints-file", Usage: "write the endpoints, accounts and a sample message as JSON to this file", EnvVars: []string{"INTEROPGATE_DEVNET_ENDPOINTS_FILE"}},
+		},
+		Action: func(c *cli.Context) error { return runDevnet(c, st) },
+	}
+}
+
+func runDevnet(c *cli.Context, st *appState) error {
+	ctx, cancel := signalContext(c.Context)
+	defer cancel()
+	log := st.log
+	dn, err := devnet.Start(devnet.Config{
+		ChainIDs: c.Uint64Slice("chains"), BlockTime: c.Duration("block-time"), Accounts: c.Int("accounts"),
+		HTTPHost: c.String("rpc.addr"), ExpiryWindow: c.Uint64("expiry-window"), BasePort: c.Int("chain.port"),
+	}, log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer dn.Close()
+
+	reg := newRegistry()
+	var chains []light.ChainRPC
+	for _, ch := range dn.Chains {
+		chains = append(chains, light.ChainRPC{ChainID: ch.ID(), RPC: ch.RPCURL()})
+	}
+	// Every devnet block is safe at once, so cross-unsafe is checked against latest.
+	checker, err := light.New(light.Config{Chains: chains, Dependencies: dn.DependencySet(), CrossUnsafeHead: light.HeadLatest},
+		light.WithMetrics(light.NewMetrics(reg)))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer checker.Close()
+	api, err := filterapi.New(checker, filterapi.Config{AllowSetFailsafe: true},
+		filterapi.WithLogger(log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if err := api.Start(net.JoinHostPort(c.String("rpc.addr"), strconv.Itoa(c.Int("filter.port")))); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = api.Shutdown(sctx)
+	}()
+	stopMetrics, err := startMetrics(c, reg, log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer stopMetrics()
+
+	ectx, ecancel := context.WithTimeout(ctx, 30*time.Second)
+	sample, err := dn.Chains[0].Emit(ectx, dn.Accounts[0], common.HexToHash("0x1d"), []byte("hello from interopgate devnet"))
+	ecancel()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("emitting the sample message: %v", err), 1)
+	}
+	deps, _ := dn.DependencySet().MarshalJSON()
+	ep := endpointsFile{Chains: chains, Filter: api.URL(), DependencySet: deps, SampleMessage: &sampleMessage{
+		ChainID: sample.ID.ChainID.Uint64(), BlockNumber: sample.ID.BlockNumber, Timestamp: sample.ID.Timestamp,
+		LogIndex: sample.ID.LogIndex, Origin: sample.ID.Origin.Hex(), InboxKeys: sample.Keys(),
+	}}
+	for _, a := range dn.Accounts {
+		ep.Accounts = append(ep.Accounts, endpointAccount{Address: a.Address, PrivateKey: a.KeyHex()})
+	}
+	if path := c.String("endpoints-file"); path != "" {
+		data, _ := json.MarshalIndent(ep, "", "  ")
+		if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+			return cli.Exit(fmt.Sprintf("--endpoints-file: %v", err), 2)
+		}
+		log.Info("endpoints written", zap.String("file", path))
+	}
+	printBanner(st.stdout, &ep)
+	<-ctx.Done()
+	log.Info("shutting down the devnet")
+	return nil
+}
+
+// printBanner tells a newcomer what runs where and how to try it.
+func printBanner(w io.Writer, ep *endpointsFile) {
+	execChain := ep.Chains[len(ep.Chains)-1].ChainID
+	m := ep.SampleMessage
+	check := func(keys []common.Hash) string {
+		quoted := make([]string, len(keys))
+		for i, k := range keys {
+			quoted[i] = `"` + k.Hex() + `"`
+		}
+		return fmt.Sprintf(`curl -s %s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"interop_checkAccessList","params":[[%s],"cross-unsafe",{"chainID":"%d","timestamp":"0x%x","timeout":"0x0"}]}'`,
+			ep.Filter, strings.Join(quoted, ","), execChain, m.Timestamp+2)
+	}
+	bad := append([]common.Hash(nil), m.InboxKeys...)
+	bad[len(bad)-1][31] ^= 0x01
+	fmt.Fprintf(w, "\ninteropgate devnet is running. Press Ctrl-C to stop.\n\n")
+	for _, ch := range ep.Chains {
+		fmt.Fprintf(w, "  chain %-8d %s\n", ch.ChainID, ch.RPC)
+	}
+	fmt.Fprintf(w, "  light filter   %s  (/healthz, /readyz)\n", ep.Filter)
+	fmt.Fprintf(w, "  account 0      %s  key %s\n\n", ep.Accounts[0].Address.Hex(), ep.Accounts[0].PrivateKey)
+	fmt.Fprintf(w, "A message was emitted on chain %d: block %d, log %d, timestamp %d.\n\n", m.ChainID, m.BlockNumber, m.LogIndex, m.Timestamp)
+	fmt.Fprintf(w, "Check it as executed on chain %d (answers \"result\":null):\n\n  %s\n\n", execChain, check(m.InboxKeys))
+	fmt.Fprintf(w, "The same with one checksum bit flipped (answers error -320600, conflict):\n\n  %s\n\n", check(bad))
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/supervisorclient/light"
+)
+
+// filterConfig is the file of `interopgate filter --config F`.
+type filterConfig struct {
+	RPC struct {
+		Addr string `toml:"addr" comment:"listen address of the JSON-RPC API (--rpc.addr)"`
+		Port int    `toml:"port" comment:"listen port; 0 picks a free one (--rpc.port)"`
+	} `toml:"rpc"`
+	Filter struct {
+		DependencySet         string           `toml:"dependency_set" comment:"path of the dependency-set JSON; empty: every chain below, with expiry_window"`
+		ExpiryWindow          uint64           `toml:"expiry_window" comment:"message expiry window in seconds when no dependency_set file is given; 0 = 7 days"`
+		CrossUnsafeHead       string           `toml:"cross_unsafe_head" comment:"head a cross-unsafe message's block must be at or below: safe, finalized or latest"`
+		MaxConcurrentPerChain int              `toml:"max_concurrent_per_chain" comment:"in-flight HTTP requests to each chain's RPC"`
+		LogCacheRecords       int              `toml:"log_cache_records" comment:"bound of the block-log cache, in log records"`
+		UpstreamTimeout       config.Duration  `toml:"upstream_timeout" comment:"timeout of each request to a chain's RPC"`
+		Chains                []light.ChainRPC `toml:"chains" comment:"every chain of the dependency set and its RPC URL"`
+	} `toml:"filter"`
+	API struct {
+		MaxBodyBytes     int             `toml:"max_body_bytes"`
+		MaxBatchSize     int             `toml:"max_batch_size"`
+		MaxInboxEntries  int             `toml:"max_inbox_entries"`
+		CheckTimeout     config.Duration `toml:"check_timeout"`
+		AllowSetFailsafe bool            `toml:"allow_set_failsafe" comment:"serve admin_setFailsafeEnabled (never expose this publicly)"`
+	} `toml:"api"`
+}
+
+func defaultFilterConfig() *filterConfig {
+	var c filterConfig
+	c.RPC.Addr = "127.0.0.1"
+	c.RPC.Port = 8560
+	c.Filter.CrossUnsafeHead = string(light.HeadSafe)
+	c.Filter.MaxConcurrentPerChain = light.DefaultMaxConcurrentPerChain
+	c.Filter.LogCacheRecords = light.DefaultLogCacheRecords
+	c.Filter.UpstreamTimeout = config.Duration(light.DefaultTimeout)
+	c.API.MaxBodyBytes = 5 << 20
+	c.API.MaxBatchSize = 1000
+	c.API.MaxInboxEntries = 1024
+	c.API.CheckTimeout = config.Duration(10 * time.Second)
+	return &c
+}
+
+// dependencySet reads the file or, without one, builds the set of the configured chains.
+func (c *filterConfig) dependencySet() (*accesslist.DependencySet, error) {
+	if c.Filter.DependencySet != "" {
+		data, err := os.ReadFile(c.Filter.DependencySet)
+		if err != nil {
+			return nil, fmt.Errorf("filter.dependency_set: %w", err)
+		}
+		return accesslist.ParseDependencySet(data)
+	}
+	if len(c.Filter.Chains) == 0 {
+		return nil, fmt.Errorf("filter.chains: no chain configured")
+	}
+	ids := make([]uint64, len(c.Filter.Chains))
+	for i, ch := range c.Filter.Chains {
+		ids[i] = ch.ChainID
+	}
+	return accesslist.NewDependencySet(ids, c.Filter.ExpiryWindow)
+}
+
+func filterCommand(st *appState) *cli.Command {
+	return &cli.Command{
+		Name:  "filter",
+		Usage: "run the light interop filter (eth_getLogs) as a service",
+		Description: "Serves interop_checkAccessList, supervisor_checkAccessList and admin_getFailsafeEnabled, " +
+			"proving each executing message from the source chains' RPC. Every config key can also be set " +
+			"with INTEROPGATE_FILTER_<SECTION>_<KEY> (for example INTEROPGATE_FILTER_RPC_PORT).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{"INTEROPGATE_FILTER_CONFIG"}},
+			&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
+			&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
+			&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := defaultFilterConfig()
+			if c.Bool("print-default-config") {
+				out, err := config.Encode(cfg)
+				if err != nil {
+					return err
+				}
+				_, err = st.stdout.Write(out)
+				return err
+			}
+			if err := config.Load(c.String("config"), cfg, "INTEROPGATE_FILTER", os.Environ()); err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			if c.IsSet("rpc.addr") {
+				cfg.RPC.Addr = c.String("rpc.addr")
+			}
+			if c.IsSet("rpc.port") {
+				cfg.RPC.Port = c.Int("rpc.port")
+			}
+			return runFilter(c, st, cfg)
+		},
+	}
+}
+
+func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
+	deps, err := cfg.dependencySet()
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	reg := newRegistry()
+	checker, err := light.New(light.Config{
+		Chains: cfg.Filter.Chains, Dependencies: deps,
+		CrossUnsafeHead:       light.HeadRule(cfg.Filter.CrossUnsafeHead),
+		MaxConcurrentPerChain: cfg.Filter.MaxConcurrentPerChain,
+		LogCacheRecords:       cfg.Filter.LogCacheRecords,
+		Timeout:               cfg.Filter.UpstreamTimeout.D(),
+	}, light.WithMetrics(light.NewMetrics(reg)))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer checker.Close()
+	api, err := filterapi.New(checker, filterapi.Config{
+		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
+		CheckTimeout: cfg.API.CheckTimeout.D(), AllowSetFailsafe: cfg.API.AllowSetFailsafe,
+	}, filterapi.WithLogger(st.log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	ctx, cancel := signalContext(c.Context)
+	defer cancel()
+	stopMetrics, err := startMetrics(c, reg, st.log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer stopMetrics()
+	if err := api.Start(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(cfg.RPC.Port))); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	st.log.Info("light filter listening", zap.String("url", api.URL()), zap.Int("chains", len(cfg.Filter.Chains)),
+		zap.Uint64("expiry_window", deps.ExpiryWindow()), zap.String("cross_unsafe_head", cfg.Filter.CrossUnsafeHead))
+	fmt.Fprintf(st.stdout, "light filter listening on %s\n", api.URL())
+	if err := checker.Ready(ctx); err != nil {
+		st.log.Warn("not every chain answers yet; /readyz stays 503 until they do", zap.Error(err))
+	}
+	<-ctx.Done()
+	st.log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	return api.Shutdown(sctx)
+}

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Duration is a time.Duration written in TOML as a string ("1s", "250ms").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (like \"500ms\" or \"2s\")", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Decode decodes TOML into dst strictly.
+func Decode(data []byte, dst any) error {
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			var keys []string
+			for _, e := range strict.Errors {
+				row, _ := e.Position()
+				keys = append(keys, fmt.Sprintf("%q (line %d)", strings.Join(e.Key(), "."), row))
+			}
+			return fmt.Errorf("unknown config key %s", strings.Join(keys, ", "))
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return fmt.Errorf("line %d column %d: %v", row, col, de)
+		}
+		return err
+	}
+	return nil
+}
+
+// Load reads path (if not empty) into dst, which holds the defaults, then applies the
+// environment overrides named from prefix (see ApplyEnv).
+func Load(path string, dst any, prefix string, environ []string) error {
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		if err := Decode(data, dst); err != nil {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	return ApplyEnv(dst, prefix, environ)
+}
+
+// Encode writes cfg as TOML (for --print-default-config).
+func Encode(cfg any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := toml.NewEncoder(&buf)
+	enc.SetIndentTables(true)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// EnvName is the environment variable of a key path: prefix, then the toml keys, upper case,
+// joined by '_' (for example INTEROPGATE_FILTER + rpc.port = INTEROPGATE_FILTER_RPC_PORT).
+func EnvName(prefix string, path []string) string {
+	return strings.ToUpper(prefix + "_" + strings.Join(path, "_"))
+}
+
+// ApplyEnv sets every scalar field of dst (a pointer to a struct) whose environment variable
+// is set in environ ("KEY=value" pairs, as os.Environ returns). Slices of scalars take a
+// comma-separated list; slices of tables are file-only. An env var with the prefix that names
+// no key is an error, so a typo does not pass silently.
+func ApplyEnv(dst any, prefix string, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, strings.ToUpper(prefix)+"_") {
+			env[k] = v
+		}
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	used := map[string]bool{}
+	if err := walk(reflect.ValueOf(dst).Elem(), nil, func(path []string, v reflect.Value) error {
+		name := EnvName(prefix, path)
+		s, ok := env[name]
+		if !ok {
+			return nil
+		}
+		used[name] = true
+		if err := setScalar(v, s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for k := range env {
+		if !used[k] && !isSharedFlagEnv(k) {
+			return fmt.Errorf("environment variable %s names no config key", k)
+		}
+	}
+	return nil
+}
+
+// isSharedFlagEnv reports whether k belongs to a command-line flag rather than a config key;
+// those are read by the flag parser, not here.
+func isSharedFlagEnv(k string) bool {
+	for _, p := range []string{"INTEROPGATE_LOG_", "INTEROPGATE_METRICS_", "INTEROPGATE_TEST_"} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys lists every key path of cfg that ApplyEnv can set, for documentation.
+func Keys(cfg any) [][]string {
+	var out [][]string
+	_ = walk(reflect.ValueOf(cfg).Elem(), nil, func(path []string, _ reflect.Value) error {
+		out = append(out, append([]string(nil), path...))
+		return nil
+	})
+	return out
+}
+
+func walk(v reflect.Value, path []string, visit func([]string, reflect.Value) error) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fv := v.Field(i)
+		p := append(append([]string(nil), path...), name)
+		switch {
+		case fv.Kind() == reflect.Struct && !isScalarStruct(fv):
+			if err := walk(fv, p, visit); err != nil {
+				return err
+			}
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			// tables in a list are configured in the file only
+		default:
+			if err := visit(p, fv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isScalarStruct(v reflect.Value) bool {
+	_, ok := v.Addr().Interface().(interface{ UnmarshalText([]byte) error })
+	return ok
+}
+
+func setScalar(v reflect.Value, s string) error {
+	if u, ok := v.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a bool", s)
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("%q is not a non-negative integer", s)
+		}
+		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(f)
+	case reflect.Slice:
+		parts := strings.Split(s, ",")
+		out := reflect.MakeSlice(v.Type(), len(parts), len(parts))
+		for i, p := range parts {
+			if err := setScalar(out.Index(i), strings.TrimSpace(p)); err != nil {
+				return err
+			}
+		}
+		v.Set(out)
+	default:
+		return fmt.Errorf("cannot be set from the environment (type %s)", v.Type())
+	}
+	return nil
+}

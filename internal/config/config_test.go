@@ -1,0 +1,74 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+type sample struct {
+	RPC struct {
+		Addr string `toml:"addr"`
+		Port int    `toml:"port"`
+	} `toml:"rpc"`
+	Filter struct {
+		Timeout  Duration `toml:"timeout"`
+		Enabled  bool     `toml:"enabled"`
+		Chains   []uint64 `toml:"chains"`
+		Backends []struct {
+			URL string `toml:"url"`
+		} `toml:"backends"`
+	} `toml:"filter"`
+}
+
+func TestDecodeStrict(t *testing.T) {
+	var s sample
+	err := Decode([]byte("[rpc]\naddr = \"0.0.0.0\"\nprot = 8545\n"), &s)
+	if err == nil || !strings.Contains(err.Error(), `"rpc.prot" (line 3)`) {
+		t.Fatalf("typo: %v", err)
+	}
+	err = Decode([]byte("[filter]\ntimeout = \"soon\"\n"), &s)
+	if err == nil || !strings.Contains(err.Error(), "duration") {
+		t.Fatalf("bad duration: %v", err)
+	}
+	if err := Decode([]byte("[filter]\ntimeout = \"250ms\"\nchains = [901, 902]\n[[filter.backends]]\nurl = \"http://a\"\n"), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Filter.Timeout.D() != 250*time.Millisecond || len(s.Filter.Chains) != 2 || s.Filter.Backends[0].URL != "http://a" {
+		t.Fatalf("%+v", s)
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	var s sample
+	s.RPC.Port = 1
+	env := []string{"INTEROPGATE_X_RPC_PORT=9000", "INTEROPGATE_X_FILTER_TIMEOUT=3s", "INTEROPGATE_X_FILTER_ENABLED=true",
+		"INTEROPGATE_X_FILTER_CHAINS=1, 2,3", "INTEROPGATE_LOG_LEVEL=debug", "PATH=/bin"}
+	if err := ApplyEnv(&s, "INTEROPGATE_X", env); err != nil {
+		t.Fatal(err)
+	}
+	if s.RPC.Port != 9000 || s.Filter.Timeout.D() != 3*time.Second || !s.Filter.Enabled || len(s.Filter.Chains) != 3 || s.Filter.Chains[2] != 3 {
+		t.Fatalf("%+v", s)
+	}
+	for _, bad := range []string{"INTEROPGATE_X_RPC_PORT=many", "INTEROPGATE_X_RPC_PROT=1", "INTEROPGATE_X_FILTER_CHAINS=1,x"} {
+		if err := ApplyEnv(&s, "INTEROPGATE_X", []string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestEncodeAndKeys(t *testing.T) {
+	var s sample
+	s.Filter.Timeout = Duration(2 * time.Second)
+	out, err := Encode(&s)
+	if err != nil || !strings.Contains(string(out), "timeout = '2s'") {
+		t.Fatalf("%s %v", out, err)
+	}
+	var back sample
+	if err := Decode(out, &back); err != nil || back.Filter.Timeout != s.Filter.Timeout {
+		t.Fatalf("round trip: %v", err)
+	}
+	if n := len(Keys(&s)); n != 5 {
+		t.Fatalf("%d keys, want 5 (tables in lists are file-only)", n)
+	}
+}
