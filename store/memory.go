@@ -1,0 +1,288 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ErrQueueFull is returned by Push when the queue holds its maximum.
+var ErrQueueFull = errors.New("delay queue is full")
+
+// MemoryConfig bounds the in-memory state.
+type MemoryConfig struct {
+	MaxVerdicts int // default 100,000
+	MaxKeys     int // rate-limiter keys, default 100,000
+	MaxQueue    int // default 10,000
+	MaxStatuses int // default 100,000
+	FeedSize    int // default 10,000
+	Now         func() time.Time
+}
+
+func (c *MemoryConfig) withDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxVerdicts, 100_000)
+	def(&c.MaxKeys, 100_000)
+	def(&c.MaxQueue, 10_000)
+	def(&c.MaxStatuses, 100_000)
+	def(&c.FeedSize, 10_000)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// NewMemory returns in-memory stores, bounded by cfg. Safe for concurrent use.
+func NewMemory(cfg MemoryConfig) Stores {
+	cfg.withDefaults()
+	return Stores{
+		Verdicts: &memVerdicts{ttlMap: newTTLMap[Verdict](cfg.MaxVerdicts, cfg.Now)},
+		Limiter:  &memLimiter{max: cfg.MaxKeys, now: cfg.Now, windows: map[string]*window{}},
+		Queue:    &memQueue{max: cfg.MaxQueue, items: map[string]*memItem{}},
+		Statuses: &memStatuses{ttlMap: newTTLMap[Status](cfg.MaxStatuses, cfg.Now)},
+		Feed:     &memFeed{size: cfg.FeedSize, now: cfg.Now},
+		Close:    func() error { return nil },
+	}
+}
+
+// ttlMap is a bounded map whose entries expire. When full it drops expired entries, then the
+// ones closest to expiry.
+type ttlMap[V any] struct {
+	mu      sync.Mutex
+	max     int
+	now     func() time.Time
+	entries map[string]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+func newTTLMap[V any](max int, now func() time.Time) *ttlMap[V] {
+	return &ttlMap[V]{max: max, now: now, entries: make(map[string]ttlEntry[V])}
+}
+
+func (m *ttlMap[V]) get(key string) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok || !m.now().Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (m *ttlMap[V]) set(key string, v V, ttl time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if _, exists := m.entries[key]; !exists && len(m.entries) >= m.max {
+		m.evict(now)
+	}
+	m.entries[key] = ttlEntry[V]{v: v, expires: now.Add(ttl)}
+}
+
+// evict frees at least a tenth of the map: expired entries first, then the soonest to expire.
+func (m *ttlMap[V]) evict(now time.Time) {
+	for k, e := range m.entries {
+		if !now.Before(e.expires) {
+			delete(m.entries, k)
+		}
+	}
+	target := m.max - m.max/10 - 1
+	if len(m.entries) <= target {
+		return
+	}
+	keys := make([]string, 0, len(m.entries))
+	for k := range m.entries {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m.entries[keys[i]].expires.Before(m.entries[keys[j]].expires) })
+	for _, k := range keys[:len(keys)-max(target, 0)] {
+		delete(m.entries, k)
+	}
+}
+
+type memVerdicts struct{ *ttlMap[Verdict] }
+
+func (m *memVerdicts) GetVerdict(_ context.Context, key string) (Verdict, bool, error) {
+	v, ok := m.get(key)
+	return v, ok, nil
+}
+
+func (m *memVerdicts) SetVerdict(_ context.Context, key string, v Verdict, ttl time.Duration) error {
+	m.set(key, v, ttl)
+	return nil
+}
+
+type memStatuses struct{ *ttlMap[Status] }
+
+func (m *memStatuses) SetStatus(_ context.Context, hash string, s Status, ttl time.Duration) error {
+	m.set(hash, s, ttl)
+	return nil
+}
+
+func (m *memStatuses) GetStatus(_ context.Context, hash string) (Status, bool, error) {
+	s, ok := m.get(hash)
+	return s, ok, nil
+}
+
+type window struct {
+	index int64
+	count int
+}
+
+type memLimiter struct {
+	mu      sync.Mutex
+	max     int
+	now     func() time.Time
+	windows map[string]*window
+}
+
+func (l *memLimiter) Allow(_ context.Context, key string, limit int, length time.Duration) (bool, error) {
+	idx := l.now().UnixNano() / int64(length)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.windows[key]
+	if !ok {
+		if len(l.windows) >= l.max {
+			for k, old := range l.windows { // drop finished windows
+				if old.index < idx {
+					delete(l.windows, k)
+				}
+			}
+			if len(l.windows) >= l.max {
+				return false, nil // bounded: refuse new keys rather than grow without limit
+			}
+		}
+		w = &window{index: idx}
+		l.windows[key] = w
+	}
+	if w.index != idx {
+		w.index, w.count = idx, 0
+	}
+	w.count++
+	return w.count <= limit, nil
+}
+
+type memItem struct {
+	it  Item
+	due time.Time
+}
+
+type memQueue struct {
+	mu    sync.Mutex
+	max   int
+	items map[string]*memItem
+}
+
+func (q *memQueue) Push(_ context.Context, it Item) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.items[it.ID]; !ok && len(q.items) >= q.max {
+		return ErrQueueFull
+	}
+	q.items[it.ID] = &memItem{it: it, due: it.Due}
+	return nil
+}
+
+func (q *memQueue) Claim(_ context.Context, now time.Time, max int, lease time.Duration) ([]Item, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var due []*memItem
+	for _, m := range q.items {
+		if !m.due.After(now) {
+			due = append(due, m)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].due.Before(due[j].due) })
+	if len(due) > max {
+		due = due[:max]
+	}
+	out := make([]Item, len(due))
+	for i, m := range due {
+		m.due = now.Add(lease)
+		out[i] = m.it
+		out[i].Due = m.due
+	}
+	return out, nil
+}
+
+func (q *memQueue) Ack(_ context.Context, id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.items, id)
+	return nil
+}
+
+func (q *memQueue) Len(context.Context) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items), nil
+}
+
+func (q *memQueue) Oldest(context.Context) (time.Time, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var oldest time.Time
+	for _, m := range q.items {
+		if oldest.IsZero() || m.it.Enqueued.Before(oldest) {
+			oldest = m.it.Enqueued
+		}
+	}
+	return oldest, nil
+}
+
+type memFeed struct {
+	mu      sync.Mutex
+	size    int
+	now     func() time.Time
+	next    uint64
+	entries []FeedEntry // ring, oldest first after trimming
+}
+
+func (f *memFeed) Publish(_ context.Context, e FeedEntry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	e.ID = strconv.FormatUint(f.next, 10)
+	if e.At.IsZero() {
+		e.At = f.now()
+	}
+	f.entries = append(f.entries, e)
+	if len(f.entries) > f.size {
+		f.entries = append(f.entries[:0], f.entries[len(f.entries)-f.size:]...)
+	}
+	return nil
+}
+
+func (f *memFeed) Read(_ context.Context, after string, max int) ([]FeedEntry, error) {
+	var from uint64
+	if after != "" {
+		n, err := strconv.ParseUint(after, 10, 64)
+		if err != nil {
+			return nil, errors.New("feed: bad entry id " + strconv.Quote(after))
+		}
+		from = n
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []FeedEntry
+	for _, e := range f.entries {
+		if id, _ := strconv.ParseUint(e.ID, 10, 64); id > from {
+			out = append(out, e)
+			if len(out) == max {
+				break
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisConfig selects a Redis deployment. URL is a redis:// or rediss:// URL for one server;
+// Addrs (with MasterName for Sentinel) is for Redis Cluster or Sentinel through go-redis's
+// UniversalClient. The password may come from the environment only (see the gateway docs).
+type RedisConfig struct {
+	URL        string
+	Addrs      []string
+	MasterName string
+	Password   string
+	// Prefix of every key (default "interopgate:").
+	Prefix string
+	// Timeout of each Redis operation (default 250 ms): an outage must cost little per request.
+	Timeout  time.Duration
+	MaxQueue int // default 10,000
+	FeedSize int // approximate bound of the feed stream, default 10,000
+}
+
+// NewRedis connects to Redis (lazily: the first operation dials).
+func NewRedis(cfg RedisConfig) (Stores, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "interopgate:"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 250 * time.Millisecond
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 10_000
+	}
+	if cfg.FeedSize <= 0 {
+		cfg.FeedSize = 10_000
+	}
+	opts := &redis.UniversalOptions{
+		Addrs: cfg.Addrs, MasterName: cfg.MasterName, Password: cfg.Password,
+		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
+		MaxRetries: -1, // a failed operation falls back at once; retries would multiply the wait
+	}
+	if cfg.URL != "" {
+		u, err := redis.ParseURL(cfg.URL)
+		if err != nil {
+			return Stores{}, fmt.Errorf("redis url: %w", err)
+		}
+		opts.Addrs = []string{u.Addr}
+		opts.DB = u.DB
+		opts.Username = u.Username
+		if u.Password != "" {
+			opts.Password = u.Password
+		}
+		opts.TLSConfig = u.TLSConfig
+	}
+	if len(opts.Addrs) == 0 {
+		return Stores{}, errors.New("redis: set url or addrs")
+	}
+	c := redis.NewUniversalClient(opts)
+	r := &redisStore{c: c, p: cfg.Prefix, maxQueue: cfg.MaxQueue, feedSize: int64(cfg.FeedSize)}
+	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Close: c.Close}, nil
+}
+
+type redisStore struct {
+	c        redis.UniversalClient
+	p        string
+	maxQueue int
+	feedSize int64
+}
+
+func (r *redisStore) GetVerdict(ctx context.Context, key string) (Verdict, bool, error) {
+	b, err := r.c.Get(ctx, r.p+"v:"+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Verdict{}, false, nil
+	}
+	if err != nil {
+		return Verdict{}, false, err
+	}
+	var v Verdict
+	if err := json.Unmarshal(b, &v); err != nil {
+		return Verdict{}, false, fmt.Errorf("redis verdict %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+func (r *redisStore) SetVerdict(ctx context.Context, key string, v Verdict, ttl time.Duration) error {
+	b, _ := json.Marshal(v)
+	return r.c.Set(ctx, r.p+"v:"+key, b, ttl).Err()
+}
+
+func (r *redisStore) Allow(ctx context.Context, key string, limit int, length time.Duration) (bool, error) {
+	idx := time.Now().UnixNano() / int64(length)
+	k := r.p + "rl:" + key + ":" + strconv.FormatInt(idx, 10)
+	pipe := r.c.Pipeline()
+	incr := pipe.Incr(ctx, k)
+	pipe.PExpire(ctx, k, 2*length)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, err
+	}
+	return incr.Val() <= int64(limit), nil
+}
+
+// The queue's keys share a hash tag, so its scripts work on Redis Cluster.
+func (r *redisStore) qKeys() []string {
+	return []string{r.p + "{q}:due", r.p + "{q}:items", r.p + "{q}:enq"}
+}
+
+var pushScript = redis.NewScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[1])
+return 1`)
+
+// claimScript leases due items by moving their due time to the lease's end.
+var claimScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[2], id)
+  if v then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    table.insert(out, v)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out`)
+
+func (r *redisStore) Push(ctx context.Context, it Item) error {
+	b, err := json.Marshal(it)
+	if err != nil {
+		return err
+	}
+	ok, err := pushScript.Run(ctx, r.c, r.qKeys(), it.ID, it.Due.UnixMilli(), b, r.maxQueue, it.Enqueued.UnixMilli()).Int()
+	if err != nil {
+		return err
+	}
+	if ok == 0 {
+		return ErrQueueFull
+	}
+	return nil
+}
+
+func (r *redisStore) Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]Item, error) {
+	until := now.Add(lease)
+	vals, err := claimScript.Run(ctx, r.c, r.qKeys(), now.UnixMilli(), max, until.UnixMilli()).StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, 0, len(vals))
+	for _, v := range vals {
+		var it Item
+		if err := json.Unmarshal([]byte(v), &it); err != nil {
+			return nil, fmt.Errorf("redis queue item: %w", err)
+		}
+		it.Due = until
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func (r *redisStore) Ack(ctx context.Context, id string) error {
+	k := r.qKeys()
+	pipe := r.c.TxPipeline()
+	pipe.ZRem(ctx, k[0], id)
+	pipe.HDel(ctx, k[1], id)
+	pipe.ZRem(ctx, k[2], id)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func (r *redisStore) Len(ctx context.Context) (int, error) {
+	n, err := r.c.ZCard(ctx, r.qKeys()[0]).Result()
+	return int(n), err
+}
+
+func (r *redisStore) Oldest(ctx context.Context) (time.Time, error) {
+	zs, err := r.c.ZRangeWithScores(ctx, r.qKeys()[2], 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(int64(zs[0].Score)), nil
+}
+
+func (r *redisStore) SetStatus(ctx context.Context, hash string, s Status, ttl time.Duration) error {
+	b, _ := json.Marshal(s)
+	return r.c.Set(ctx, r.p+"st:"+hash, b, ttl).Err()
+}
+
+func (r *redisStore) GetStatus(ctx context.Context, hash string) (Status, bool, error) {
+	b, err := r.c.Get(ctx, r.p+"st:"+hash).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Status{}, false, nil
+	}
+	if err != nil {
+		return Status{}, false, err
+	}
+	var s Status
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Status{}, false, err
+	}
+	return s, true, nil
+}
+
+func (r *redisStore) Publish(ctx context.Context, e FeedEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	return r.c.XAdd(ctx, &redis.XAddArgs{
+		Stream: r.p + "feed", MaxLen: r.feedSize, Approx: true,
+		Values: map[string]any{"hash": e.Hash, "raw": hex.EncodeToString(e.Raw), "at": e.At.UnixMilli()},
+	}).Err()
+}
+
+func (r *redisStore) Read(ctx context.Context, after string, max int) ([]FeedEntry, error) {
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	msgs, err := r.c.XRangeN(ctx, r.p+"feed", start, "+", int64(max)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FeedEntry, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := hex.DecodeString(fmt.Sprint(m.Values["raw"]))
+		ms, _ := strconv.ParseInt(fmt.Sprint(m.Values["at"]), 10, 64)
+		out = append(out, FeedEntry{ID: m.ID, Hash: fmt.Sprint(m.Values["hash"]), Raw: raw, At: time.UnixMilli(ms)})
+	}
+	return out, nil
+}
