@@ -1,0 +1,356 @@
+package ingress
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// txItem is one transaction going through admission.
+type txItem struct {
+	raw     []byte
+	hash    common.Hash
+	interop bool
+	msgs    []accesslist.Message
+	keys    []common.Hash
+	key     string // verdict cache and single-flight key
+	verdict sc.Verdict
+	err     *clientError // final rejection
+	decided bool
+}
+
+// prepare runs every check that needs no remote call (pipeline steps 2–4). A non-interop tx
+// comes back decided and valid: it is forwarded untouched.
+func (g *Gateway) prepare(raw []byte) *txItem {
+	it := &txItem{raw: raw}
+	if len(raw) > g.cfg.MaxTxBytes {
+		return it.reject(newClientError(CodeTxTooLarge, http.StatusRequestEntityTooLarge, "tx_too_large",
+			fmt.Sprintf("transaction of %d bytes exceeds the limit of %d", len(raw), g.cfg.MaxTxBytes)))
+	}
+	scan, err := accesslist.ScanRaw(raw)
+	if err != nil {
+		return it.reject(errInvalidParams("invalid transaction: " + err.Error()))
+	}
+	if scan.Type == accesslist.DepositTxType {
+		return it.reject(errInvalidParams("deposit transactions cannot be submitted over RPC"))
+	}
+	if scan.HasChainID && scan.ChainID != g.chainID {
+		return it.reject(newClientError(CodeServerError, http.StatusBadRequest, "wrong_chain",
+			fmt.Sprintf("invalid chain id %s for this endpoint: it serves chain %d", scan.ChainID.Dec(), g.cfg.ChainID)))
+	}
+	it.hash = crypto.Keccak256Hash(raw)
+	if len(scan.InboxKeys) == 0 {
+		it.decided, it.verdict = true, sc.Verdict{Class: sc.ClassValid}
+		return it
+	}
+	it.interop = true
+	if len(scan.InboxKeys) > g.cfg.MaxInboxEntries {
+		return it.reject(newClientError(CodeAccessListTooLarge, http.StatusRequestEntityTooLarge, "access_list_too_large",
+			fmt.Sprintf("access list has %d inbox entries, more than the limit of %d", len(scan.InboxKeys), g.cfg.MaxInboxEntries)))
+	}
+	msgs, err := accesslist.ParseMessages(scan.InboxKeys)
+	if err != nil {
+		return it.reject(newClientError(sc.CodeInvalidParams, http.StatusBadRequest, "malformed_access_list",
+			"failed to read data: the CrossL2Inbox access-list entries do not parse: "+err.Error()))
+	}
+	it.msgs = accesslist.Dedup(msgs)
+	it.keys = scan.InboxKeys
+	if e := g.localRules(it.msgs, g.execContext()); e != nil {
+		return it.reject(e)
+	}
+	d := accesslist.Digest(it.msgs)
+	it.key = g.chainID.Dec() + ":" + hex.EncodeToString(d[:])
+	return it
+}
+
+func (it *txItem) reject(e *clientError) *txItem {
+	it.decided, it.err = true, e
+	return it
+}
+
+// execContext is the executing descriptor the gateway checks with: this chain, now plus the
+// expected inclusion delay, and the configured timeout.
+func (g *Gateway) execContext() accesslist.ExecContext {
+	ts := uint64(g.now().Add(g.cfg.ExecTimestampOffset.D()).Unix())
+	return accesslist.ExecContext{ChainID: g.chainID, Timestamp: ts, Timeout: g.cfg.MessageTimeout}
+}
+
+// localRules maps the dependency set's verdict on each message to the filter's codes.
+func (g *Gateway) localRules(msgs []accesslist.Message, exec accesslist.ExecContext) *clientError {
+	for _, m := range msgs {
+		err := g.deps.CheckMessage(exec, m)
+		switch {
+		case err == nil:
+		case errors.Is(err, accesslist.ErrUnknownChain):
+			return fromVerdict(sc.Verdict{Class: sc.ClassInvalid, Code: sc.CodeUnknownChain, Message: err.Error()})
+		default:
+			return fromVerdict(sc.Verdict{Class: sc.ClassInvalid, Code: sc.CodeConflict, Message: fmt.Sprintf("%v (message timestamp %d)", err, m.Timestamp)})
+		}
+	}
+	return nil
+}
+
+// flights lets identical concurrent checks share one filter call.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	v    sc.Verdict
+}
+
+// decide gives every undecided interop item a verdict (pipeline steps 5–7). Items needing the
+// filter go to it in one CheckAccessLists call.
+func (g *Gateway) decide(ctx context.Context, items []*txItem) {
+	if g.failsafe() {
+		for _, it := range items {
+			it.verdict = sc.Verdict{Class: sc.ClassFailsafe}
+		}
+		return
+	}
+	var misses []*txItem
+	for _, it := range items {
+		if v, ok := g.cached(ctx, it.key); ok {
+			it.verdict = v
+			continue
+		}
+		misses = append(misses, it)
+	}
+	if len(misses) == 0 {
+		return
+	}
+	if g.cfg.SenderRateLimit > 0 {
+		misses = g.limitSenders(ctx, misses)
+	}
+
+	// Leaders call the filter; followers wait for an identical check already in flight.
+	leaders := map[string][]*txItem{}
+	var order []string
+	followers := map[*flight][]*txItem{}
+	g.flights.mu.Lock()
+	for _, it := range misses {
+		if f, ok := g.flights.m[it.key]; ok && leaders[it.key] == nil {
+			followers[f] = append(followers[f], it)
+			g.metrics.join()
+			continue
+		}
+		if leaders[it.key] == nil {
+			g.flights.m[it.key] = &flight{done: make(chan struct{})}
+			order = append(order, it.key)
+		}
+		leaders[it.key] = append(leaders[it.key], it)
+	}
+	g.flights.mu.Unlock()
+
+	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.
+	var reqs []sc.Request
+	var keys []string
+	for _, key := range order {
+		select {
+		case g.inflight <- struct{}{}:
+			reqs = append(reqs, g.request(leaders[key][0]))
+			keys = append(keys, key)
+		default:
+			g.metrics.shedOne()
+			g.finishFlight(key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed}, leaders[key])
+		}
+	}
+	if len(reqs) > 0 {
+		g.metrics.inflightAdd(len(reqs))
+		cctx, cancel := context.WithTimeout(ctx, g.cfg.FilterTimeout.D())
+		verdicts := g.checker.CheckAccessLists(cctx, reqs)
+		cancel()
+		for range reqs {
+			<-g.inflight
+		}
+		g.metrics.inflightAdd(-len(reqs))
+		for i, key := range keys {
+			g.remember(ctx, key, verdicts[i])
+			g.finishFlight(key, verdicts[i], leaders[key])
+		}
+	}
+	for f, its := range followers {
+		select {
+		case <-f.done:
+			for _, it := range its {
+				it.verdict = f.v
+			}
+		case <-ctx.Done():
+			for _, it := range its {
+				it.verdict = sc.Unavailable("", ctx.Err())
+			}
+		}
+	}
+}
+
+// errShed marks a check refused by the in-flight bound.
+var errShed = errors.New("in-flight check bound reached")
+
+func (g *Gateway) finishFlight(key string, v sc.Verdict, its []*txItem) {
+	for _, it := range its {
+		it.verdict = v
+	}
+	g.flights.mu.Lock()
+	f := g.flights.m[key]
+	delete(g.flights.m, key)
+	g.flights.mu.Unlock()
+	f.v = v
+	close(f.done)
+}
+
+func (g *Gateway) request(it *txItem) sc.Request {
+	return sc.Request{InboxKeys: it.keys, MinSafety: g.safety, Executing: g.execContext()}
+}
+
+// cached looks a verdict up; only final verdicts (valid, invalid) are ever stored.
+func (g *Gateway) cached(ctx context.Context, key string) (sc.Verdict, bool) {
+	v, ok, err := g.st.Verdicts.GetVerdict(ctx, key)
+	g.metrics.cacheLookup(ok && err == nil)
+	if !ok || err != nil {
+		return sc.Verdict{}, false
+	}
+	return sc.Verdict{Class: sc.Class(v.Class), Code: v.Code, Message: v.Message, Endpoint: "cache"}, true
+}
+
+func (g *Gateway) remember(ctx context.Context, key string, v sc.Verdict) {
+	var ttl time.Duration
+	switch v.Class {
+	case sc.ClassValid:
+		ttl = g.cfg.ValidTTL.D()
+	case sc.ClassInvalid:
+		ttl = g.cfg.InvalidTTL.D()
+	}
+	if ttl > 0 {
+		_ = g.st.Verdicts.SetVerdict(ctx, key, store.Verdict{Class: uint8(v.Class), Code: v.Code, Message: v.Message}, ttl)
+	}
+}
+
+// limitSenders applies the per-sender limit to txs that would reach the filter, and returns
+// the ones within it. Recovering the sender costs an ecrecover, paid only on a cache miss.
+func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
+	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(g.cfg.ChainID))
+	out := items[:0]
+	for _, it := range items {
+		var tx types.Transaction
+		if err := tx.UnmarshalBinary(it.raw); err != nil {
+			it.reject(errInvalidParams("invalid transaction: " + err.Error()))
+			continue
+		}
+		from, err := types.Sender(signer, &tx)
+		if err != nil {
+			it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
+			continue
+		}
+		ok, _ := g.st.Limiter.Allow(ctx, "sender:"+strings.ToLower(from.Hex()), g.cfg.SenderRateLimit, g.cfg.SenderRateWindow.D())
+		if !ok {
+			it.reject(newClientError(CodeSenderRateLimit, http.StatusTooManyRequests, "sender_rate_limited",
+				fmt.Sprintf("sender %s is over the interop rate limit of %d per %s: slow down", from.Hex(), g.cfg.SenderRateLimit, g.cfg.SenderRateWindow.D())))
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// admitOutcome is what became of a tx after admission.
+type admitOutcome int
+
+const (
+	outcomeForward admitOutcome = iota // valid or non-interop: forward it
+	outcomeReject                      // it.err says why
+	outcomeQueue                       // async mode: borderline, queued
+)
+
+// admit runs items through the pipeline, re-testing borderline ones (steps 5–8). In sync mode
+// it returns when every item is decided; in async mode borderline items come back as queued.
+func (g *Gateway) admit(ctx context.Context, items []*txItem) []admitOutcome {
+	out := make([]admitOutcome, len(items))
+	pending := make([]*txItem, 0, len(items))
+	for _, it := range items {
+		if !it.decided {
+			pending = append(pending, it)
+		}
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(g.cfg.RetryDelay.D())
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				for _, it := range pending {
+					it.reject(fromVerdict(sc.Unavailable("", ctx.Err())))
+				}
+				pending = nil
+				continue
+			}
+		}
+		g.decide(ctx, pending)
+		next := pending[:0]
+		for _, it := range pending {
+			if it.decided { // rejected inside decide (sender limit, bad signature)
+				continue
+			}
+			if attempt > 0 {
+				g.metrics.retest(it.verdict.Class.String())
+			}
+			switch it.verdict.Class {
+			case sc.ClassValid:
+				it.decided = true
+			case sc.ClassRetryLater:
+				if g.cfg.AsyncRetry || attempt >= g.cfg.RetryAttempts {
+					it.decided = true
+					if !g.cfg.AsyncRetry {
+						it.err = g.exhausted(it.verdict, attempt)
+					}
+					continue
+				}
+				next = append(next, it)
+			default:
+				it.reject(g.rejection(it.verdict))
+			}
+		}
+		pending = next
+	}
+	for i, it := range items {
+		switch {
+		case it.err != nil:
+			out[i] = outcomeReject
+		case it.interop && it.verdict.Class == sc.ClassRetryLater:
+			out[i] = outcomeQueue
+		default:
+			out[i] = outcomeForward
+		}
+	}
+	return out
+}
+
+func (g *Gateway) rejection(v sc.Verdict) *clientError {
+	if errors.Is(v.Err, errShed) {
+		return newClientError(CodeLimitExceeded, http.StatusServiceUnavailable, "shed",
+			"the gateway is at its limit of interop checks in flight: retry in a moment")
+	}
+	return fromVerdict(v)
+}
+
+func (g *Gateway) exhausted(v sc.Verdict, attempts int) *clientError {
+	e := fromVerdict(v)
+	e.rpc.Message = fmt.Sprintf("%s (still not provable after %d re-tests)", e.rpc.Message, attempts)
+	return e
+}

@@ -1,0 +1,264 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// BackendConfig is one sentry node.
+type BackendConfig struct {
+	Name string `toml:"name"`
+	URL  string `toml:"url"`
+}
+
+// GroupConfig configures the sentry group.
+type GroupConfig struct {
+	Backends []BackendConfig
+	// Timeout of each forwarded request (default 5 s).
+	Timeout time.Duration
+	// HealthInterval between health checks (default 2 s); a backend is unhealthy after
+	// HealthFailures consecutive failures (default 2) and healthy again after one success.
+	HealthInterval time.Duration
+	HealthFailures int
+	// MaxConns per backend (default 512).
+	MaxConns int
+}
+
+// Check validates the config and names the bad field.
+func (c *GroupConfig) Check() error {
+	if len(c.Backends) == 0 {
+		return errors.New("backends: at least one sentry backend is required")
+	}
+	names := map[string]bool{}
+	for i, b := range c.Backends {
+		u, err := url.Parse(b.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("backends[%d].url %q: want an http:// or https:// URL", i, b.URL)
+		}
+		if b.Name == "" {
+			return fmt.Errorf("backends[%d].name is required (it labels metrics and logs)", i)
+		}
+		if names[b.Name] {
+			return fmt.Errorf("backends[%d].name %q is used twice", i, b.Name)
+		}
+		names[b.Name] = true
+	}
+	return nil
+}
+
+// ErrNoBackend: no sentry is healthy.
+var ErrNoBackend = errors.New("no healthy sentry backend")
+
+type backend struct {
+	name     string
+	url      string
+	healthy  atomic.Bool
+	failures atomic.Int32
+}
+
+// Group load-balances over the sentry backends (round robin over the healthy ones) with
+// failover on transport errors. Safe for concurrent use.
+type Group struct {
+	cfg      GroupConfig
+	backends []*backend
+	client   *fasthttp.Client
+	next     atomic.Uint64
+	log      *zap.Logger
+	metrics  *Metrics
+}
+
+// NewGroup validates cfg and builds the group; every backend starts healthy.
+func NewGroup(cfg GroupConfig, log *zap.Logger, m *Metrics) (*Group, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = 2 * time.Second
+	}
+	if cfg.HealthFailures == 0 {
+		cfg.HealthFailures = 2
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 512
+	}
+	g := &Group{cfg: cfg, log: log, metrics: m, client: &fasthttp.Client{
+		Name: "interopgate", NoDefaultUserAgentHeader: true, MaxConnsPerHost: cfg.MaxConns,
+		ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, MaxIdleConnDuration: time.Minute,
+		DisablePathNormalizing: true, MaxResponseBodySize: 64 << 20,
+	}}
+	for _, b := range cfg.Backends {
+		be := &backend{name: b.Name, url: b.URL}
+		be.healthy.Store(true)
+		g.backends = append(g.backends, be)
+		m.backendHealthy(b.Name, true)
+	}
+	return g, nil
+}
+
+// Healthy is the number of healthy backends.
+func (g *Group) Healthy() int {
+	n := 0
+	for _, b := range g.backends {
+		if b.healthy.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// Run health-checks every backend with eth_chainId until ctx is done.
+func (g *Group) Run(ctx context.Context) {
+	t := time.NewTicker(g.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		var wg sync.WaitGroup
+		for _, b := range g.backends {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g.probe(ctx, b)
+			}()
+		}
+		wg.Wait()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var healthBody = []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
+
+func (g *Group) probe(ctx context.Context, b *backend) {
+	status, _, err := g.send(ctx, b, healthBody)
+	if err == nil && status == fasthttp.StatusOK {
+		b.failures.Store(0)
+		if !b.healthy.Swap(true) {
+			g.log.Info("sentry backend healthy again", zap.String("backend", b.name))
+			g.metrics.backendHealthy(b.name, true)
+		}
+		return
+	}
+	g.markFailure(b, err, status)
+}
+
+func (g *Group) markFailure(b *backend, err error, status int) {
+	if int(b.failures.Add(1)) >= g.cfg.HealthFailures && b.healthy.Swap(false) {
+		g.log.Warn("sentry backend unhealthy", zap.String("backend", b.name), zap.Error(err), zap.Int("status", status))
+		g.metrics.backendHealthy(b.name, false)
+	}
+}
+
+func (g *Group) send(ctx context.Context, b *backend, body []byte) (int, []byte, error) {
+	deadline := time.Now().Add(g.cfg.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(b.url)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(body)
+	start := time.Now()
+	err := g.client.DoDeadline(req, resp, deadline)
+	g.metrics.backendRequest(b.name, err, time.Since(start))
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+}
+
+// order returns the backends to try: healthy ones starting at the round-robin position, then
+// the unhealthy ones (a stale health state must not turn into an outage).
+func (g *Group) order() []*backend {
+	n := len(g.backends)
+	start := int(g.next.Add(1) % uint64(n))
+	out := make([]*backend, 0, n)
+	for i := 0; i < n; i++ {
+		if b := g.backends[(start+i)%n]; b.healthy.Load() {
+			out = append(out, b)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if b := g.backends[(start+i)%n]; !b.healthy.Load() {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Do sends body to one backend, failing over to the next on a transport error or HTTP 5xx,
+// and returns the response as the backend gave it.
+func (g *Group) Do(ctx context.Context, body []byte) (int, []byte, error) {
+	var lastErr error = ErrNoBackend
+	for _, b := range g.order() {
+		status, resp, err := g.send(ctx, b, body)
+		if err == nil && status < 500 {
+			return status, resp, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("HTTP %d", status)
+		}
+		g.markFailure(b, err, status)
+		lastErr = fmt.Errorf("sentry %s: %w", b.name, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return 0, nil, lastErr
+}
+
+// DoAll sends body to every healthy backend concurrently (to spread a tx fast) and returns the
+// first successful response.
+func (g *Group) DoAll(ctx context.Context, body []byte) (int, []byte, error) {
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	var targets []*backend
+	for _, b := range g.backends {
+		if b.healthy.Load() {
+			targets = append(targets, b)
+		}
+	}
+	if len(targets) == 0 {
+		return g.Do(ctx, body)
+	}
+	answers := make(chan answer, len(targets))
+	for _, b := range targets {
+		go func() {
+			status, resp, err := g.send(ctx, b, body)
+			if err != nil || status >= 500 {
+				g.markFailure(b, err, status)
+			}
+			answers <- answer{status, resp, err}
+		}()
+	}
+	var last answer
+	for range targets {
+		a := <-answers
+		if a.err == nil && a.status < 500 {
+			return a.status, a.body, nil
+		}
+		last = a
+	}
+	if last.err == nil {
+		last.err = fmt.Errorf("HTTP %d", last.status)
+	}
+	return 0, nil, last.err
+}

@@ -1,0 +1,135 @@
+package ingress
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/interopgate/interopgate/internal/config"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// Admission methods.
+const (
+	MethodSendRawTransaction            = "eth_sendRawTransaction"
+	MethodSendRawTransactionConditional = "eth_sendRawTransactionConditional"
+	MethodSendRawTransactionSync        = "eth_sendRawTransactionSync"
+	MethodSendBundle                    = "eth_sendBundle"
+	MethodGetTransactionStatus          = "interopgate_getTransactionStatus"
+)
+
+// DefaultMethods returns the read methods forwarded untouched unless the config lists others.
+func DefaultMethods() []string {
+	return []string{
+		"eth_chainId", "net_version", "web3_clientVersion", "eth_syncing", "eth_blockNumber",
+		"eth_getBalance", "eth_getCode", "eth_getStorageAt", "eth_getTransactionCount", "eth_getProof",
+		"eth_call", "eth_estimateGas", "eth_createAccessList", "eth_gasPrice", "eth_maxPriorityFeePerGas",
+		"eth_feeHistory", "eth_blobBaseFee", "eth_getBlockByNumber", "eth_getBlockByHash",
+		"eth_getBlockReceipts", "eth_getBlockTransactionCountByNumber", "eth_getBlockTransactionCountByHash",
+		"eth_getTransactionByHash", "eth_getTransactionByBlockNumberAndIndex",
+		"eth_getTransactionByBlockHashAndIndex", "eth_getTransactionReceipt", "eth_getLogs",
+	}
+}
+
+// Config configures the gateway. Durations are config.Duration so the struct is the TOML
+// section as it is.
+type Config struct {
+	ChainID uint64   `toml:"chain_id" comment:"the chain this gateway fronts: txs for another chain are rejected"`
+	Methods []string `toml:"methods" comment:"read methods forwarded untouched; the send methods below are always admitted"`
+
+	MaxBodyBytes      int `toml:"max_body_bytes"`
+	MaxBatchSize      int `toml:"max_batch_size"`
+	MaxTxBytes        int `toml:"max_tx_bytes"`
+	MaxInboxEntries   int `toml:"max_inbox_entries" comment:"inbox entries (access-list keys) of one tx"`
+	MaxInFlightChecks int `toml:"max_inflight_checks" comment:"filter checks in flight; beyond it interop txs are shed with a retryable error"`
+
+	IPRateLimit      int             `toml:"ip_rate_limit" comment:"requests per ip_rate_window per client IP; 0 = off"`
+	IPRateWindow     config.Duration `toml:"ip_rate_window"`
+	SenderRateLimit  int             `toml:"sender_rate_limit" comment:"interop txs needing a filter call per sender_rate_window per sender; 0 = off"`
+	SenderRateWindow config.Duration `toml:"sender_rate_window"`
+	ClientIPHeader   string          `toml:"client_ip_header" comment:"header holding the client IP behind a load balancer (first address); empty = the TCP peer"`
+
+	ExecTimestampOffset config.Duration `toml:"exec_timestamp_offset" comment:"the executing timestamp sent to the filter is now + this (expected inclusion)"`
+	MessageTimeout      uint64          `toml:"message_timeout" comment:"seconds the messages must stay valid after inclusion (the descriptor's timeout)"`
+	MinSafety           string          `toml:"min_safety"`
+	FilterTimeout       config.Duration `toml:"filter_timeout" comment:"bound of one filter call from the admission path"`
+	ValidTTL            config.Duration `toml:"valid_ttl" comment:"how long a valid verdict is reused for the same access list"`
+	InvalidTTL          config.Duration `toml:"invalid_ttl" comment:"how long an invalid verdict is reused"`
+
+	RetryDelay    config.Duration `toml:"retry_delay" comment:"delay before re-testing a borderline (not-yet-provable) tx"`
+	RetryAttempts int             `toml:"retry_attempts" comment:"re-tests before a borderline tx is rejected"`
+	AsyncRetry    bool            `toml:"async_retry" comment:"answer borderline txs with their hash at once and finish them from the delay queue"`
+	QueuePoll     config.Duration `toml:"queue_poll"`
+	QueueLease    config.Duration `toml:"queue_lease" comment:"a claimed queue item returns to the queue after this if its replica died"`
+	StatusTTL     config.Duration `toml:"status_ttl" comment:"how long interopgate_getTransactionStatus remembers a tx"`
+
+	ForwardToAll                 bool `toml:"forward_to_all" comment:"send valid txs to every healthy sentry instead of one"`
+	EnableSendRawTransactionSync bool `toml:"enable_send_raw_transaction_sync"`
+	EnableSendBundle             bool `toml:"enable_send_bundle"`
+
+	ReadTimeout  config.Duration `toml:"read_timeout"`
+	WriteTimeout config.Duration `toml:"write_timeout"`
+	IdleTimeout  config.Duration `toml:"idle_timeout"`
+}
+
+// DefaultConfig is the gateway's defaults; ChainID must still be set.
+func DefaultConfig() Config {
+	d := func(v time.Duration) config.Duration { return config.Duration(v) }
+	return Config{
+		Methods:      DefaultMethods(),
+		MaxBodyBytes: 10 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
+		IPRateWindow: d(time.Second), SenderRateLimit: 20, SenderRateWindow: d(time.Second),
+		ExecTimestampOffset: d(2 * time.Second), MessageTimeout: 7200, MinSafety: string(sc.SafetyCrossUnsafe),
+		FilterTimeout: d(3 * time.Second), ValidTTL: d(10 * time.Second), InvalidTTL: d(5 * time.Minute),
+		RetryDelay: d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second),
+		StatusTTL:   d(time.Hour),
+		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
+	}
+}
+
+// Check validates the config and names the bad field.
+func (c *Config) Check() error {
+	if c.ChainID == 0 {
+		return errors.New("chain_id is required")
+	}
+	if _, err := sc.ParseSafetyLevel(c.MinSafety); err != nil {
+		return fmt.Errorf("min_safety: %w", err)
+	}
+	positive := map[string]int64{
+		"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize), "max_tx_bytes": int64(c.MaxTxBytes),
+		"max_inbox_entries": int64(c.MaxInboxEntries), "max_inflight_checks": int64(c.MaxInFlightChecks),
+		"filter_timeout": int64(c.FilterTimeout), "retry_delay": int64(c.RetryDelay), "queue_poll": int64(c.QueuePoll),
+		"queue_lease": int64(c.QueueLease), "status_ttl": int64(c.StatusTTL), "read_timeout": int64(c.ReadTimeout),
+		"write_timeout": int64(c.WriteTimeout), "idle_timeout": int64(c.IdleTimeout),
+	}
+	for name, v := range positive {
+		if v <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	nonNegative := map[string]int64{
+		"ip_rate_limit": int64(c.IPRateLimit), "sender_rate_limit": int64(c.SenderRateLimit), "retry_attempts": int64(c.RetryAttempts),
+		"valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL), "exec_timestamp_offset": int64(c.ExecTimestampOffset),
+	}
+	for name, v := range nonNegative {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	if c.IPRateLimit > 0 && c.IPRateWindow <= 0 {
+		return errors.New("ip_rate_window must be positive when ip_rate_limit is set")
+	}
+	if c.SenderRateLimit > 0 && c.SenderRateWindow <= 0 {
+		return errors.New("sender_rate_window must be positive when sender_rate_limit is set")
+	}
+	if c.AsyncRetry && c.QueueLease.D() <= c.FilterTimeout.D() {
+		return errors.New("queue_lease must exceed filter_timeout, or items would be claimed twice while being checked")
+	}
+	for _, m := range c.Methods {
+		switch m {
+		case MethodSendRawTransaction, MethodSendRawTransactionConditional, MethodSendRawTransactionSync, MethodSendBundle:
+			return fmt.Errorf("methods: %s is an admission method, not a read: it is always admitted (or enabled by its own key)", m)
+		}
+	}
+	return nil
+}

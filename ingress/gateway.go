@@ -1,0 +1,201 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/holiman/uint256"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// Deps are the gateway's collaborators, built by the caller.
+type Deps struct {
+	// Checker is the filter pool (required).
+	Checker sc.Checker
+	// Failsafe reports the filters' failsafe state (a FailsafeWatcher's Enabled); nil = never.
+	Failsafe func() bool
+	// Dependencies is the interop dependency set (required).
+	Dependencies *accesslist.DependencySet
+	// Backends is the sentry group (required).
+	Backends *Group
+	// Stores is the shared state (default: in memory).
+	Stores *store.Stores
+	Log     *zap.Logger
+	Metrics *Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Gateway is the ingress JSON-RPC proxy. Start it with Start, stop it with Shutdown.
+type Gateway struct {
+	cfg      Config
+	checker  sc.Checker
+	failsafe func() bool
+	deps     *accesslist.DependencySet
+	group    *Group
+	st       store.Stores
+	log      *zap.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	chainID  uint256.Int
+	safety   sc.SafetyLevel
+	allowed  map[string]bool // read methods; immutable after New
+	inflight chan struct{}
+	flights  flights
+	feed     chan store.FeedEntry
+
+	http   *fasthttp.Server
+	ln     net.Listener
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New validates cfg and builds a gateway.
+func New(cfg Config, d Deps) (*Gateway, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if d.Checker == nil || d.Dependencies == nil || d.Backends == nil {
+		return nil, errors.New("gateway: checker, dependency set and backends are required")
+	}
+	if !d.Dependencies.Contains(*uint256.NewInt(cfg.ChainID)) {
+		return nil, fmt.Errorf("gateway: chain_id %d is not in the dependency set", cfg.ChainID)
+	}
+	if d.Failsafe == nil {
+		d.Failsafe = func() bool { return false }
+	}
+	if d.Stores == nil {
+		mem := store.NewMemory(store.MemoryConfig{})
+		d.Stores = &mem
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	g := &Gateway{
+		cfg: cfg, checker: d.Checker, failsafe: d.Failsafe, deps: d.Dependencies, group: d.Backends,
+		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now, chainID: *uint256.NewInt(cfg.ChainID),
+		safety: sc.SafetyLevel(cfg.MinSafety), allowed: map[string]bool{},
+		inflight: make(chan struct{}, cfg.MaxInFlightChecks), flights: flights{m: map[string]*flight{}},
+		feed: make(chan store.FeedEntry, 4096),
+	}
+	for _, m := range cfg.Methods {
+		g.allowed[m] = true
+	}
+	g.http = &fasthttp.Server{
+		Handler: g.handle, Name: "interopgate", NoDefaultServerHeader: true,
+		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),
+		IdleTimeout: cfg.IdleTimeout.D(), ErrorHandler: g.transportError,
+	}
+	return g, nil
+}
+
+// Start binds addr and serves; it also starts the backends' health checks, the feed publisher
+// and, in async mode, the delay-queue worker.
+func (g *Gateway) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen %s: %w", addr, err)
+	}
+	g.ln = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	g.spawn(func() { g.group.Run(ctx) })
+	g.spawn(func() { g.publishFeed(ctx) })
+	g.spawn(func() { g.watchFailsafe(ctx) })
+	if g.cfg.AsyncRetry {
+		g.spawn(func() { g.runQueue(ctx) })
+	}
+	g.spawn(func() {
+		if err := g.http.Serve(ln); err != nil {
+			g.log.Error("gateway server stopped", zap.Error(err))
+		}
+	})
+	g.log.Info("gateway listening", zap.String("url", g.URL()), zap.Uint64("chain_id", g.cfg.ChainID),
+		zap.Bool("async_retry", g.cfg.AsyncRetry))
+	return nil
+}
+
+func (g *Gateway) spawn(f func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
+}
+
+// URL is the gateway's http:// URL (after Start).
+func (g *Gateway) URL() string { return "http://" + g.ln.Addr().String() }
+
+// Shutdown stops accepting requests, waits for those in flight and stops the workers. Items
+// claimed from the delay queue and not finished return to it when their lease runs out.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.http.ShutdownWithContext(ctx)
+	if g.cancel != nil {
+		g.cancel()
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+	return err
+}
+
+// Ready reports whether the gateway can serve: at least one healthy sentry.
+func (g *Gateway) Ready() error {
+	if g.group.Healthy() == 0 {
+		return ErrNoBackend
+	}
+	return nil
+}
+
+func (g *Gateway) watchFailsafe(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		g.metrics.setFailsafe(g.failsafe())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// publishFeed moves accepted interop txs to the feed off the request path.
+func (g *Gateway) publishFeed(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-g.feed:
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if err := g.st.Feed.Publish(pctx, e); err != nil {
+				g.metrics.feedDrop()
+			}
+			cancel()
+		}
+	}
+}
+
+func (g *Gateway) toFeed(e store.FeedEntry) {
+	select {
+	case g.feed <- e:
+	default:
+		g.metrics.feedDrop()
+	}
+}

@@ -1,0 +1,193 @@
+package ingress
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics of the gateway. A nil *Metrics records nothing.
+type Metrics struct {
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	verdicts     *prometheus.CounterVec
+	cache        *prometheus.CounterVec
+	joins        prometheus.Counter
+	retests      *prometheus.CounterVec
+	queueDepth   prometheus.Gauge
+	queueAge     prometheus.Gauge
+	inflight     prometheus.Gauge
+	shed         prometheus.Counter
+	failsafe     prometheus.Gauge
+	redisErrors  *prometheus.CounterVec
+	redisUp      prometheus.Gauge
+	backendReqs  *prometheus.CounterVec
+	backendLat   *prometheus.HistogramVec
+	backendState *prometheus.GaugeVec
+	feedDropped  prometheus.Counter
+}
+
+// NewMetrics registers the gateway's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "interopgate", "gateway"
+	buckets := []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "calls_total",
+			Help: "JSON-RPC calls, by method (allow-listed names, else \"other\") and outcome."}, []string{"method", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds",
+			Help: "Time to answer an HTTP request, by kind (single method name, or \"batch\").", Buckets: buckets}, []string{"method"}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "interop_verdicts_total",
+			Help: "Admission outcomes of interop transactions, by result (accepted, rejected, queued) and reason."}, []string{"result", "reason"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "verdict_cache_total",
+			Help: "Verdict cache lookups, by result (hit, miss)."}, []string{"result"}),
+		joins: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "singleflight_joins_total",
+			Help: "Checks that joined an identical check already in flight instead of calling the filter."}),
+		retests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "retests_total",
+			Help: "Re-tests of borderline transactions, by outcome class."}, []string{"outcome"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_depth",
+			Help: "Transactions in the asynchronous delay queue."}),
+		queueAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_oldest_age_seconds",
+			Help: "Age of the oldest transaction in the delay queue."}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "inflight_checks",
+			Help: "Filter checks in flight."}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shed_total",
+			Help: "Interop transactions refused because the in-flight check bound was reached."}),
+		failsafe: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "failsafe_enabled",
+			Help: "1 while the filters' failsafe is on (every interop tx is rejected)."}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "redis_errors_total",
+			Help: "Redis operations that failed and fell back to local state, by operation."}, []string{"op"}),
+		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "redis_up",
+			Help: "1 while Redis answers, 0 while the gateway runs on local state."}),
+		backendReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "backend_requests_total",
+			Help: "HTTP requests to sentry backends, by backend and outcome."}, []string{"backend", "outcome"}),
+		backendLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "backend_duration_seconds",
+			Help: "Latency of HTTP requests to sentry backends.", Buckets: buckets}, []string{"backend"}),
+		backendState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backend_healthy",
+			Help: "1 while the backend passes health checks."}, []string{"backend"}),
+		feedDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "feed_dropped_total",
+			Help: "Accepted interop txs not published on the revalidator feed (publisher saturated or failing)."}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
+		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped)
+	m.redisUp.Set(1)
+	return m
+}
+
+func (m *Metrics) call(method, outcome string) {
+	if m != nil {
+		m.requests.WithLabelValues(method, outcome).Inc()
+	}
+}
+
+func (m *Metrics) requestDone(kind string, d time.Duration) {
+	if m != nil {
+		m.latency.WithLabelValues(kind).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) verdict(result, reason string) {
+	if m != nil {
+		m.verdicts.WithLabelValues(result, reason).Inc()
+	}
+}
+
+func (m *Metrics) cacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	if hit {
+		m.cache.WithLabelValues("hit").Inc()
+	} else {
+		m.cache.WithLabelValues("miss").Inc()
+	}
+}
+
+func (m *Metrics) join() {
+	if m != nil {
+		m.joins.Inc()
+	}
+}
+
+func (m *Metrics) retest(outcome string) {
+	if m != nil {
+		m.retests.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) queue(depth int, oldest time.Duration) {
+	if m != nil {
+		m.queueDepth.Set(float64(depth))
+		m.queueAge.Set(oldest.Seconds())
+	}
+}
+
+func (m *Metrics) inflightAdd(d int) {
+	if m != nil {
+		m.inflight.Add(float64(d))
+	}
+}
+
+func (m *Metrics) shedOne() {
+	if m != nil {
+		m.shed.Inc()
+	}
+}
+
+func (m *Metrics) setFailsafe(on bool) {
+	if m == nil {
+		return
+	}
+	if on {
+		m.failsafe.Set(1)
+	} else {
+		m.failsafe.Set(0)
+	}
+}
+
+// RedisError counts a Redis failure (for store.FallbackConfig.OnError).
+func (m *Metrics) RedisError(op string, _ error) {
+	if m != nil {
+		m.redisErrors.WithLabelValues(op).Inc()
+	}
+}
+
+// RedisUp records Redis going down or coming back (for store.FallbackConfig.OnState).
+func (m *Metrics) RedisUp(up bool) {
+	if m == nil {
+		return
+	}
+	if up {
+		m.redisUp.Set(1)
+	} else {
+		m.redisUp.Set(0)
+	}
+}
+
+func (m *Metrics) backendRequest(name string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.backendReqs.WithLabelValues(name, outcome).Inc()
+	m.backendLat.WithLabelValues(name).Observe(d.Seconds())
+}
+
+func (m *Metrics) backendHealthy(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.backendState.WithLabelValues(name).Set(1)
+	} else {
+		m.backendState.WithLabelValues(name).Set(0)
+	}
+}
+
+func (m *Metrics) feedDrop() {
+	if m != nil {
+		m.feedDropped.Inc()
+	}
+}

@@ -1,0 +1,461 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/internal/jsonrpc"
+	"github.com/interopgate/interopgate/store"
+)
+
+// transportError answers what fasthttp rejects before the handler.
+func (g *Gateway) transportError(ctx *fasthttp.RequestCtx, err error) {
+	e := newClientError(jsonrpc.CodeParseError, http.StatusBadRequest, "bad_request", "bad request")
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		e = newClientError(CodeTxTooLarge, http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
+	}
+	g.metrics.call("", e.reason)
+	writeError(ctx, nil, e)
+}
+
+func writeError(ctx *fasthttp.RequestCtx, id json.RawMessage, e *clientError) {
+	ctx.SetStatusCode(e.status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(jsonrpc.AppendError(nil, id, e.rpc))
+}
+
+// handle is the fasthttp handler.
+func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	switch string(ctx.Path()) {
+	case "/healthz":
+		ctx.SetBodyString("ok\n")
+		return
+	case "/readyz":
+		if err := g.Ready(); err != nil {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("not ready: " + err.Error() + "\n")
+			return
+		}
+		ctx.SetBodyString("ready\n")
+		return
+	}
+	if !ctx.IsPost() {
+		writeError(ctx, nil, newClientError(jsonrpc.CodeInvalidRequest, http.StatusMethodNotAllowed, "bad_request", "JSON-RPC requests must be POSTed"))
+		return
+	}
+	rctx := context.Background()
+	if g.cfg.IPRateLimit > 0 {
+		if ok, _ := g.st.Limiter.Allow(rctx, "ip:"+g.clientIP(ctx), g.cfg.IPRateLimit, g.cfg.IPRateWindow.D()); !ok {
+			g.metrics.call("", "rate_limited")
+			writeError(ctx, nil, errRateLimited())
+			return
+		}
+	}
+	reqs, batch, perr := jsonrpc.Parse(ctx.PostBody(), 0)
+	if perr != nil {
+		g.metrics.call("", "bad_request")
+		writeError(ctx, nil, &clientError{rpc: perr, status: http.StatusBadRequest, reason: "bad_request"})
+		return
+	}
+	if !batch {
+		g.single(rctx, ctx, &reqs[0])
+		g.metrics.requestDone(g.methodLabel(reqs[0].Method), time.Since(start))
+		return
+	}
+	if len(reqs) > g.cfg.MaxBatchSize {
+		g.metrics.call("batch", "batch_too_large")
+		writeError(ctx, nil, errBatchTooLarge(len(reqs), g.cfg.MaxBatchSize))
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(g.batch(rctx, reqs))
+	g.metrics.requestDone("batch", time.Since(start))
+}
+
+// clientIP is the first address of the configured header, else the TCP peer.
+func (g *Gateway) clientIP(ctx *fasthttp.RequestCtx) string {
+	if g.cfg.ClientIPHeader != "" {
+		if h := ctx.Request.Header.Peek(g.cfg.ClientIPHeader); len(h) > 0 {
+			first, _, _ := strings.Cut(string(h), ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	if addr, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return addr.IP.String()
+	}
+	return ctx.RemoteAddr().String()
+}
+
+func (g *Gateway) methodLabel(m string) string {
+	if g.allowed[m] || g.admissionMethod(m) || m == MethodGetTransactionStatus {
+		return m
+	}
+	return "other"
+}
+
+func (g *Gateway) admissionMethod(m string) bool {
+	switch m {
+	case MethodSendRawTransaction, MethodSendRawTransactionConditional:
+		return true
+	case MethodSendRawTransactionSync:
+		return g.cfg.EnableSendRawTransactionSync
+	case MethodSendBundle:
+		return g.cfg.EnableSendBundle
+	}
+	return false
+}
+
+// single answers a non-batch request; reads are forwarded byte for byte.
+func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *jsonrpc.Request) {
+	if e := r.Validate(); e != nil {
+		g.metrics.call("other", "bad_request")
+		writeError(ctx, r.ID, &clientError{rpc: e, status: http.StatusBadRequest})
+		return
+	}
+	switch {
+	case g.allowed[r.Method]:
+		status, body, err := g.group.Do(rctx, ctx.PostBody())
+		if err != nil {
+			g.metrics.call(r.Method, "no_backend")
+			writeError(ctx, r.ID, errNoBackend(err))
+			return
+		}
+		g.metrics.call(r.Method, "forwarded")
+		ctx.SetStatusCode(status)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	case g.admissionMethod(r.Method):
+		a := g.admitCalls(rctx, []*jsonrpc.Request{r})[0]
+		if a.err != nil {
+			writeError(ctx, r.ID, a.err)
+			return
+		}
+		ctx.SetStatusCode(a.status)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(a.body)
+	case r.Method == MethodGetTransactionStatus:
+		ctx.SetContentType("application/json")
+		ctx.SetBody(g.txStatus(rctx, r))
+	default:
+		g.metrics.call("other", "method_not_allowed")
+		writeError(ctx, r.ID, errMethodNotAllowed(r.Method))
+	}
+}
+
+func errNoBackend(err error) *clientError {
+	return newClientError(CodeNoBackend, http.StatusServiceUnavailable, "no_backend", "no sentry backend could take the request: retry shortly")
+}
+
+// batch answers a JSON-RPC batch: admission calls are admitted together (their filter checks
+// coalesced), reads go to a sentry as one sub-batch, and the answers come back in order.
+func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request) []byte {
+	answers := make([][]byte, len(reqs))
+	var admitIdx, readIdx []int
+	var admits []*jsonrpc.Request
+	for i := range reqs {
+		r := &reqs[i]
+		if e := r.Validate(); e != nil {
+			answers[i] = jsonrpc.AppendError(nil, r.ID, e)
+			continue
+		}
+		switch {
+		case g.allowed[r.Method]:
+			readIdx = append(readIdx, i)
+		case g.admissionMethod(r.Method):
+			admitIdx = append(admitIdx, i)
+			admits = append(admits, r)
+		case r.Method == MethodGetTransactionStatus:
+			answers[i] = g.txStatus(ctx, r)
+		default:
+			g.metrics.call("other", "method_not_allowed")
+			answers[i] = jsonrpc.AppendError(nil, r.ID, errMethodNotAllowed(r.Method).rpc)
+		}
+	}
+	var wg sync.WaitGroup
+	if len(readIdx) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.forwardReads(ctx, reqs, readIdx, answers)
+		}()
+	}
+	if len(admits) > 0 {
+		for j, a := range g.admitCalls(ctx, admits) {
+			i := admitIdx[j]
+			if a.err != nil {
+				answers[i] = jsonrpc.AppendError(nil, reqs[i].ID, a.err.rpc)
+			} else {
+				answers[i] = a.body
+			}
+		}
+	}
+	wg.Wait()
+	out := []byte{'['}
+	n := 0
+	for i, a := range answers {
+		if reqs[i].IsNotification() {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, a...)
+	}
+	return append(out, ']')
+}
+
+// forwardReads sends the reads of a batch to one sentry as a sub-batch with the gateway's own
+// ids (clients may repeat ids), and puts each answer back under the client's id.
+func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx []int, answers [][]byte) {
+	body := []byte{'['}
+	for j, i := range idx {
+		if j > 0 {
+			body = append(body, ',')
+		}
+		body = appendCall(body, []byte(strconv.Itoa(j)), reqs[i].Method, reqs[i].Params)
+	}
+	body = append(body, ']')
+	_, resp, err := g.group.Do(ctx, body)
+	var parts []json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(resp, &parts)
+	}
+	byID := map[int]json.RawMessage{}
+	for _, p := range parts {
+		var head struct {
+			ID int `json:"id"`
+		}
+		if json.Unmarshal(p, &head) == nil {
+			byID[head.ID] = p
+		}
+	}
+	for j, i := range idx {
+		p, ok := byID[j]
+		if !ok {
+			g.metrics.call(reqs[i].Method, "no_backend")
+			answers[i] = jsonrpc.AppendError(nil, reqs[i].ID, errNoBackend(err).rpc)
+			continue
+		}
+		g.metrics.call(reqs[i].Method, "forwarded")
+		answers[i] = withID(p, reqs[i].ID)
+	}
+}
+
+// withID replaces the id of a response object.
+func withID(resp json.RawMessage, id json.RawMessage) []byte {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(resp, &m); err != nil {
+		return resp
+	}
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	m["id"] = id
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func appendCall(dst, id []byte, method string, params json.RawMessage) []byte {
+	dst = append(dst, `{"jsonrpc":"2.0","id":`...)
+	dst = append(dst, id...)
+	dst = append(dst, `,"method":`...)
+	dst = strconv.AppendQuote(dst, method)
+	if len(params) > 0 {
+		dst = append(dst, `,"params":`...)
+		dst = append(dst, params...)
+	}
+	return append(dst, '}')
+}
+
+// callAnswer is the answer to one admission call: a client error, or a response body.
+type callAnswer struct {
+	err    *clientError
+	status int
+	body   []byte
+}
+
+// txCall is an admission call and its transactions.
+type txCall struct {
+	req   *jsonrpc.Request
+	items []*txItem
+	err   *clientError
+}
+
+// rawTxs extracts the raw transactions of an admission call's params.
+func rawTxs(method string, params json.RawMessage) ([][]byte, *clientError) {
+	var ps []json.RawMessage
+	if err := json.Unmarshal(params, &ps); err != nil || len(ps) == 0 {
+		return nil, errInvalidParams("invalid params: want [\"0x<signed transaction>\", ...]")
+	}
+	var hexes []string
+	if method == MethodSendBundle {
+		var bundle struct {
+			Txs []string `json:"txs"`
+		}
+		if err := json.Unmarshal(ps[0], &bundle); err != nil || len(bundle.Txs) == 0 {
+			return nil, errInvalidParams("invalid params: eth_sendBundle wants [{\"txs\": [\"0x…\", …], …}]")
+		}
+		hexes = bundle.Txs
+	} else {
+		var h string
+		if err := json.Unmarshal(ps[0], &h); err != nil {
+			return nil, errInvalidParams("invalid params: the first param must be the signed transaction as a 0x-prefixed hex string")
+		}
+		hexes = []string{h}
+	}
+	out := make([][]byte, len(hexes))
+	for i, h := range hexes {
+		b, err := hexutil.Decode(h)
+		if err != nil {
+			return nil, errInvalidParams(fmt.Sprintf("invalid params: transaction %d is not 0x-prefixed hex: %v", i, err))
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// admitCalls admits the transactions of several calls together and forwards the calls whose
+// transactions all passed.
+func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []callAnswer {
+	calls := make([]*txCall, len(reqs))
+	var all []*txItem
+	for i, r := range reqs {
+		c := &txCall{req: r}
+		calls[i] = c
+		raws, err := rawTxs(r.Method, r.Params)
+		if err != nil {
+			c.err = err
+			continue
+		}
+		for _, raw := range raws {
+			it := g.prepare(raw)
+			c.items = append(c.items, it)
+			all = append(all, it)
+		}
+	}
+	outcomes := g.admit(ctx, all)
+	outcomeOf := make(map[*txItem]admitOutcome, len(all))
+	for i, it := range all {
+		outcomeOf[it] = outcomes[i]
+	}
+	answers := make([]callAnswer, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		if c.err != nil {
+			g.metrics.call(c.req.Method, c.err.reason)
+			answers[i] = callAnswer{err: c.err}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = g.finishCall(ctx, c, outcomeOf)
+		}()
+	}
+	wg.Wait()
+	return answers
+}
+
+// finishCall rejects, queues or forwards one call after admission.
+func (g *Gateway) finishCall(ctx context.Context, c *txCall, outcomeOf map[*txItem]admitOutcome) callAnswer {
+	interop := false
+	for _, it := range c.items {
+		interop = interop || it.interop
+		switch outcomeOf[it] {
+		case outcomeReject:
+			if it.interop {
+				g.metrics.verdict("rejected", it.err.reason)
+			}
+			g.metrics.call(c.req.Method, it.err.reason)
+			return callAnswer{err: it.err}
+		case outcomeQueue:
+			if c.req.Method == MethodSendBundle || c.req.Method == MethodSendRawTransactionSync {
+				e := g.exhausted(it.verdict, 0)
+				g.metrics.call(c.req.Method, e.reason)
+				return callAnswer{err: e}
+			}
+		}
+	}
+	if len(c.items) == 1 && outcomeOf[c.items[0]] == outcomeQueue {
+		return g.enqueue(ctx, c)
+	}
+	status, body, err := g.forward(ctx, c.req.ID, c.req.Method, c.req.Params)
+	if err != nil {
+		g.metrics.call(c.req.Method, "no_backend")
+		return callAnswer{err: errNoBackend(err)}
+	}
+	if interop {
+		g.metrics.verdict("accepted", "valid")
+		if !responseIsError(body) {
+			for _, it := range c.items {
+				if it.interop {
+					g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
+				}
+			}
+		}
+	}
+	g.metrics.call(c.req.Method, "forwarded")
+	return callAnswer{status: status, body: body}
+}
+
+// forward sends one call to the sentries (one, or all with forward_to_all).
+func (g *Gateway) forward(ctx context.Context, id json.RawMessage, method string, params json.RawMessage) (int, []byte, error) {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	body := appendCall(nil, id, method, params)
+	if g.cfg.ForwardToAll {
+		return g.group.DoAll(ctx, body)
+	}
+	return g.group.Do(ctx, body)
+}
+
+func responseIsError(body []byte) bool {
+	var r struct {
+		Error json.RawMessage `json:"error"`
+	}
+	return json.Unmarshal(body, &r) != nil || len(r.Error) > 0 && !bytes.Equal(r.Error, []byte("null"))
+}
+
+// txStatus answers interopgate_getTransactionStatus([hash]).
+func (g *Gateway) txStatus(ctx context.Context, r *jsonrpc.Request) []byte {
+	var ps []string
+	if err := json.Unmarshal(r.Params, &ps); err != nil || len(ps) != 1 {
+		return jsonrpc.AppendError(nil, r.ID, errInvalidParams("invalid params: want [\"0x<tx hash>\"]").rpc)
+	}
+	b, err := hexutil.Decode(ps[0])
+	if err != nil || len(b) != common.HashLength {
+		return jsonrpc.AppendError(nil, r.ID, errInvalidParams("invalid params: the tx hash must be 32 bytes of 0x-prefixed hex").rpc)
+	}
+	st, ok, err := g.st.Statuses.GetStatus(ctx, common.BytesToHash(b).Hex())
+	g.metrics.call(MethodGetTransactionStatus, "ok")
+	if err != nil || !ok {
+		st = store.Status{State: "unknown"}
+	}
+	out, _ := json.Marshal(st)
+	return jsonrpc.AppendResult(nil, r.ID, out)
+}
+
+func (g *Gateway) setStatus(ctx context.Context, hash common.Hash, st store.Status) {
+	st.UpdatedAt = g.now()
+	if err := g.st.Statuses.SetStatus(ctx, hash.Hex(), st, g.cfg.StatusTTL.D()); err != nil {
+		g.log.Warn("recording tx status", zap.String("tx", hash.Hex()), zap.Error(err))
+	}
+}
