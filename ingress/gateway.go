@@ -28,7 +28,7 @@ type Deps struct {
 	// Backends is the sentry group (required).
 	Backends *Group
 	// Stores is the shared state (default: in memory).
-	Stores *store.Stores
+	Stores  *store.Stores
 	Log     *zap.Logger
 	Metrics *Metrics
 	// Now is the clock (default time.Now).
