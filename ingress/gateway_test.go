@@ -1,0 +1,378 @@
+package ingress_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/rpctest"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// fakes is a gateway in front of loopback fakes: a sentry and a filter that answer as scripted.
+type fakes struct {
+	sentry *rpctest.Server
+	filter *rpctest.Server
+	gw     *ingress.Gateway
+}
+
+func sentryHandler(method string, params json.RawMessage) (any, *rpctest.Error) {
+	switch method {
+	case "eth_chainId":
+		return "0x386", nil
+	case "eth_blockNumber":
+		return "0x10", nil
+	case ingress.MethodSendRawTransaction, ingress.MethodSendRawTransactionConditional:
+		return "0x" + strings.Repeat("ab", 32), nil
+	}
+	return nil, &rpctest.Error{Code: -32601, Message: "no such method"}
+}
+
+// filterAnswer scripts the filter: valid (code 0) or an error code.
+func filterAnswer(code int) rpctest.Handler {
+	return func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		if code == 0 {
+			return nil, nil
+		}
+		return nil, &rpctest.Error{Code: code, Message: "scripted"}
+	}
+}
+
+func newFakes(t testing.TB, filterCode int, mutate func(*ingress.Config)) *fakes {
+	f := &fakes{sentry: rpctest.New(t, sentryHandler), filter: rpctest.New(t, filterAnswer(filterCode))}
+	f.sentry.KeepBodies(false)
+	f.filter.KeepBodies(false)
+	client, err := sc.NewClient(sc.ClientConfig{URL: f.filter.URL, Name: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL}}}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	cfg.SenderRateLimit = 0
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	f.gw = gw
+	return f
+}
+
+// message is a well-formed message from chain 901, a minute old.
+func message(i int) accesslist.Message {
+	m := accesslist.Message{BlockNumber: uint64(100 + i), Timestamp: uint64(time.Now().Unix() - 60), LogIndex: uint32(i)}
+	m.ChainID.SetUint64(901)
+	m.Checksum = common.Hash{accesslist.PrefixChecksum, byte(i), byte(i >> 8), byte(i >> 16)}
+	return m
+}
+
+// interopTx signs a type-2 tx for chainID with the given inbox keys.
+func interopTx(t testing.TB, account int, nonce uint64, chainID uint64, keys []common.Hash) *types.Transaction {
+	to := accesslist.CrossL2InboxAddress
+	tx, err := types.SignNewTx(devnet.DevAccount(account).Key, types.LatestSignerForChainID(new(big.Int).SetUint64(chainID)), &types.DynamicFeeTx{
+		ChainID: new(big.Int).SetUint64(chainID), Nonce: nonce, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1e9), Gas: 100000, To: &to,
+		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: keys}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func keysOf(msgs ...accesslist.Message) []common.Hash { return accesslist.EncodeMessages(msgs) }
+
+func reply(t *testing.T, body []byte) rpcReply {
+	t.Helper()
+	var r rpcReply
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("reply %s: %v", body, err)
+	}
+	return r
+}
+
+func TestLimitsAndErrorCodes(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) {
+		c.MaxBodyBytes = 64 << 10
+		c.MaxBatchSize = 3
+		c.MaxTxBytes = 4 << 10
+		c.MaxInboxEntries = 4
+	})
+	valid := interopTx(t, 1, 0, 902, keysOf(message(1)))
+	tooManyKeys := interopTx(t, 1, 0, 902, keysOf(message(1), message(2), message(3)))
+	bigTx := func() *types.Transaction {
+		to := common.Address{1}
+		tx, _ := types.SignNewTx(devnet.DevAccount(1).Key, types.LatestSignerForChainID(big.NewInt(902)), &types.DynamicFeeTx{
+			ChainID: big.NewInt(902), Gas: 1e6, GasFeeCap: big.NewInt(1), To: &to, Data: make([]byte, 8<<10)})
+		return tx
+	}()
+	malformedKeys := interopTx(t, 1, 0, 902, []common.Hash{{0x03}, {0x01}})
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		code   int
+	}{
+		{"valid interop tx", sendRawBody(1, valid), 200, 0},
+		{"method not allowed", `{"jsonrpc":"2.0","id":1,"method":"debug_traceTransaction","params":[]}`, 403, -32601},
+		{"admin method not allowed", `{"jsonrpc":"2.0","id":1,"method":"admin_addPeer","params":[]}`, 403, -32601},
+		{"batch too large", "[" + strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},`, 3) + `{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}]`, 413, ingress.CodeBatchTooLarge},
+		{"body too large", `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["` + strings.Repeat("a", 70<<10) + `"]}`, 413, ingress.CodeTxTooLarge},
+		{"not JSON", `{"jsonrpc`, 400, -32700},
+		{"tx not hex", `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0xzz"]}`, 400, -32602},
+		{"tx not RLP", `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x02c0ffee"]}`, 400, -32602},
+		{"no params", `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[]}`, 400, -32602},
+		{"tx too large", sendRawBody(1, bigTx), 413, ingress.CodeTxTooLarge},
+		{"access list too large", sendRawBody(1, tooManyKeys), 413, ingress.CodeAccessListTooLarge},
+		{"malformed access list", sendRawBody(1, malformedKeys), 400, -32602},
+		{"wrong chain", sendRawBody(1, interopTx(t, 1, 0, 901, keysOf(message(1)))), 400, ingress.CodeServerError},
+		{"unknown source chain (local)", sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(func() accesslist.Message { m := message(1); m.ChainID.SetUint64(5); return m }()))), 404, sc.CodeUnknownChain},
+		{"message from the future (local)", sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(func() accesslist.Message { m := message(1); m.Timestamp += 3600; return m }()))), 409, sc.CodeConflict},
+		{"expired (local)", sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(func() accesslist.Message { m := message(1); m.Timestamp -= 8 * 24 * 3600; return m }()))), 409, sc.CodeConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := post(t, f.gw.URL(), tc.body)
+			r := reply(t, body)
+			if status != tc.status || (tc.code == 0) != (r.Error == nil) || (r.Error != nil && r.Error.Code != tc.code) {
+				t.Fatalf("status %d body %s, want %d / code %d", status, body, tc.status, tc.code)
+			}
+		})
+	}
+	if got := f.filter.Calls(); got != 1 {
+		t.Fatalf("the filter was called %d times; only the valid tx needs it", got)
+	}
+}
+
+func TestFilterVerdictsBecomeClientErrors(t *testing.T) {
+	for code, status := range map[int]int{
+		sc.CodeConflict: 409, sc.CodeFuture: 422, sc.CodeSkipped: 422, sc.CodeUnknownChain: 404,
+		sc.CodeUninitialized: 400, sc.CodeOutOfScope: 400, sc.CodeFailsafe: 503, sc.CodeInternal: 503,
+	} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			f := newFakes(t, code, func(c *ingress.Config) { c.RetryDelay = d(time.Millisecond); c.RetryAttempts = 2 })
+			st, body := post(t, f.gw.URL(), sendRawBody(7, interopTx(t, 1, 0, 902, keysOf(message(1)))))
+			r := reply(t, body)
+			wantCode := code
+			if code == sc.CodeInternal {
+				wantCode = ingress.CodeServerError // unavailable: fail closed, retryable
+			}
+			if st != status || r.Error == nil || r.Error.Code != wantCode || string(r.ID) != "7" {
+				t.Fatalf("got %d %s", st, body)
+			}
+			if f.sentry.Calls() > 0 {
+				// only health checks may have reached the sentry
+				for _, b := range f.sentry.Bodies() {
+					if strings.Contains(string(b), "sendRaw") {
+						t.Fatal("a rejected tx was forwarded")
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRetryLaterIsRetestedThenRejected(t *testing.T) {
+	f := newFakes(t, sc.CodeFuture, func(c *ingress.Config) { c.RetryDelay = d(time.Millisecond); c.RetryAttempts = 3 })
+	_, body := post(t, f.gw.URL(), sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(1)))))
+	r := reply(t, body)
+	if r.Error == nil || r.Error.Code != sc.CodeFuture || !strings.Contains(r.Error.Message, "after 3 re-tests") {
+		t.Fatalf("%s", body)
+	}
+	if f.filter.Calls() != 4 {
+		t.Fatalf("%d filter calls, want 1 + 3 re-tests", f.filter.Calls())
+	}
+}
+
+func TestIdenticalInvalidFloodCostsOneFilterCall(t *testing.T) {
+	f := newFakes(t, sc.CodeConflict, nil)
+	f.filter.SetLatency(20 * time.Millisecond)
+	body := sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(9))))
+	var wg sync.WaitGroup
+	for w := 0; w < 20; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				st, b := post(t, f.gw.URL(), body)
+				if st != 409 {
+					t.Errorf("status %d %s", st, b)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if calls := f.filter.Calls(); calls < 1 || calls > 2 {
+		t.Fatalf("500 identical txs cost %d filter calls, want 1 (2 at most across a cache race)", calls)
+	}
+}
+
+func TestShedWhenInFlightBoundIsReached(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) { c.MaxInFlightChecks = 1 })
+	f.filter.SetLatency(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	codes := make(chan int, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, body := post(t, f.gw.URL(), sendRawBody(1, interopTx(t, 1, uint64(i), 902, keysOf(message(20+i)))))
+			if r := reply(t, body); r.Error != nil {
+				codes <- r.Error.Code
+			} else {
+				codes <- 0
+			}
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	shed, ok := 0, 0
+	for c := range codes {
+		switch c {
+		case ingress.CodeLimitExceeded:
+			shed++
+		case 0:
+			ok++
+		default:
+			t.Fatalf("unexpected code %d", c)
+		}
+	}
+	if shed == 0 || ok == 0 {
+		t.Fatalf("%d shed, %d accepted: want both with a bound of 1", shed, ok)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) {
+		c.IPRateLimit = 5
+		c.IPRateWindow = d(time.Hour)
+	})
+	limited := 0
+	for range 8 {
+		st, body := post(t, f.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`)
+		if st == 429 {
+			if r := reply(t, body); r.Error.Code != ingress.CodeOverRateLimit {
+				t.Fatalf("%s", body)
+			}
+			limited++
+		}
+	}
+	if limited != 3 {
+		t.Fatalf("%d of 8 limited, want 3", limited)
+	}
+
+	g := newFakes(t, 0, func(c *ingress.Config) {
+		c.SenderRateLimit = 2
+		c.SenderRateWindow = d(time.Hour)
+	})
+	codes := []int{}
+	for i := range 4 {
+		_, body := post(t, g.gw.URL(), sendRawBody(1, interopTx(t, 3, uint64(i), 902, keysOf(message(40+i)))))
+		r := reply(t, body)
+		if r.Error != nil {
+			codes = append(codes, r.Error.Code)
+		}
+	}
+	if len(codes) != 2 || codes[0] != ingress.CodeSenderRateLimit {
+		t.Fatalf("sender limit codes %v, want two -32017", codes)
+	}
+}
+
+func TestMixedBatchKeepsOrderAndIDs(t *testing.T) {
+	f := newFakes(t, sc.CodeConflict, nil)
+	bad := interopTx(t, 1, 0, 902, keysOf(message(1)))
+	body := "[" + strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`,
+		strings.Replace(sendRawBody(1, bad), `"id":1`, `"id":2`, 1),
+		`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`,
+		`{"jsonrpc":"2.0","id":"s","method":"interopgate_getTransactionStatus","params":["` + bad.Hash().Hex() + `"]}`,
+		`{"jsonrpc":"2.0","id":5,"method":"eth_mining"}`,
+	}, ",") + "]"
+	st, out := post(t, f.gw.URL(), body)
+	var rs []rpcReply
+	if err := json.Unmarshal(out, &rs); err != nil || st != 200 || len(rs) != 5 {
+		t.Fatalf("%d %s", st, out)
+	}
+	if string(rs[0].ID) != "1" || string(rs[0].Result) != `"0x386"` ||
+		string(rs[1].ID) != "2" || rs[1].Error == nil || rs[1].Error.Code != sc.CodeConflict ||
+		string(rs[2].ID) != "1" || string(rs[2].Result) != `"0x10"` ||
+		string(rs[3].ID) != `"s"` || !strings.Contains(string(rs[3].Result), `"status":"unknown"`) ||
+		rs[4].Error == nil || rs[4].Error.Code != -32601 {
+		t.Fatalf("batch replies: %s", out)
+	}
+}
+
+func TestFailoverAndReadiness(t *testing.T) {
+	down := rpctest.New(t, sentryHandler)
+	down.SetHTTPStatus(503)
+	up := rpctest.New(t, sentryHandler)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "down", URL: down.URL}, {Name: "up", URL: up.URL}}}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		status, body, err := group.Do(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`))
+		if err != nil || status != 200 || !strings.Contains(string(body), "0x386") {
+			t.Fatalf("%d %s %v", status, body, err)
+		}
+	}
+	if group.Healthy() != 1 {
+		t.Fatalf("%d healthy, want 1 after repeated failures of one backend", group.Healthy())
+	}
+	up.SetHTTPStatus(503)
+	if _, _, err := group.Do(context.Background(), []byte(`{}`)); err == nil {
+		t.Fatal("all backends down must be an error")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: "http://127.0.0.1:1"}}}, zaptest.NewLogger(t), nil)
+	pool, _ := sc.NewPool(nil, sc.PoolConfig{})
+	bad := map[string]func(*ingress.Config){
+		"no chain":            func(c *ingress.Config) { c.ChainID = 0 },
+		"chain not in deps":   func(c *ingress.Config) { c.ChainID = 7 },
+		"bad safety":          func(c *ingress.Config) { c.MinSafety = "CROSS-UNSAFE" },
+		"zero batch":          func(c *ingress.Config) { c.MaxBatchSize = 0 },
+		"send in reads":       func(c *ingress.Config) { c.Methods = append(c.Methods, ingress.MethodSendRawTransaction) },
+		"lease below timeout": func(c *ingress.Config) { c.AsyncRetry = true; c.QueueLease = d(time.Second) },
+	}
+	for name, mutate := range bad {
+		cfg := ingress.DefaultConfig()
+		cfg.ChainID = 902
+		mutate(&cfg)
+		if _, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := ingress.NewGroup(ingress.GroupConfig{}, zaptest.NewLogger(t), nil); err == nil {
+		t.Error("no backends accepted")
+	}
+}
