@@ -80,6 +80,9 @@ func NewGroup(cfg GroupConfig, log *zap.Logger, m *Metrics) (*Group, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}

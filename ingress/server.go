@@ -258,18 +258,22 @@ func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx 
 	}
 }
 
-// withID replaces the id of a response object.
+// withID rebuilds a sentry's response object under the client's id.
 func withID(resp json.RawMessage, id json.RawMessage) []byte {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(resp, &m); err != nil {
-		return resp
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  *jsonrpc.Error  `json:"error"`
 	}
-	if len(id) == 0 {
-		id = json.RawMessage("null")
+	if err := json.Unmarshal(resp, &r); err != nil {
+		return jsonrpc.AppendError(nil, id, jsonrpc.Errorf(CodeServerError, "unreadable answer from the sentry"))
 	}
-	m["id"] = id
-	out, _ := json.Marshal(m)
-	return out
+	if r.Error != nil {
+		return jsonrpc.AppendError(nil, id, r.Error)
+	}
+	if r.Result == nil {
+		r.Result = json.RawMessage("null")
+	}
+	return jsonrpc.AppendResult(nil, id, r.Result)
 }
 
 func appendCall(dst, id []byte, method string, params json.RawMessage) []byte {
@@ -356,6 +360,8 @@ func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []cal
 		outcomeOf[it] = outcomes[i]
 	}
 	answers := make([]callAnswer, len(calls))
+	var forwards []int
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, c := range calls {
 		if c.err != nil {
@@ -366,53 +372,120 @@ func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []cal
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i] = g.finishCall(ctx, c, outcomeOf)
+			if a, settled := g.settle(ctx, c, outcomeOf); settled {
+				answers[i] = a
+				return
+			}
+			mu.Lock()
+			forwards = append(forwards, i)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	switch len(forwards) {
+	case 0:
+	case 1:
+		answers[forwards[0]] = g.forwardOne(ctx, calls[forwards[0]])
+	default:
+		g.forwardMany(ctx, calls, forwards, answers)
+	}
 	return answers
 }
 
-// finishCall rejects, queues or forwards one call after admission.
-func (g *Gateway) finishCall(ctx context.Context, c *txCall, outcomeOf map[*txItem]admitOutcome) callAnswer {
-	interop := false
+// settle rejects or queues a call whose transactions did not all pass; settled is false when
+// the call is to be forwarded.
+func (g *Gateway) settle(ctx context.Context, c *txCall, outcomeOf map[*txItem]admitOutcome) (callAnswer, bool) {
 	for _, it := range c.items {
-		interop = interop || it.interop
 		switch outcomeOf[it] {
 		case outcomeReject:
 			if it.interop {
 				g.metrics.verdict("rejected", it.err.reason)
 			}
 			g.metrics.call(c.req.Method, it.err.reason)
-			return callAnswer{err: it.err}
+			return callAnswer{err: it.err}, true
 		case outcomeQueue:
 			if c.req.Method == MethodSendBundle || c.req.Method == MethodSendRawTransactionSync {
 				e := g.exhausted(it.verdict, 0)
 				g.metrics.call(c.req.Method, e.reason)
-				return callAnswer{err: e}
+				return callAnswer{err: e}, true
 			}
 		}
 	}
 	if len(c.items) == 1 && outcomeOf[c.items[0]] == outcomeQueue {
-		return g.enqueue(ctx, c)
+		return g.enqueue(ctx, c), true
 	}
+	return callAnswer{}, false
+}
+
+// forwardOne forwards a single call and relays the sentry's answer as it is.
+func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 	status, body, err := g.forward(ctx, c.req.ID, c.req.Method, c.req.Params)
 	if err != nil {
 		g.metrics.call(c.req.Method, "no_backend")
 		return callAnswer{err: errNoBackend(err)}
 	}
-	if interop {
-		g.metrics.verdict("accepted", "valid")
-		if !responseIsError(body) {
-			for _, it := range c.items {
-				if it.interop {
-					g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
-				}
+	g.accepted(c, !responseIsError(body))
+	return callAnswer{status: status, body: body}
+}
+
+// forwardMany forwards several calls as one JSON-RPC batch with the gateway's own ids, and
+// puts each answer back under its client's id.
+func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, answers []callAnswer) {
+	body := []byte{'['}
+	for j, i := range idx {
+		if j > 0 {
+			body = append(body, ',')
+		}
+		body = appendCall(body, []byte(strconv.Itoa(j)), calls[i].req.Method, calls[i].req.Params)
+	}
+	body = append(body, ']')
+	var (
+		resp []byte
+		err  error
+	)
+	if g.cfg.ForwardToAll {
+		_, resp, err = g.group.DoAll(ctx, body)
+	} else {
+		_, resp, err = g.group.Do(ctx, body)
+	}
+	byID := map[int]json.RawMessage{}
+	var parts []json.RawMessage
+	if err == nil && json.Unmarshal(resp, &parts) == nil {
+		for _, p := range parts {
+			var head struct {
+				ID int `json:"id"`
+			}
+			if json.Unmarshal(p, &head) == nil {
+				byID[head.ID] = p
 			}
 		}
 	}
+	for j, i := range idx {
+		c := calls[i]
+		p, ok := byID[j]
+		if !ok {
+			g.metrics.call(c.req.Method, "no_backend")
+			answers[i] = callAnswer{err: errNoBackend(err)}
+			continue
+		}
+		g.accepted(c, !responseIsError(p))
+		answers[i] = callAnswer{status: 200, body: withID(p, c.req.ID)}
+	}
+}
+
+// accepted records a forwarded call and, if the sentry took it, feeds its interop txs to the
+// revalidator.
+func (g *Gateway) accepted(c *txCall, tookIt bool) {
 	g.metrics.call(c.req.Method, "forwarded")
-	return callAnswer{status: status, body: body}
+	for _, it := range c.items {
+		if !it.interop {
+			continue
+		}
+		g.metrics.verdict("accepted", "valid")
+		if tookIt {
+			g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
+		}
+	}
 }
 
 // forward sends one call to the sentries (one, or all with forward_to_all).

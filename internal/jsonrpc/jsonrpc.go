@@ -73,6 +73,16 @@ func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 		}
 		return []Request{r}, false, nil
 	}
+	// Fast path: every element is an object.
+	if e := json.Unmarshal(body, &reqs); e == nil {
+		if len(reqs) == 0 {
+			return nil, true, Errorf(CodeInvalidRequest, "invalid request: empty batch")
+		}
+		if maxBatch > 0 && len(reqs) > maxBatch {
+			return nil, true, Errorf(CodeInvalidRequest, "batch of "+strconv.Itoa(len(reqs))+" calls exceeds the limit of "+strconv.Itoa(maxBatch))
+		}
+		return reqs, true, nil
+	}
 	var raw []json.RawMessage
 	if e := json.Unmarshal(body, &raw); e != nil {
 		return nil, true, Errorf(CodeParseError, "parse error: "+e.Error())
