@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 	"go.uber.org/zap/zaptest"
 
@@ -79,7 +81,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func TestDevnetCommand(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "endpoints.json")
-	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--metrics.enabled=false",
+	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--metrics.enabled=false",
 		"--block-time", "200ms", "--endpoints-file", file)
 	waitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
 	var ep endpointsFile
@@ -87,7 +89,7 @@ func TestDevnetCommand(t *testing.T) {
 	if err := json.Unmarshal(data, &ep); err != nil {
 		t.Fatalf("endpoints file: %v\n%s", err, data)
 	}
-	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
+	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Gateways) != 2 || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
 		t.Fatalf("endpoints file: %s", data)
 	}
 	waitFor(t, "the banner", 10*time.Second, func() bool { return strings.Contains(out.String(), "answers error -320600") })
@@ -199,3 +201,108 @@ func TestFilterPrintDefaultConfig(t *testing.T) {
 		t.Fatalf("round trip changed the defaults:\n%+v\n%+v", back, *cfg)
 	}
 }
+
+var gatewayListening = regexp.MustCompile(`gateway listening on (http://\S+)`)
+
+func TestGatewayCommand(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	ctx := context.Background()
+	e, err := net.Chain(901).Emit(ctx, net.Accounts[0], common.Hash{4}, []byte("gateway command"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A light filter for the gateway to ask.
+	filterOut, stopFilter := startCommand(t, "filter", "--metrics.enabled=false", "--rpc.port", "0", "--config", writeFile(t, "filter.toml", fmt.Sprintf(`
+[filter]
+cross_unsafe_head = "latest"
+[[filter.chains]]
+chain_id = 901
+rpc = %q
+[[filter.chains]]
+chain_id = 902
+rpc = %q
+`, net.Chain(901).RPCURL(), net.Chain(902).RPCURL())))
+	defer stopFilter()
+	var filterURL string
+	waitFor(t, "the filter", 30*time.Second, func() bool {
+		m := listening.FindStringSubmatch(filterOut.String())
+		if m != nil {
+			filterURL = m[1]
+		}
+		return m != nil
+	})
+	out, stop := startCommand(t, "gateway", "--metrics.enabled=false", "--rpc.addr", "127.0.0.1", "--rpc.port", "0", "--config", writeFile(t, "gateway.toml", fmt.Sprintf(`
+[gateway]
+chain_id = 902
+exec_timestamp_offset = "1m"
+[[sentries.backends]]
+name = "geth902"
+url = %q
+[[filters.endpoints]]
+name = "light"
+url = %q
+[interop]
+chains = [901, 902]
+`, net.Chain(902).RPCURL(), filterURL)))
+	var gwURL string
+	waitFor(t, "the gateway", 30*time.Second, func() bool {
+		m := gatewayListening.FindStringSubmatch(out.String())
+		if m != nil {
+			gwURL = m[1]
+		}
+		return m != nil
+	})
+	tx, err := net.Chain(902).ExecutingTx(ctx, net.Accounts[1], 0, e.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tx.MarshalBinary()
+	client, err := rpcDial(gwURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hash common.Hash
+	if err := client.CallContext(ctx, &hash, "eth_sendRawTransaction", hexutil.Encode(raw)); err != nil || hash != tx.Hash() {
+		t.Fatalf("through `interopgate gateway`: %v %v", hash, err)
+	}
+	if _, err := net.Chain(902).WaitReceipt(ctx, tx.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGatewayConfigErrors(t *testing.T) {
+	if _, err := run(t, "gateway", "--metrics.enabled=false", "--config", writeFile(t, "g.toml", "[gateway]\nchain_idd = 1\n")); err == nil || !strings.Contains(err.Error(), `"gateway.chain_idd"`) {
+		t.Fatalf("typo: %v", err)
+	}
+	if _, err := run(t, "gateway", "--metrics.enabled=false", "--config", writeFile(t, "g2.toml", "[interop]\nchains=[901]\n")); err == nil || !strings.Contains(err.Error(), "chain_id") {
+		t.Fatalf("missing chain_id: %v", err)
+	}
+	out, err := run(t, "gateway", "--print-default-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back gatewayConfig
+	if err := config.Decode([]byte(out), &back); err != nil {
+		t.Fatalf("default gateway config does not decode strictly: %v", err)
+	}
+	if fmt.Sprint(back) != fmt.Sprint(*defaultGatewayConfig()) {
+		t.Fatal("default gateway config does not round-trip")
+	}
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func rpcDial(url string) (*rpc.Client, error) { return rpc.Dial(url) }

@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
@@ -24,9 +27,16 @@ import (
 type endpointsFile struct {
 	Chains        []light.ChainRPC  `json:"chains"`
 	Filter        string            `json:"filter"`
+	Gateways      []gatewayEndpoint `json:"gateways"`
 	DependencySet json.RawMessage   `json:"dependencySet"`
 	Accounts      []endpointAccount `json:"accounts"`
 	SampleMessage *sampleMessage    `json:"sampleMessage,omitempty"`
+}
+
+// gatewayEndpoint is the gateway in front of one chain.
+type gatewayEndpoint struct {
+	ChainID uint64 `json:"chainID"`
+	URL     string `json:"url"`
 }
 
 type endpointAccount struct {
@@ -59,6 +69,7 @@ func devnetCommand(st *appState) *cli.Command {
 			&cli.StringFlag{Name: "rpc.addr", Value: "127.0.0.1", Usage: "listen address of the chains and the filter", EnvVars: []string{"INTEROPGATE_DEVNET_RPC_ADDR"}},
 			&cli.IntFlag{Name: "chain.port", Value: 9545, Usage: "RPC port of the first chain, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_CHAIN_PORT"}},
 			&cli.IntFlag{Name: "filter.port", Value: 8560, Usage: "port of the light filter (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_FILTER_PORT"}},
+			&cli.IntFlag{Name: "gateway.port", Value: 8545, Usage: "port of the first chain's gateway, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_GATEWAY_PORT"}},
 			&cli.StringFlag{Name: "endpoints-file", Usage: "write the endpoints, accounts and a sample message as JSON to this file", EnvVars: []string{"INTEROPGATE_DEVNET_ENDPOINTS_FILE"}},
 		},
 		Action: func(c *cli.Context) error { return runDevnet(c, st) },
@@ -103,6 +114,11 @@ func runDevnet(c *cli.Context, st *appState) error {
 		defer scancel()
 		_ = api.Shutdown(sctx)
 	}()
+	gateways, stopGateways, err := startDevnetGateways(ctx, c, dn, api.URL(), reg, log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer stopGateways()
 	stopMetrics, err := startMetrics(c, reg, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -116,7 +132,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 		return cli.Exit(fmt.Sprintf("emitting the sample message: %v", err), 1)
 	}
 	deps, _ := dn.DependencySet().MarshalJSON()
-	ep := endpointsFile{Chains: chains, Filter: api.URL(), DependencySet: deps, SampleMessage: &sampleMessage{
+	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, DependencySet: deps, SampleMessage: &sampleMessage{
 		ChainID: sample.ID.ChainID.Uint64(), BlockNumber: sample.ID.BlockNumber, Timestamp: sample.ID.Timestamp,
 		LogIndex: sample.ID.LogIndex, Origin: sample.ID.Origin.Hex(), InboxKeys: sample.Keys(),
 	}}
@@ -130,14 +146,19 @@ func runDevnet(c *cli.Context, st *appState) error {
 		}
 		log.Info("endpoints written", zap.String("file", path))
 	}
-	printBanner(st.stdout, &ep)
+	txs, err := sampleTxs(ctx, dn, sample)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	txs.gateway = gateways[len(gateways)-1].URL
+	printBanner(st.stdout, &ep, txs)
 	<-ctx.Done()
 	log.Info("shutting down the devnet")
 	return nil
 }
 
 // printBanner tells a newcomer what runs where and how to try it.
-func printBanner(w io.Writer, ep *endpointsFile) {
+func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 	execChain := ep.Chains[len(ep.Chains)-1].ChainID
 	m := ep.SampleMessage
 	check := func(keys []common.Hash) string {
@@ -155,8 +176,95 @@ func printBanner(w io.Writer, ep *endpointsFile) {
 		fmt.Fprintf(w, "  chain %-8d %s\n", ch.ChainID, ch.RPC)
 	}
 	fmt.Fprintf(w, "  light filter   %s  (/healthz, /readyz)\n", ep.Filter)
+	for _, g := range ep.Gateways {
+		fmt.Fprintf(w, "  gateway %-6d %s  (in front of chain %d)\n", g.ChainID, g.URL, g.ChainID)
+	}
 	fmt.Fprintf(w, "  account 0      %s  key %s\n\n", ep.Accounts[0].Address.Hex(), ep.Accounts[0].PrivateKey)
 	fmt.Fprintf(w, "A message was emitted on chain %d: block %d, log %d, timestamp %d.\n\n", m.ChainID, m.BlockNumber, m.LogIndex, m.Timestamp)
 	fmt.Fprintf(w, "Check it as executed on chain %d (answers \"result\":null):\n\n  %s\n\n", execChain, check(m.InboxKeys))
 	fmt.Fprintf(w, "The same with one checksum bit flipped (answers error -320600, conflict):\n\n  %s\n\n", check(bad))
+	send := func(raw string) string {
+		return fmt.Sprintf(`curl -s %s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["%s"]}'`, txs.gateway, raw)
+	}
+	fmt.Fprintf(w, "Send a signed transaction executing that message through the chain %d gateway (answers its hash; it is mined):\n\n  %s\n\n", execChain, send(txs.valid))
+	fmt.Fprintf(w, "And one whose access list has the flipped checksum (answers -320600 with HTTP 409; the sentry never sees it):\n\n  %s\n\n", send(txs.invalid))
+}
+
+// sampleTxPair is a signed valid and a signed invalid executing tx for the banner.
+type sampleTxPair struct {
+	gateway        string
+	valid, invalid string
+}
+
+// sampleTxs signs, on the last chain, a tx executing the sample message (account 1) and one
+// with a flipped checksum (account 2).
+func sampleTxs(ctx context.Context, dn *devnet.Devnet, sample devnet.Emitted) (*sampleTxPair, error) {
+	chain := dn.Chains[len(dn.Chains)-1]
+	keys := sample.Keys()
+	bad := append([]common.Hash(nil), keys...)
+	bad[len(bad)-1][31] ^= 0x01
+	valid, err := chain.ExecutingTx(ctx, dn.Accounts[1], 0, keys)
+	if err != nil {
+		return nil, err
+	}
+	invalid, err := chain.ExecutingTx(ctx, dn.Accounts[2], 0, bad)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := valid.MarshalBinary()
+	i, _ := invalid.MarshalBinary()
+	return &sampleTxPair{valid: hexutil.Encode(v), invalid: hexutil.Encode(i)}, nil
+}
+
+// startDevnetGateways starts one gateway per chain, each in front of its chain's node and
+// checking against the devnet's light filter. Their metrics carry a chain label.
+func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet, filterURL string, reg prometheus.Registerer, log *zap.Logger) ([]gatewayEndpoint, func(), error) {
+	var out []gatewayEndpoint
+	var stops []func()
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	var ids []uint64
+	for _, ch := range dn.Chains {
+		ids = append(ids, ch.ID())
+	}
+	for i, ch := range dn.Chains {
+		cfg := defaultGatewayConfig()
+		cfg.RPC.Addr = c.String("rpc.addr")
+		if base := c.Int("gateway.port"); base != 0 {
+			cfg.RPC.Port = base + i
+		} else {
+			cfg.RPC.Port = 0
+		}
+		cfg.Gateway.ChainID = ch.ID()
+		cfg.Sentries.Backends = []ingress.BackendConfig{{Name: fmt.Sprintf("chain%d", ch.ID()), URL: ch.RPCURL()}}
+		cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: filterURL}}
+		cfg.Interop.Chains = ids
+		cfg.Interop.ExpiryWindow = dn.DependencySet().ExpiryWindow()
+		glog := log.With(zap.Uint64("gateway", ch.ID()))
+		parts, err := buildGateway(cfg, glog, prometheus.WrapRegistererWith(prometheus.Labels{"chain": fmt.Sprint(ch.ID())}, reg))
+		if err != nil {
+			stopAll()
+			return nil, nil, err
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		go parts.watcher.Run(wctx)
+		if err := parts.gw.Start(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(cfg.RPC.Port))); err != nil {
+			cancel()
+			parts.stores.Close()
+			stopAll()
+			return nil, nil, err
+		}
+		stops = append(stops, func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			_ = parts.gw.Shutdown(sctx)
+			cancel()
+			parts.stores.Close()
+		})
+		out = append(out, gatewayEndpoint{ChainID: ch.ID(), URL: parts.gw.URL()})
+	}
+	return out, stopAll, nil
 }

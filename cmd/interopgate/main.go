@@ -51,7 +51,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
-			withShared(st, notBuilt("gateway", "run the ingress gateway in front of the sentry nodes", "the ingress gateway issue")),
+			withShared(st, gatewayCommand(st)),
 			withShared(st, notBuilt("revalidator", "run the mempool revalidator beside the sequencer", "the revalidator issue")),
 			withShared(st, filterCommand(st)),
 			withShared(st, devnetCommand(st)),

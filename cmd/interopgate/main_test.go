@@ -41,7 +41,7 @@ func TestHelpListsSubcommands(t *testing.T) {
 }
 
 func TestNotBuiltSubcommandsExitNonZero(t *testing.T) {
-	for _, name := range []string{"gateway", "revalidator", "loadtest"} {
+	for _, name := range []string{"revalidator", "loadtest"} {
 		_, err := run(t, name)
 		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "not built yet") {
 			t.Errorf("%s: err %v", name, err)
@@ -70,7 +70,7 @@ func TestLoggerFlags(t *testing.T) {
 }
 
 func TestBadLogFlagFailsBeforeAnySubcommand(t *testing.T) {
-	_, err := run(t, "gateway", "--log.level", "loud")
+	_, err := run(t, "revalidator", "--log.level", "loud")
 	if err == nil || !strings.Contains(err.Error(), "log.level") {
 		t.Fatalf("err %v", err)
 	}

@@ -117,7 +117,7 @@ func ApplyEnv(dst any, prefix string, environ []string) error {
 		return err
 	}
 	for k := range env {
-		if !used[k] && !isSharedFlagEnv(k) {
+		if !used[k] && !isSharedFlagEnv(k) && k != strings.ToUpper(prefix)+"_CONFIG" {
 			return fmt.Errorf("environment variable %s names no config key", k)
 		}
 	}

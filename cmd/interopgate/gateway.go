@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// gatewayConfig is the file of `interopgate gateway --config F`.
+type gatewayConfig struct {
+	RPC struct {
+		Addr string `toml:"addr" comment:"listen address (--rpc.addr)"`
+		Port int    `toml:"port" comment:"listen port; 0 picks a free one (--rpc.port)"`
+	} `toml:"rpc"`
+	Gateway  ingress.Config `toml:"gateway"`
+	Sentries struct {
+		Timeout        config.Duration         `toml:"timeout" comment:"timeout of each request to a sentry"`
+		HealthInterval config.Duration         `toml:"health_interval"`
+		HealthFailures int                     `toml:"health_failures" comment:"consecutive failures that mark a sentry unhealthy"`
+		MaxConns       int                     `toml:"max_conns" comment:"connections per sentry"`
+		Backends       []ingress.BackendConfig `toml:"backends" comment:"the sentry nodes valid txs and reads go to"`
+	} `toml:"sentries"`
+	Filters struct {
+		Namespace         string           `toml:"namespace" comment:"interop (op-interop-filter) or supervisor (op-supervisor)"`
+		Strategy          string           `toml:"strategy" comment:"first, failover, any or agreement"`
+		MinResponses      int              `toml:"min_responses" comment:"agreement quorum of valid answers; 0 = every endpoint"`
+		Cooldown          config.Duration  `toml:"cooldown" comment:"failover: how long a failing endpoint is skipped"`
+		Timeout           config.Duration  `toml:"timeout" comment:"timeout of each filter HTTP call"`
+		MaxBatchSize      int              `toml:"max_batch_size" comment:"checks per JSON-RPC batch to a filter"`
+		OutOfScopeInvalid bool             `toml:"out_of_scope_invalid" comment:"treat -321100 as invalid (op-reth) instead of retry-later"`
+		FailsafeInterval  config.Duration  `toml:"failsafe_interval" comment:"how often admin_getFailsafeEnabled is polled"`
+		Endpoints         []filterEndpoint `toml:"endpoints" comment:"op-interop-filter, op-supervisor or interopgate filter instances"`
+	} `toml:"filters"`
+	Interop struct {
+		DependencySet string   `toml:"dependency_set" comment:"path of the dependency-set JSON; empty: the chains below"`
+		Chains        []uint64 `toml:"chains" comment:"the dependency set's chains when no file is given"`
+		ExpiryWindow  uint64   `toml:"expiry_window" comment:"with chains: the expiry window in seconds, 0 = 7 days"`
+	} `toml:"interop"`
+	Redis struct {
+		URL        string          `toml:"url" comment:"redis:// URL; empty = state in memory (one replica). Put the password in INTEROPGATE_REDIS_PASSWORD"`
+		Addrs      []string        `toml:"addrs" comment:"Redis Cluster or Sentinel addresses (instead of url)"`
+		MasterName string          `toml:"master_name" comment:"Sentinel master name"`
+		Prefix     string          `toml:"prefix"`
+		Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the gateway falls back to local state"`
+		MaxQueue   int             `toml:"max_queue" comment:"bound of the delay queue"`
+	} `toml:"redis"`
+}
+
+// filterEndpoint is one interop filter the gateway asks.
+type filterEndpoint struct {
+	Name string `toml:"name"`
+	URL  string `toml:"url"`
+}
+
+func defaultGatewayConfig() *gatewayConfig {
+	var c gatewayConfig
+	c.RPC.Addr, c.RPC.Port = "0.0.0.0", 8545
+	c.Gateway = ingress.DefaultConfig()
+	c.Sentries.Timeout = config.Duration(5 * time.Second)
+	c.Sentries.HealthInterval = config.Duration(2 * time.Second)
+	c.Sentries.HealthFailures = 2
+	c.Sentries.MaxConns = 512
+	c.Filters.Namespace = sc.NamespaceInterop
+	c.Filters.Strategy = string(sc.StrategyAgreement)
+	c.Filters.Cooldown = config.Duration(sc.DefaultCooldown)
+	c.Filters.Timeout = config.Duration(sc.DefaultTimeout)
+	c.Filters.MaxBatchSize = sc.DefaultMaxBatchSize
+	c.Filters.FailsafeInterval = config.Duration(sc.DefaultFailsafeInterval)
+	c.Redis.Prefix = "interopgate:"
+	c.Redis.Timeout = config.Duration(250 * time.Millisecond)
+	c.Redis.MaxQueue = 10_000
+	return &c
+}
+
+func (c *gatewayConfig) dependencySet() (*accesslist.DependencySet, error) {
+	if c.Interop.DependencySet != "" {
+		data, err := os.ReadFile(c.Interop.DependencySet)
+		if err != nil {
+			return nil, fmt.Errorf("interop.dependency_set: %w", err)
+		}
+		return accesslist.ParseDependencySet(data)
+	}
+	if len(c.Interop.Chains) == 0 {
+		return nil, fmt.Errorf("interop: set dependency_set or chains")
+	}
+	return accesslist.NewDependencySet(c.Interop.Chains, c.Interop.ExpiryWindow)
+}
+
+func gatewayCommand(st *appState) *cli.Command {
+	return &cli.Command{
+		Name:  "gateway",
+		Usage: "run the ingress gateway in front of the sentry nodes",
+		Description: "A JSON-RPC proxy that admits interop transactions only once the interop filters prove their " +
+			"executing messages, and forwards allowed reads untouched. Every config key can also be set with " +
+			"INTEROPGATE_GATEWAY_<SECTION>_<KEY> (for example INTEROPGATE_GATEWAY_GATEWAY_CHAIN_ID=902).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{"INTEROPGATE_GATEWAY_CONFIG"}},
+			&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
+			&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
+			&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := defaultGatewayConfig()
+			if c.Bool("print-default-config") {
+				out, err := config.Encode(cfg)
+				if err != nil {
+					return err
+				}
+				_, err = st.stdout.Write(out)
+				return err
+			}
+			if err := config.Load(c.String("config"), cfg, "INTEROPGATE_GATEWAY", os.Environ()); err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			if c.IsSet("rpc.addr") {
+				cfg.RPC.Addr = c.String("rpc.addr")
+			}
+			if c.IsSet("rpc.port") {
+				cfg.RPC.Port = c.Int("rpc.port")
+			}
+			return runGateway(c, st, cfg)
+		},
+	}
+}
+
+// gatewayParts is a built gateway and what must be closed after it.
+type gatewayParts struct {
+	gw      *ingress.Gateway
+	stores  store.Stores
+	watcher *sc.FailsafeWatcher
+}
+
+// buildGateway assembles a gateway from its config: filters, failsafe watcher, sentries,
+// state. Shared by `gateway` and `devnet`.
+func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer) (*gatewayParts, error) {
+	if err := cfg.Gateway.Check(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	deps, err := cfg.dependencySet()
+	if err != nil {
+		return nil, err
+	}
+	scMetrics := sc.NewMetrics(reg)
+	var endpoints []sc.Endpoint
+	var sources []sc.NamedFailsafeSource
+	for i, e := range cfg.Filters.Endpoints {
+		client, err := sc.NewClient(sc.ClientConfig{
+			URL: e.URL, Name: e.Name, Namespace: cfg.Filters.Namespace, Timeout: cfg.Filters.Timeout.D(),
+			MaxBatchSize: cfg.Filters.MaxBatchSize, Classifier: sc.Classifier{OutOfScopeInvalid: cfg.Filters.OutOfScopeInvalid},
+		}, sc.WithMetrics(scMetrics))
+		if err != nil {
+			return nil, fmt.Errorf("filters.endpoints[%d]: %w", i, err)
+		}
+		endpoints = append(endpoints, sc.Endpoint{Name: client.Name(), Checker: client})
+		sources = append(sources, sc.NamedFailsafeSource{Name: client.Name(), Source: client})
+	}
+	if len(endpoints) == 0 {
+		log.Warn("no filter endpoint configured: every interop tx will be rejected (fail closed)")
+	}
+	pool, err := sc.NewPool(endpoints, sc.PoolConfig{Strategy: sc.Strategy(cfg.Filters.Strategy), MinResponses: cfg.Filters.MinResponses, Cooldown: cfg.Filters.Cooldown.D()})
+	if err != nil {
+		return nil, err
+	}
+	watcher := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{
+		Interval: cfg.Filters.FailsafeInterval.D(),
+		OnChange: func(on bool) { log.Warn("interop failsafe changed", zap.Bool("enabled", on)) },
+		OnError: func(ep string, err error) {
+			log.Debug("failsafe poll failed", zap.String("filter", ep), zap.Error(err))
+		},
+	}, sc.WithMetrics(scMetrics))
+	metrics := ingress.NewMetrics(reg)
+	group, err := ingress.NewGroup(ingress.GroupConfig{
+		Backends: cfg.Sentries.Backends, Timeout: cfg.Sentries.Timeout.D(), HealthInterval: cfg.Sentries.HealthInterval.D(),
+		HealthFailures: cfg.Sentries.HealthFailures, MaxConns: cfg.Sentries.MaxConns,
+	}, log, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("sentries: %w", err)
+	}
+	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.Redis.MaxQueue})
+	if cfg.Redis.URL != "" || len(cfg.Redis.Addrs) > 0 {
+		r, err := store.NewRedis(store.RedisConfig{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
+			Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout.D(), MaxQueue: cfg.Redis.MaxQueue})
+		if err != nil {
+			return nil, err
+		}
+		stores = store.Fallback(r, stores, store.FallbackConfig{
+			OnError: metrics.RedisError,
+			OnState: func(up bool) {
+				metrics.RedisUp(up)
+				if up {
+					log.Info("redis is back: sharing state again")
+				} else {
+					log.Warn("redis unavailable: running on local state")
+				}
+			},
+		})
+	}
+	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, Failsafe: watcher.Enabled, Dependencies: deps,
+		Backends: group, Stores: &stores, Log: log, Metrics: metrics})
+	if err != nil {
+		stores.Close()
+		return nil, err
+	}
+	return &gatewayParts{gw: gw, stores: stores, watcher: watcher}, nil
+}
+
+func runGateway(c *cli.Context, st *appState, cfg *gatewayConfig) error {
+	reg := newRegistry()
+	parts, err := buildGateway(cfg, st.log, reg)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer parts.stores.Close()
+	ctx, cancel := signalContext(c.Context)
+	defer cancel()
+	go parts.watcher.Run(ctx)
+	stopMetrics, err := startMetrics(c, reg, st.log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer stopMetrics()
+	if err := parts.gw.Start(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(cfg.RPC.Port))); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	fmt.Fprintf(st.stdout, "gateway listening on %s\n", parts.gw.URL())
+	<-ctx.Done()
+	st.log.Info("shutting down the gateway")
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	return parts.gw.Shutdown(sctx)
+}
