@@ -198,4 +198,3 @@ func txStatus(t *testing.T, url string, h common.Hash) map[string]any {
 	}
 	return st
 }
-
