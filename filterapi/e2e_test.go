@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interopgate/interopgate/internal/rpctest"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/holiman/uint256"
 	"github.com/valyala/fasthttp"
@@ -158,15 +160,6 @@ func TestEndToEndDialects(t *testing.T) {
 
 func postJSON(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode(), string(resp.Body())
+	status, b := rpctest.Post(t, url, body)
+	return status, string(b)
 }

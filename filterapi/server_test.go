@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/interopgate/interopgate/internal/rpctest"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/holiman/uint256"
 	"github.com/valyala/fasthttp"
@@ -66,17 +68,8 @@ func startServer(t *testing.T, c sc.Checker, cfg Config, opts ...Option) *Server
 
 func post(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := fasthttp.Do(req, resp); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode(), string(resp.Body())
+	status, b := rpctest.Post(t, url, body)
+	return status, string(b)
 }
 
 const (

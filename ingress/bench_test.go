@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interopgate/interopgate/internal/rpctest"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/interopgate/interopgate/accesslist"
@@ -206,18 +208,7 @@ func freshBatch(b *testing.B, n, base int) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-func post2(b *testing.B, url, body string) (int, []byte) {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
-	req.Header.SetMethod("POST")
-	req.SetBodyString(body)
-	if err := fasthttp.DoTimeout(req, resp, time.Minute); err != nil {
-		b.Fatal(err)
-	}
-	return resp.StatusCode(), append([]byte(nil), resp.Body()...)
-}
+func post2(b *testing.B, url, body string) (int, []byte) { return rpctest.Post(b, url, body) }
 
 // countingProxy forwards to target and counts the HTTP requests.
 func countingProxy(b *testing.B, target string, n *atomic.Int64) string {

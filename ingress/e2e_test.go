@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interopgate/interopgate/internal/rpctest"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/valyala/fasthttp"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/devnet"
@@ -135,17 +136,7 @@ type rpcReply struct {
 
 func post(t *testing.T, url, body string) (int, []byte) {
 	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := fasthttp.DoTimeout(req, resp, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode(), append([]byte(nil), resp.Body()...)
+	return rpctest.Post(t, url, body)
 }
 
 func sendRawBody(id int, tx *types.Transaction) string {

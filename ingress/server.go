@@ -221,41 +221,60 @@ func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request) []byte {
 	return append(out, ']')
 }
 
-// forwardReads sends the reads of a batch to one sentry as a sub-batch with the gateway's own
-// ids (clients may repeat ids), and puts each answer back under the client's id.
+// forwardReads sends the reads of a batch to one sentry as one sub-batch, and puts each answer
+// back under the client's id.
 func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx []int, answers [][]byte) {
-	body := []byte{'['}
+	calls := make([]*jsonrpc.Request, len(idx))
 	for j, i := range idx {
-		if j > 0 {
-			body = append(body, ',')
-		}
-		body = appendCall(body, []byte(strconv.Itoa(j)), reqs[i].Method, reqs[i].Params)
+		calls[j] = &reqs[i]
 	}
-	body = append(body, ']')
-	_, resp, err := g.group.Do(ctx, body)
-	var parts []json.RawMessage
-	if err == nil {
-		err = json.Unmarshal(resp, &parts)
-	}
-	byID := map[int]json.RawMessage{}
-	for _, p := range parts {
-		var head struct {
-			ID int `json:"id"`
-		}
-		if json.Unmarshal(p, &head) == nil {
-			byID[head.ID] = p
-		}
-	}
+	parts, err := g.subBatch(ctx, calls, false)
 	for j, i := range idx {
-		p, ok := byID[j]
-		if !ok {
+		if parts[j] == nil {
 			g.metrics.call(reqs[i].Method, "no_backend")
 			answers[i] = jsonrpc.AppendError(nil, reqs[i].ID, errNoBackend(err).rpc)
 			continue
 		}
 		g.metrics.call(reqs[i].Method, "forwarded")
-		answers[i] = withID(p, reqs[i].ID)
+		answers[i] = withID(parts[j], reqs[i].ID)
 	}
+}
+
+// subBatch sends calls to the sentries as one JSON-RPC batch under the gateway's own ids
+// (clients may repeat ids within a batch) and returns the answers in call order; an answer
+// the sentry did not give is nil, and err says why when the whole batch failed.
+func (g *Gateway) subBatch(ctx context.Context, calls []*jsonrpc.Request, toAll bool) ([]json.RawMessage, error) {
+	body := []byte{'['}
+	for j, c := range calls {
+		if j > 0 {
+			body = append(body, ',')
+		}
+		body = appendCall(body, []byte(strconv.Itoa(j)), c.Method, c.Params)
+	}
+	body = append(body, ']')
+	var (
+		resp []byte
+		err  error
+	)
+	if toAll {
+		_, resp, err = g.group.DoAll(ctx, body)
+	} else {
+		_, resp, err = g.group.Do(ctx, body)
+	}
+	out := make([]json.RawMessage, len(calls))
+	var parts []json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(resp, &parts)
+	}
+	for _, p := range parts {
+		var head struct {
+			ID int `json:"id"`
+		}
+		if json.Unmarshal(p, &head) == nil && head.ID >= 0 && head.ID < len(out) {
+			out[head.ID] = p
+		}
+	}
+	return out, err
 }
 
 // withID rebuilds a sentry's response object under the client's id.
@@ -428,48 +447,22 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 	return callAnswer{status: status, body: body}
 }
 
-// forwardMany forwards several calls as one JSON-RPC batch with the gateway's own ids, and
-// puts each answer back under its client's id.
+// forwardMany forwards several calls as one sentry sub-batch.
 func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, answers []callAnswer) {
-	body := []byte{'['}
+	reqs := make([]*jsonrpc.Request, len(idx))
 	for j, i := range idx {
-		if j > 0 {
-			body = append(body, ',')
-		}
-		body = appendCall(body, []byte(strconv.Itoa(j)), calls[i].req.Method, calls[i].req.Params)
+		reqs[j] = calls[i].req
 	}
-	body = append(body, ']')
-	var (
-		resp []byte
-		err  error
-	)
-	if g.cfg.ForwardToAll {
-		_, resp, err = g.group.DoAll(ctx, body)
-	} else {
-		_, resp, err = g.group.Do(ctx, body)
-	}
-	byID := map[int]json.RawMessage{}
-	var parts []json.RawMessage
-	if err == nil && json.Unmarshal(resp, &parts) == nil {
-		for _, p := range parts {
-			var head struct {
-				ID int `json:"id"`
-			}
-			if json.Unmarshal(p, &head) == nil {
-				byID[head.ID] = p
-			}
-		}
-	}
+	parts, err := g.subBatch(ctx, reqs, g.cfg.ForwardToAll)
 	for j, i := range idx {
 		c := calls[i]
-		p, ok := byID[j]
-		if !ok {
+		if parts[j] == nil {
 			g.metrics.call(c.req.Method, "no_backend")
 			answers[i] = callAnswer{err: errNoBackend(err)}
 			continue
 		}
-		g.accepted(c, !responseIsError(p))
-		answers[i] = callAnswer{status: 200, body: withID(p, c.req.ID)}
+		g.accepted(c, !responseIsError(parts[j]))
+		answers[i] = callAnswer{status: 200, body: withID(parts[j], c.req.ID)}
 	}
 }
 

@@ -82,30 +82,12 @@ func filterCommand(st *appState) *cli.Command {
 		Description: "Serves interop_checkAccessList, supervisor_checkAccessList and admin_getFailsafeEnabled, " +
 			"proving each executing message from the source chains' RPC. Every config key can also be set " +
 			"with INTEROPGATE_FILTER_<SECTION>_<KEY> (for example INTEROPGATE_FILTER_RPC_PORT).",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{"INTEROPGATE_FILTER_CONFIG"}},
-			&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
-			&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
-			&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
-		},
+		Flags: serviceFlags("INTEROPGATE_FILTER"),
 		Action: func(c *cli.Context) error {
 			cfg := defaultFilterConfig()
-			if c.Bool("print-default-config") {
-				out, err := config.Encode(cfg)
-				if err != nil {
-					return err
-				}
-				_, err = st.stdout.Write(out)
+			done, err := loadServiceConfig(c, st, cfg, &cfg.RPC.Addr, &cfg.RPC.Port, "INTEROPGATE_FILTER")
+			if done || err != nil {
 				return err
-			}
-			if err := config.Load(c.String("config"), cfg, "INTEROPGATE_FILTER", os.Environ()); err != nil {
-				return cli.Exit(err.Error(), 2)
-			}
-			if c.IsSet("rpc.addr") {
-				cfg.RPC.Addr = c.String("rpc.addr")
-			}
-			if c.IsSet("rpc.port") {
-				cfg.RPC.Port = c.Int("rpc.port")
 			}
 			return runFilter(c, st, cfg)
 		},

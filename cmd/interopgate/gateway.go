@@ -106,30 +106,12 @@ func gatewayCommand(st *appState) *cli.Command {
 		Description: "A JSON-RPC proxy that admits interop transactions only once the interop filters prove their " +
 			"executing messages, and forwards allowed reads untouched. Every config key can also be set with " +
 			"INTEROPGATE_GATEWAY_<SECTION>_<KEY> (for example INTEROPGATE_GATEWAY_GATEWAY_CHAIN_ID=902).",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{"INTEROPGATE_GATEWAY_CONFIG"}},
-			&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
-			&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
-			&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
-		},
+		Flags: serviceFlags("INTEROPGATE_GATEWAY"),
 		Action: func(c *cli.Context) error {
 			cfg := defaultGatewayConfig()
-			if c.Bool("print-default-config") {
-				out, err := config.Encode(cfg)
-				if err != nil {
-					return err
-				}
-				_, err = st.stdout.Write(out)
+			done, err := loadServiceConfig(c, st, cfg, &cfg.RPC.Addr, &cfg.RPC.Port, "INTEROPGATE_GATEWAY")
+			if done || err != nil {
 				return err
-			}
-			if err := config.Load(c.String("config"), cfg, "INTEROPGATE_GATEWAY", os.Environ()); err != nil {
-				return cli.Exit(err.Error(), 2)
-			}
-			if c.IsSet("rpc.addr") {
-				cfg.RPC.Addr = c.String("rpc.addr")
-			}
-			if c.IsSet("rpc.port") {
-				cfg.RPC.Port = c.Int("rpc.port")
 			}
 			return runGateway(c, st, cfg)
 		},

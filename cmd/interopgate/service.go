@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/internal/config"
 )
 
 // newRegistry is the process's metrics registry, with Go runtime and process collectors.
@@ -55,4 +58,37 @@ func startMetrics(c *cli.Context, reg *prometheus.Registry, log *zap.Logger) (fu
 // signalContext is cancelled by SIGINT or SIGTERM, or when parent is.
 func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+}
+
+// serviceFlags are the flags of a service subcommand configured by a TOML file.
+func serviceFlags(envPrefix string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{envPrefix + "_CONFIG"}},
+		&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
+		&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
+		&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
+	}
+}
+
+// loadServiceConfig fills cfg (holding the defaults) from --config, the environment and the
+// --rpc flags. With --print-default-config it prints the defaults instead and done is true.
+func loadServiceConfig(c *cli.Context, st *appState, cfg any, addr *string, port *int, envPrefix string) (done bool, err error) {
+	if c.Bool("print-default-config") {
+		out, err := config.Encode(cfg)
+		if err != nil {
+			return true, err
+		}
+		_, err = st.stdout.Write(out)
+		return true, err
+	}
+	if err := config.Load(c.String("config"), cfg, envPrefix, os.Environ()); err != nil {
+		return false, cli.Exit(err.Error(), 2)
+	}
+	if c.IsSet("rpc.addr") {
+		*addr = c.String("rpc.addr")
+	}
+	if c.IsSet("rpc.port") {
+		*port = c.Int("rpc.port")
+	}
+	return false, nil
 }
