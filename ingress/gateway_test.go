@@ -376,3 +376,106 @@ func TestConfigCheck(t *testing.T) {
 		t.Error("no backends accepted")
 	}
 }
+
+func TestOptionalSendMethods(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) {
+		c.EnableSendBundle = true
+		c.EnableSendRawTransactionSync = true
+	})
+	f.sentry.SetHandler(func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		switch method {
+		case ingress.MethodSendBundle:
+			return map[string]string{"bundleHash": "0x01"}, nil
+		case ingress.MethodSendRawTransactionSync:
+			return map[string]string{"status": "0x1"}, nil
+		}
+		return sentryHandler(method, params)
+	})
+	f.sentry.KeepBodies(true)
+	hexOf := func(tx *types.Transaction) string {
+		raw, _ := tx.MarshalBinary()
+		return fmt.Sprintf("0x%x", raw)
+	}
+	good1 := interopTx(t, 1, 0, 902, keysOf(message(61)))
+	good2 := interopTx(t, 2, 0, 902, keysOf(message(62)))
+	bad := interopTx(t, 3, 0, 902, keysOf(func() accesslist.Message { m := message(63); m.ChainID.SetUint64(5); return m }()))
+	bundle := func(txs ...*types.Transaction) string {
+		hs := make([]string, len(txs))
+		for i, tx := range txs {
+			hs[i] = `"` + hexOf(tx) + `"`
+		}
+		return `{"jsonrpc":"2.0","id":1,"method":"eth_sendBundle","params":[{"txs":[` + strings.Join(hs, ",") + `],"blockNumber":"0x10"}]}`
+	}
+	st, body := post(t, f.gw.URL(), bundle(good1, good2))
+	if r := reply(t, body); st != 200 || r.Error != nil || !strings.Contains(string(r.Result), "bundleHash") {
+		t.Fatalf("valid bundle: %d %s", st, body)
+	}
+	st, body = post(t, f.gw.URL(), bundle(good1, bad))
+	if r := reply(t, body); st != 404 || r.Error == nil || r.Error.Code != sc.CodeUnknownChain {
+		t.Fatalf("bundle with an invalid tx: %d %s", st, body)
+	}
+	st, body = post(t, f.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransactionSync","params":["`+hexOf(good1)+`"]}`)
+	if r := reply(t, body); st != 200 || r.Error != nil || !strings.Contains(string(r.Result), "status") {
+		t.Fatalf("sync: %d %s", st, body)
+	}
+	bundles := 0
+	for _, b := range f.sentry.Bodies() {
+		if strings.Contains(string(b), "eth_sendBundle") {
+			bundles++
+			if strings.Contains(string(b), hexOf(bad)[2:]) {
+				t.Fatal("a bundle with an invalid tx reached the sentry")
+			}
+		}
+	}
+	if bundles != 1 {
+		t.Fatalf("%d bundles forwarded, want 1", bundles)
+	}
+	// Disabled by default.
+	g := newFakes(t, 0, nil)
+	if st, _ := post(t, g.gw.URL(), bundle(good1)); st != 403 {
+		t.Fatalf("eth_sendBundle without enable_send_bundle: %d", st)
+	}
+}
+
+func TestForwardToAll(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) { c.ForwardToAll = true })
+	other := rpctest.New(t, sentryHandler)
+	// Rebuild the gateway with two sentries.
+	client, _ := sc.NewClient(sc.ClientConfig{URL: f.filter.URL})
+	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "a", URL: f.sentry.URL}, {Name: "b", URL: other.URL}}}, zaptest.NewLogger(t), nil)
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID, cfg.ForwardToAll, cfg.SenderRateLimit = 902, true, 0
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Shutdown(context.Background())
+	f.sentry.KeepBodies(true)
+	tx := interopTx(t, 1, 0, 902, keysOf(message(70)))
+	if st, body := post(t, gw.URL(), sendRawBody(1, tx)); st != 200 {
+		t.Fatalf("%d %s", st, body)
+	}
+	raw, _ := tx.MarshalBinary()
+	needle := fmt.Sprintf("%x", raw)
+	waitFor := func(s *rpctest.Server) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			for _, b := range s.Bodies() {
+				if strings.Contains(string(b), needle) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a sentry never received the tx")
+			}
+			time.Sleep(10 * time.Millisecond) // polling the sentry's log against a deadline
+		}
+	}
+	waitFor(f.sentry)
+	waitFor(other)
+}
