@@ -26,6 +26,10 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMessages$$' -fuzztime $(FUZZTIME) ./accesslist
 	$(GO) test -run '^$$' -fuzz '^FuzzScanRaw$$' -fuzztime $(FUZZTIME) ./accesslist
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/jsonrpc
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCheckParams$$' -fuzztime $(FUZZTIME) ./filterapi
+	$(GO) test -run '^$$' -fuzz '^FuzzRawTxs$$' -fuzztime $(FUZZTIME) ./ingress
+	$(GO) test -run '^$$' -fuzz '^FuzzPrepare$$' -fuzztime $(FUZZTIME) ./ingress
 
 ## build: the binary, in ./bin
 build:

@@ -47,3 +47,17 @@ func BenchmarkAdmissionBeforeFilter(b *testing.B) {
 		}
 	}
 }
+
+// fuzzGateway is a gateway for local-only tests (no listener, no filter endpoint).
+func fuzzGateway(t testing.TB) *Gateway {
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	pool, _ := sc.NewPool(nil, sc.PoolConfig{})
+	group, _ := NewGroup(GroupConfig{Backends: []BackendConfig{{Name: "s", URL: "http://127.0.0.1:1"}}}, nil, nil)
+	cfg := DefaultConfig()
+	cfg.ChainID = 902
+	g, err := New(cfg, Deps{Checker: pool, Dependencies: deps, Backends: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}

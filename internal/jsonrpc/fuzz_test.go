@@ -1,0 +1,29 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzParse: any body either parses into calls whose answers are valid JSON, or is rejected
+// with a standard code; never a panic.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"m","params":[]}`, `[{"jsonrpc":"2.0","id":"a","method":"m"},1]`, `[]`, `[`, `{}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		reqs, _, err := Parse(body, 50)
+		if err != nil {
+			if err.Code != CodeParseError && err.Code != CodeInvalidRequest {
+				t.Fatalf("code %d", err.Code)
+			}
+			return
+		}
+		for i := range reqs {
+			_ = reqs[i].Validate()
+			if !json.Valid(AppendResult(nil, reqs[i].ID, []byte("null"))) || !json.Valid(AppendError(nil, reqs[i].ID, Errorf(-1, string(body)))) {
+				t.Fatalf("invalid JSON answer for id %q", reqs[i].ID)
+			}
+		}
+	})
+}
