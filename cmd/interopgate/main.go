@@ -56,6 +56,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			withShared(st, filterCommand(st)),
 			withShared(st, devnetCommand(st)),
 			withShared(st, notBuilt("loadtest", "attack a gateway with denial-of-service traffic shapes", "the load test issue")),
+			docCommand(st),
 		},
 		After: func(*cli.Context) error {
 			_ = st.log.Sync() // stderr cannot always be synced; nothing to do about it

@@ -75,3 +75,19 @@ func TestBadLogFlagFailsBeforeAnySubcommand(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestDocMetricsListsEveryComponent(t *testing.T) {
+	out, err := run(t, "doc", "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"`interopgate_filter_checks_total` | endpoint,method,outcome |", "`interopgate_light_checks_total`",
+		"`interopgate_filterapi_calls_total`", "`interopgate_gateway_redis_up`", "`interopgate_gateway_shed_total`"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doc metrics lacks %s", want)
+		}
+	}
+	if n := strings.Count(out, "\n| `interopgate_"); n < 25 {
+		t.Errorf("only %d metrics documented", n)
+	}
+}
