@@ -124,14 +124,7 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 		}
 		return
 	}
-	var misses []*txItem
-	for _, it := range items {
-		if v, ok := g.cached(ctx, it.key); ok {
-			it.verdict = v
-			continue
-		}
-		misses = append(misses, it)
-	}
+	misses := g.cached(ctx, items)
 	if len(misses) == 0 {
 		return
 	}
@@ -180,8 +173,8 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 			<-g.inflight
 		}
 		g.metrics.inflightAdd(-len(reqs))
+		g.remember(ctx, keys, verdicts)
 		for i, key := range keys {
-			g.remember(ctx, key, verdicts[i])
 			g.finishFlight(key, verdicts[i], leaders[key])
 		}
 	}
@@ -218,27 +211,44 @@ func (g *Gateway) request(it *txItem) sc.Request {
 	return sc.Request{InboxKeys: it.keys, MinSafety: g.safety, Executing: g.execContext()}
 }
 
-// cached looks a verdict up; only final verdicts (valid, invalid) are ever stored.
-func (g *Gateway) cached(ctx context.Context, key string) (sc.Verdict, bool) {
-	v, ok, err := g.st.Verdicts.GetVerdict(ctx, key)
-	g.metrics.cacheLookup(ok && err == nil)
-	if !ok || err != nil {
-		return sc.Verdict{}, false
+// cached gives items their cached verdicts, in one store round trip, and returns the misses.
+// Only final verdicts (valid, invalid) are ever stored.
+func (g *Gateway) cached(ctx context.Context, items []*txItem) []*txItem {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.key
 	}
-	return sc.Verdict{Class: sc.Class(v.Class), Code: v.Code, Message: v.Message, Endpoint: "cache"}, true
+	vs, found, err := g.st.Verdicts.GetVerdicts(ctx, keys)
+	var misses []*txItem
+	for i, it := range items {
+		hit := err == nil && found[i]
+		g.metrics.cacheLookup(hit)
+		if !hit {
+			misses = append(misses, it)
+			continue
+		}
+		it.verdict = sc.Verdict{Class: sc.Class(vs[i].Class), Code: vs[i].Code, Message: vs[i].Message, Endpoint: "cache"}
+	}
+	return misses
 }
 
-func (g *Gateway) remember(ctx context.Context, key string, v sc.Verdict) {
-	var ttl time.Duration
-	switch v.Class {
-	case sc.ClassValid:
-		ttl = g.cfg.ValidTTL.D()
-	case sc.ClassInvalid:
-		ttl = g.cfg.InvalidTTL.D()
+// remember caches the final verdicts (valid, invalid) of one filter round, in one round trip.
+func (g *Gateway) remember(ctx context.Context, keys []string, verdicts []sc.Verdict) {
+	var entries []store.VerdictEntry
+	for i, v := range verdicts {
+		var ttl time.Duration
+		switch v.Class {
+		case sc.ClassValid:
+			ttl = g.cfg.ValidTTL.D()
+		case sc.ClassInvalid:
+			ttl = g.cfg.InvalidTTL.D()
+		}
+		if ttl > 0 {
+			entries = append(entries, store.VerdictEntry{Key: keys[i], TTL: ttl,
+				Verdict: store.Verdict{Class: uint8(v.Class), Code: v.Code, Message: v.Message}})
+		}
 	}
-	if ttl > 0 {
-		_ = g.st.Verdicts.SetVerdict(ctx, key, store.Verdict{Class: uint8(v.Class), Code: v.Code, Message: v.Message}, ttl)
-	}
+	_ = g.st.Verdicts.SetVerdicts(ctx, entries) // a cache: a failed write costs a later call, nothing else
 }
 
 // limitSenders applies the per-sender limit to txs that would reach the filter, and returns

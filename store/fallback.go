@@ -65,28 +65,28 @@ func (f *fallback) ok() {
 	}
 }
 
-func (f *fallback) GetVerdict(ctx context.Context, key string) (Verdict, bool, error) {
+func (f *fallback) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, []bool, error) {
 	if f.usePrimary() {
-		v, found, err := f.p.Verdicts.GetVerdict(ctx, key)
+		vs, found, err := f.p.Verdicts.GetVerdicts(ctx, keys)
 		if err == nil {
 			f.ok()
-			return v, found, nil
+			return vs, found, nil
 		}
 		f.failed("get_verdict", err)
 	}
-	return f.s.Verdicts.GetVerdict(ctx, key)
+	return f.s.Verdicts.GetVerdicts(ctx, keys)
 }
 
-func (f *fallback) SetVerdict(ctx context.Context, key string, v Verdict, ttl time.Duration) error {
+func (f *fallback) SetVerdicts(ctx context.Context, entries []VerdictEntry) error {
 	if f.usePrimary() {
-		err := f.p.Verdicts.SetVerdict(ctx, key, v, ttl)
+		err := f.p.Verdicts.SetVerdicts(ctx, entries)
 		if err == nil {
 			f.ok()
 			return nil
 		}
 		f.failed("set_verdict", err)
 	}
-	return f.s.Verdicts.SetVerdict(ctx, key, v, ttl)
+	return f.s.Verdicts.SetVerdicts(ctx, entries)
 }
 
 func (f *fallback) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {

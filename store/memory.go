@@ -113,13 +113,18 @@ func (m *ttlMap[V]) evict(now time.Time) {
 
 type memVerdicts struct{ *ttlMap[Verdict] }
 
-func (m *memVerdicts) GetVerdict(_ context.Context, key string) (Verdict, bool, error) {
-	v, ok := m.get(key)
-	return v, ok, nil
+func (m *memVerdicts) GetVerdicts(_ context.Context, keys []string) ([]Verdict, []bool, error) {
+	vs, found := make([]Verdict, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		vs[i], found[i] = m.get(k)
+	}
+	return vs, found, nil
 }
 
-func (m *memVerdicts) SetVerdict(_ context.Context, key string, v Verdict, ttl time.Duration) error {
-	m.set(key, v, ttl)
+func (m *memVerdicts) SetVerdicts(_ context.Context, entries []VerdictEntry) error {
+	for _, e := range entries {
+		m.set(e.Key, e.Verdict, e.TTL)
+	}
 	return nil
 }
 

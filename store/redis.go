@@ -75,24 +75,66 @@ type redisStore struct {
 	feedSize int64
 }
 
-func (r *redisStore) GetVerdict(ctx context.Context, key string) (Verdict, bool, error) {
-	b, err := r.c.Get(ctx, r.p+"v:"+key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Verdict{}, false, nil
+func (r *redisStore) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, []bool, error) {
+	vs, found := make([]Verdict, len(keys)), make([]bool, len(keys))
+	if len(keys) == 0 {
+		return vs, found, nil
 	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = r.p + "v:" + k
+	}
+	// MGET is one round trip; on Redis Cluster go-redis needs the keys in one slot, so there
+	// each key is read in a pipeline instead.
+	vals, err := r.mget(ctx, full)
 	if err != nil {
-		return Verdict{}, false, err
+		return nil, nil, err
 	}
-	var v Verdict
-	if err := json.Unmarshal(b, &v); err != nil {
-		return Verdict{}, false, fmt.Errorf("redis verdict %s: %w", key, err)
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal([]byte(s), &vs[i]); err != nil {
+			return nil, nil, fmt.Errorf("redis verdict %s: %w", keys[i], err)
+		}
+		found[i] = true
 	}
-	return v, true, nil
+	return vs, found, nil
 }
 
-func (r *redisStore) SetVerdict(ctx context.Context, key string, v Verdict, ttl time.Duration) error {
-	b, _ := json.Marshal(v)
-	return r.c.Set(ctx, r.p+"v:"+key, b, ttl).Err()
+func (r *redisStore) mget(ctx context.Context, keys []string) ([]any, error) {
+	if _, cluster := r.c.(*redis.ClusterClient); !cluster {
+		return r.c.MGet(ctx, keys...).Result()
+	}
+	pipe := r.c.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]any, len(keys))
+	for i, c := range cmds {
+		if v, err := c.Result(); err == nil {
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
+func (r *redisStore) SetVerdicts(ctx context.Context, entries []VerdictEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	pipe := r.c.Pipeline()
+	for _, e := range entries {
+		b, _ := json.Marshal(e.Verdict)
+		pipe.Set(ctx, r.p+"v:"+e.Key, b, e.TTL)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 func (r *redisStore) Allow(ctx context.Context, key string, limit int, length time.Duration) (bool, error) {

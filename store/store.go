@@ -14,8 +14,17 @@ type Verdict struct {
 
 // Verdicts caches verdicts by key.
 type Verdicts interface {
-	GetVerdict(ctx context.Context, key string) (Verdict, bool, error)
-	SetVerdict(ctx context.Context, key string, v Verdict, ttl time.Duration) error
+	// GetVerdicts looks keys up in one round trip; found[i] says whether verdicts[i] is set.
+	GetVerdicts(ctx context.Context, keys []string) (verdicts []Verdict, found []bool, err error)
+	// SetVerdicts stores entries in one round trip.
+	SetVerdicts(ctx context.Context, entries []VerdictEntry) error
+}
+
+// VerdictEntry is one verdict to store.
+type VerdictEntry struct {
+	Key     string
+	Verdict Verdict
+	TTL     time.Duration
 }
 
 // Limiter counts events per key in fixed windows.

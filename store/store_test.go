@@ -28,23 +28,23 @@ func backends(t *testing.T, run func(t *testing.T, s store.Stores)) {
 func TestVerdicts(t *testing.T) {
 	backends(t, func(t *testing.T, s store.Stores) {
 		ctx := context.Background()
-		if _, ok, err := s.Verdicts.GetVerdict(ctx, "k"); ok || err != nil {
-			t.Fatalf("empty: %v %v", ok, err)
+		if _, found, err := s.Verdicts.GetVerdicts(ctx, []string{"k"}); found[0] || err != nil {
+			t.Fatalf("empty: %v %v", found, err)
 		}
 		want := store.Verdict{Class: 2, Code: -320600, Message: "conflict"}
-		if err := s.Verdicts.SetVerdict(ctx, "k", want, time.Minute); err != nil {
+		if err := s.Verdicts.SetVerdicts(ctx, []store.VerdictEntry{{Key: "k", Verdict: want, TTL: time.Minute}}); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := s.Verdicts.GetVerdict(ctx, "k")
-		if !ok || err != nil || got != want {
-			t.Fatalf("got %+v %v %v", got, ok, err)
+		got, found, err := s.Verdicts.GetVerdicts(ctx, []string{"nope", "k", "k"})
+		if err != nil || found[0] || !found[1] || !found[2] || got[1] != want || got[2] != want {
+			t.Fatalf("got %+v %v %v", got, found, err)
 		}
-		if err := s.Verdicts.SetVerdict(ctx, "short", want, time.Millisecond); err != nil {
+		if err := s.Verdicts.SetVerdicts(ctx, []store.VerdictEntry{{Key: "short", Verdict: want, TTL: time.Millisecond}}); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			if _, ok, _ := s.Verdicts.GetVerdict(ctx, "short"); !ok {
+			if _, found, _ := s.Verdicts.GetVerdicts(ctx, []string{"short"}); !found[0] {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -183,11 +183,11 @@ func TestFallbackSurvivesAnOutage(t *testing.T) {
 	}
 	srv.Stop()
 	// Every operation still answers, from memory.
-	if err := s.Verdicts.SetVerdict(ctx, "k", store.Verdict{Class: 1}, time.Minute); err != nil {
+	if err := s.Verdicts.SetVerdicts(ctx, []store.VerdictEntry{{Key: "k", Verdict: store.Verdict{Class: 1}, TTL: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, err := s.Verdicts.GetVerdict(ctx, "k"); err != nil || !ok || v.Class != 1 {
-		t.Fatalf("verdict during the outage: %v %v %v", v, ok, err)
+	if v, found, err := s.Verdicts.GetVerdicts(ctx, []string{"k"}); err != nil || !found[0] || v[0].Class != 1 {
+		t.Fatalf("verdict during the outage: %v %v %v", v, found, err)
 	}
 	if ok, err := s.Limiter.Allow(ctx, "ip", 1, time.Hour); err != nil || !ok {
 		t.Fatalf("limiter during the outage: %v %v", ok, err)
