@@ -52,12 +52,13 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 		return it.reject(newClientError(CodeServerError, http.StatusBadRequest, "wrong_chain",
 			fmt.Sprintf("invalid chain id %s for this endpoint: it serves chain %d", scan.ChainID.Dec(), g.cfg.ChainID)))
 	}
-	it.hash = crypto.Keccak256Hash(raw)
 	if len(scan.InboxKeys) == 0 {
+		// Not an interop tx: forwarded untouched, so this path stays nearly free.
 		it.decided, it.verdict = true, sc.Verdict{Class: sc.ClassValid}
 		return it
 	}
 	it.interop = true
+	it.hash = crypto.Keccak256Hash(raw) // for the tx status, the queue and the feed
 	if len(scan.InboxKeys) > g.cfg.MaxInboxEntries {
 		return it.reject(newClientError(CodeAccessListTooLarge, http.StatusRequestEntityTooLarge, "access_list_too_large",
 			fmt.Sprintf("access list has %d inbox entries, more than the limit of %d", len(scan.InboxKeys), g.cfg.MaxInboxEntries)))

@@ -2,8 +2,11 @@ package ingress
 
 import (
 	"context"
+
 	"encoding/json"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"go.uber.org/zap"
 
@@ -82,7 +85,7 @@ func (g *Gateway) finishQueued(ctx context.Context, q store.Item, it *txItem) {
 	g.metrics.retest(it.verdict.Class.String())
 	switch {
 	case it.err != nil:
-		g.drop(ctx, q, it, it.err.rpc.Code, it.err.rpc.Message, attempts)
+		g.drop(ctx, q, it.err.rpc.Code, it.err.rpc.Message, attempts)
 	case !it.interop || it.verdict.Class == sc.ClassValid:
 		_, body, err := g.forward(ctx, nil, q.Method, q.Params)
 		if err != nil {
@@ -94,25 +97,25 @@ func (g *Gateway) finishQueued(ctx context.Context, q store.Item, it *txItem) {
 				Error jsonrpc.Error `json:"error"`
 			}
 			_ = json.Unmarshal(body, &r)
-			g.drop(ctx, q, it, r.Error.Code, "sentry rejected the transaction: "+r.Error.Message, attempts)
+			g.drop(ctx, q, r.Error.Code, "sentry rejected the transaction: "+r.Error.Message, attempts)
 			return
 		}
-		g.setStatus(ctx, it.hash, store.Status{State: StateForwarded, Attempts: attempts})
+		g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateForwarded, Attempts: attempts})
 		g.metrics.verdict("accepted", "valid_after_retest")
-		g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
+		g.toFeed(store.FeedEntry{Hash: q.ID, Raw: q.Raw, At: g.now()})
 		_ = g.st.Queue.Ack(ctx, q.ID)
 	case it.verdict.Class == sc.ClassRetryLater || it.verdict.Class == sc.ClassUnavailable:
 		g.reschedule(ctx, q, it, attempts)
 	default:
 		e := g.rejection(it.verdict)
-		g.drop(ctx, q, it, e.rpc.Code, e.rpc.Message, attempts)
+		g.drop(ctx, q, e.rpc.Code, e.rpc.Message, attempts)
 	}
 }
 
 func (g *Gateway) reschedule(ctx context.Context, q store.Item, it *txItem, attempts int) {
 	if attempts >= max(g.cfg.RetryAttempts, 1) {
 		e := g.exhausted(it.verdict, attempts)
-		g.drop(ctx, q, it, e.rpc.Code, e.rpc.Message, attempts)
+		g.drop(ctx, q, e.rpc.Code, e.rpc.Message, attempts)
 		return
 	}
 	q.Attempts = attempts
@@ -121,11 +124,11 @@ func (g *Gateway) reschedule(ctx context.Context, q store.Item, it *txItem, atte
 		g.log.Warn("rescheduling a queued tx", zap.String("tx", q.ID), zap.Error(err))
 		return // the lease runs out and the item comes back
 	}
-	g.setStatus(ctx, it.hash, store.Status{State: StateQueued, Code: it.verdict.Code, Reason: it.verdict.Message, Attempts: attempts})
+	g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateQueued, Code: it.verdict.Code, Reason: it.verdict.Message, Attempts: attempts})
 }
 
-func (g *Gateway) drop(ctx context.Context, q store.Item, it *txItem, code int, reason string, attempts int) {
-	g.setStatus(ctx, it.hash, store.Status{State: StateDropped, Code: code, Reason: reason, Attempts: attempts})
+func (g *Gateway) drop(ctx context.Context, q store.Item, code int, reason string, attempts int) {
+	g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateDropped, Code: code, Reason: reason, Attempts: attempts})
 	g.metrics.verdict("rejected", codeName(code))
 	_ = g.st.Queue.Ack(ctx, q.ID)
 }
