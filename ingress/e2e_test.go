@@ -27,6 +27,9 @@ import (
 // stack is a whole deployment on one machine: devnet chains 901 and 902, the light filter
 // behind the filter API, and a gateway for chain 902 whose sentry is chain 902's node.
 type stack struct {
+	// now is the gateways' clock (default time.Now); tests move it to choose the executing
+	// timestamp the gateway checks with.
+	now     atomic.Pointer[func() time.Time]
 	net     *devnet.Devnet
 	checker *light.Checker
 	filter  *filterapi.Server
@@ -58,6 +61,8 @@ func newStack(t *testing.T, mutate func(*ingress.Config), stores *store.Stores) 
 	}
 	t.Cleanup(func() { net.Close() })
 	s := &stack{net: net, t: t}
+	wall := time.Now
+	s.now.Store(&wall)
 	s.startFilter()
 	cfg := testConfig()
 	if mutate != nil {
@@ -110,7 +115,7 @@ func (s *stack) startGateway(cfg ingress.Config, stores *store.Stores) *ingress.
 		t.Fatal(err)
 	}
 	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Failsafe: watcher.Enabled, Dependencies: s.net.DependencySet(),
-		Backends: group, Stores: stores, Log: zaptest.NewLogger(t)})
+		Backends: group, Stores: stores, Log: zaptest.NewLogger(t), Now: func() time.Time { return (*s.now.Load())() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,5 +429,46 @@ func TestAsyncQueueSurvivesAGatewayRestart(t *testing.T) {
 	}
 	if !s.inPool(tx.Hash()) {
 		t.Fatal("forwarded tx not at the sentry")
+	}
+}
+
+// TestTimingVariantsThroughTheGateway: the gateway checks at now + exec_timestamp_offset, so its
+// clock decides whether a real devnet message is executed at its own timestamp or too late.
+func TestTimingVariantsThroughTheGateway(t *testing.T) {
+	s := newStack(t, nil, nil)
+	e := s.emit(901, "timing")
+	window := s.net.DependencySet().ExpiryWindow()
+	offset := testConfig().ExecTimestampOffset.D()
+	at := func(execTS uint64) {
+		f := func() time.Time { return time.Unix(int64(execTS), 0).Add(-offset) }
+		s.now.Store(&f)
+	}
+	cases := []struct {
+		name   string
+		execTS uint64
+		code   int
+	}{
+		{"same timestamp", e.ID.Timestamp, sc.CodeConflict},
+		{"executed before its initiating message", e.ID.Timestamp - 1, sc.CodeConflict},
+		{"expired", e.ID.Timestamp + window + 1, sc.CodeConflict},
+		{"expires within the timeout", e.ID.Timestamp + window - 100, sc.CodeConflict},
+		{"one second later", e.ID.Timestamp + 1, 0},
+	}
+	for i, c := range cases {
+		at(c.execTS)
+		tx := s.execTx(1+i, 0, e.Keys())
+		status, r := s.send(tx)
+		if c.code == 0 {
+			if status != 200 || r.Error != nil {
+				t.Errorf("%s: %d %+v", c.name, status, r.Error)
+			}
+			continue
+		}
+		if status != 409 || r.Error == nil || r.Error.Code != c.code {
+			t.Errorf("%s: %d %+v, want %d", c.name, status, r.Error, c.code)
+		}
+		if s.inPool(tx.Hash()) {
+			t.Errorf("%s: the rejected tx reached the sentry", c.name)
+		}
 	}
 }
