@@ -167,9 +167,7 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	}
 	if len(reqs) > 0 {
 		g.metrics.inflightAdd(len(reqs))
-		cctx, cancel := context.WithTimeout(ctx, g.cfg.FilterTimeout.D())
-		verdicts := g.checker.CheckAccessLists(cctx, reqs)
-		cancel()
+		verdicts := g.checkFilter(ctx, reqs)
 		for range reqs {
 			<-g.inflight
 		}
@@ -191,6 +189,22 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 			}
 		}
 	}
+}
+
+// checkFilter sends reqs to the filter pool through the coalescer: with other requests' checks
+// when filter calls are already in flight. Waiting is bounded by twice the filter timeout (one
+// call ahead, then ours).
+func (g *Gateway) checkFilter(ctx context.Context, reqs []sc.Request) []sc.Verdict {
+	cctx, cancel := context.WithTimeout(ctx, 2*g.cfg.FilterTimeout.D())
+	defer cancel()
+	verdicts, err := g.filter.Do(cctx, reqs)
+	if err != nil {
+		verdicts = make([]sc.Verdict, len(reqs))
+		for i := range verdicts {
+			verdicts[i] = sc.Unavailable("", err)
+		}
+	}
+	return verdicts
 }
 
 // errShed marks a check refused by the in-flight bound.

@@ -53,6 +53,8 @@ type Config struct {
 	MessageTimeout      uint64          `toml:"message_timeout" comment:"seconds the messages must stay valid after inclusion (the descriptor's timeout)"`
 	MinSafety           string          `toml:"min_safety"`
 	FilterTimeout       config.Duration `toml:"filter_timeout" comment:"bound of one filter call from the admission path"`
+	FilterCallsInFlight int             `toml:"filter_calls_in_flight" comment:"filter calls in flight at once; checks arriving meanwhile wait and go together in the next call (no added latency when idle)"`
+	FilterBatchSize     int             `toml:"filter_batch_size" comment:"most checks in one coalesced filter call"`
 	ValidTTL            config.Duration `toml:"valid_ttl" comment:"how long a valid verdict is reused for the same access list"`
 	InvalidTTL          config.Duration `toml:"invalid_ttl" comment:"how long an invalid verdict is reused"`
 
@@ -80,7 +82,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes: 10 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
 		IPRateWindow: d(time.Second), SenderRateLimit: 20, SenderRateWindow: d(time.Second),
 		ExecTimestampOffset: d(2 * time.Second), MessageTimeout: 7200, MinSafety: string(sc.SafetyCrossUnsafe),
-		FilterTimeout: d(3 * time.Second), ValidTTL: d(10 * time.Second), InvalidTTL: d(5 * time.Minute),
+		FilterTimeout: d(3 * time.Second), FilterCallsInFlight: 8, FilterBatchSize: 100, ValidTTL: d(10 * time.Second), InvalidTTL: d(5 * time.Minute),
 		RetryDelay: d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second),
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
@@ -98,7 +100,8 @@ func (c *Config) Check() error {
 	positive := map[string]int64{
 		"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize), "max_tx_bytes": int64(c.MaxTxBytes),
 		"max_inbox_entries": int64(c.MaxInboxEntries), "max_inflight_checks": int64(c.MaxInFlightChecks),
-		"filter_timeout": int64(c.FilterTimeout), "retry_delay": int64(c.RetryDelay), "queue_poll": int64(c.QueuePoll),
+		"filter_timeout": int64(c.FilterTimeout), "filter_calls_in_flight": int64(c.FilterCallsInFlight),
+		"filter_batch_size": int64(c.FilterBatchSize), "retry_delay": int64(c.RetryDelay), "queue_poll": int64(c.QueuePoll),
 		"queue_lease": int64(c.QueueLease), "status_ttl": int64(c.StatusTTL), "read_timeout": int64(c.ReadTimeout),
 		"write_timeout": int64(c.WriteTimeout), "idle_timeout": int64(c.IdleTimeout),
 	}

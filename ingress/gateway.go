@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/batching"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
@@ -51,6 +52,7 @@ type Gateway struct {
 	allowed  map[string]bool // read methods; immutable after New
 	inflight chan struct{}
 	flights  flights
+	filter   *batching.Coalescer[sc.Request, sc.Verdict]
 	feed     chan store.FeedEntry
 
 	http   *fasthttp.Server
@@ -93,6 +95,11 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	for _, m := range cfg.Methods {
 		g.allowed[m] = true
 	}
+	g.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight},
+		g.checker.CheckAccessLists,
+		func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), cfg.FilterTimeout.D())
+		})
 	g.http = &fasthttp.Server{
 		Handler: g.handle, Name: "interopgate", NoDefaultServerHeader: true,
 		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),

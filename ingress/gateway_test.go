@@ -479,3 +479,26 @@ func TestForwardToAll(t *testing.T) {
 	waitFor(f.sentry)
 	waitFor(other)
 }
+
+func TestConcurrentRequestsShareFilterCalls(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) { c.FilterCallsInFlight = 2 })
+	f.filter.SetLatency(20 * time.Millisecond)
+	bodies := make([]string, 100)
+	for i := range bodies {
+		bodies[i] = sendRawBody(i, interopTx(t, 1+i%4, uint64(i), 902, keysOf(message(3000+i))))
+	}
+	var wg sync.WaitGroup
+	for _, b := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, out := post(t, f.gw.URL(), b); st != 200 {
+				t.Errorf("%d %s", st, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if calls, reqs := f.filter.Calls(), f.filter.Requests(); calls != 100 || reqs > 30 {
+		t.Fatalf("100 concurrent single-tx requests: %d checks in %d filter requests, want 100 in at most 30", calls, reqs)
+	}
+}

@@ -1,0 +1,133 @@
+package batching
+
+import (
+	"context"
+	"sync"
+)
+
+// Config bounds a Coalescer. Zero values take the defaults.
+type Config struct {
+	// MaxBatch is the most requests one batch carries (default 100). A single call with more
+	// requests goes alone.
+	MaxBatch int
+	// MaxInFlight is the most batches in flight at once (default 4).
+	MaxInFlight int
+}
+
+// Coalescer batches calls to one function. Safe for concurrent use; the zero value is not.
+type Coalescer[Q, R any] struct {
+	cfg  Config
+	call func(ctx context.Context, reqs []Q) []R
+	// newCtx makes the context of each batch call (it outlives any one caller).
+	newCtx func() (context.Context, context.CancelFunc)
+
+	mu       sync.Mutex
+	pending  []*waiter[Q, R]
+	inFlight int
+	stats    Stats
+}
+
+// Stats counts what a Coalescer did.
+type Stats struct {
+	Calls    int64 // Do calls
+	Requests int64 // requests in them
+	Batches  int64 // upstream batches sent
+}
+
+type waiter[Q, R any] struct {
+	reqs []Q
+	resp []R
+	done chan struct{}
+}
+
+// New returns a Coalescer over call. newCtx gives each batch its context (for example one
+// with the upstream timeout); nil means context.Background.
+func New[Q, R any](cfg Config, call func(ctx context.Context, reqs []Q) []R, newCtx func() (context.Context, context.CancelFunc)) *Coalescer[Q, R] {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 100
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4
+	}
+	if newCtx == nil {
+		newCtx = func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+	}
+	return &Coalescer[Q, R]{cfg: cfg, call: call, newCtx: newCtx}
+}
+
+// Do sends reqs, alone or with other callers' requests, and returns their responses in order.
+// It returns ctx's error if ctx ends first; the batch still completes for the others.
+func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	w := &waiter[Q, R]{reqs: reqs, done: make(chan struct{})}
+	c.mu.Lock()
+	c.stats.Calls++
+	c.stats.Requests += int64(len(reqs))
+	c.pending = append(c.pending, w)
+	var batch []*waiter[Q, R]
+	if c.inFlight < c.cfg.MaxInFlight {
+		c.inFlight++
+		batch = c.take()
+	}
+	c.mu.Unlock()
+	if batch != nil {
+		go c.run(batch)
+	}
+	select {
+	case <-w.done:
+		return w.resp, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Stats returns the counters.
+func (c *Coalescer[Q, R]) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// take removes from pending the waiters of the next batch; c.mu is held.
+func (c *Coalescer[Q, R]) take() []*waiter[Q, R] {
+	n, i := 0, 0
+	for ; i < len(c.pending); i++ {
+		if i > 0 && n+len(c.pending[i].reqs) > c.cfg.MaxBatch {
+			break
+		}
+		n += len(c.pending[i].reqs)
+	}
+	batch := c.pending[:i:i]
+	c.pending = append([]*waiter[Q, R](nil), c.pending[i:]...)
+	c.stats.Batches++
+	return batch
+}
+
+// run sends batches until nothing is pending, then frees its slot.
+func (c *Coalescer[Q, R]) run(batch []*waiter[Q, R]) {
+	for {
+		var reqs []Q
+		for _, w := range batch {
+			reqs = append(reqs, w.reqs...)
+		}
+		ctx, cancel := c.newCtx()
+		resps := c.call(ctx, reqs)
+		cancel()
+		off := 0
+		for _, w := range batch {
+			w.resp = resps[off : off+len(w.reqs) : off+len(w.reqs)]
+			off += len(w.reqs)
+			close(w.done)
+		}
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.inFlight--
+			c.mu.Unlock()
+			return
+		}
+		batch = c.take()
+		c.mu.Unlock()
+	}
+}
