@@ -55,8 +55,14 @@ type gatewayConfig struct {
 		MasterName string          `toml:"master_name" comment:"Sentinel master name"`
 		Prefix     string          `toml:"prefix"`
 		Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the gateway falls back to local state"`
-		MaxQueue   int             `toml:"max_queue" comment:"bound of the delay queue"`
 	} `toml:"redis"`
+	State struct {
+		MaxQueue    int `toml:"max_queue" comment:"transactions in the delay queue (Redis and memory)"`
+		FeedSize    int `toml:"feed_size" comment:"accepted interop txs kept on the feed for the revalidator (approximate in Redis)"`
+		MaxVerdicts int `toml:"max_verdicts" comment:"cached verdicts in memory"`
+		MaxKeys     int `toml:"max_rate_keys" comment:"rate-limited IPs and senders tracked in memory"`
+		MaxStatuses int `toml:"max_statuses" comment:"transaction statuses kept in memory"`
+	} `toml:"state"`
 }
 
 // filterEndpoint is one interop filter the gateway asks.
@@ -81,7 +87,8 @@ func defaultGatewayConfig() *gatewayConfig {
 	c.Filters.FailsafeInterval = config.Duration(sc.DefaultFailsafeInterval)
 	c.Redis.Prefix = "interopgate:"
 	c.Redis.Timeout = config.Duration(250 * time.Millisecond)
-	c.Redis.MaxQueue = 10_000
+	c.State.MaxQueue, c.State.FeedSize = 10_000, 10_000
+	c.State.MaxVerdicts, c.State.MaxKeys, c.State.MaxStatuses = 100_000, 100_000, 100_000
 	return &c
 }
 
@@ -171,10 +178,11 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, fmt.Errorf("sentries: %w", err)
 	}
-	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.Redis.MaxQueue})
+	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.State.MaxQueue, FeedSize: cfg.State.FeedSize,
+		MaxVerdicts: cfg.State.MaxVerdicts, MaxKeys: cfg.State.MaxKeys, MaxStatuses: cfg.State.MaxStatuses})
 	if cfg.Redis.URL != "" || len(cfg.Redis.Addrs) > 0 {
 		r, err := store.NewRedis(store.RedisConfig{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
-			Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout.D(), MaxQueue: cfg.Redis.MaxQueue})
+			Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout.D(), MaxQueue: cfg.State.MaxQueue, FeedSize: cfg.State.FeedSize})
 		if err != nil {
 			return nil, err
 		}
