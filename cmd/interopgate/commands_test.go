@@ -19,9 +19,11 @@ import (
 	"github.com/holiman/uint256"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/internal/config"
 	sc "github.com/interopgate/interopgate/supervisorclient"
+	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
 // syncBuffer is an io.Writer the command writes from its goroutine while the test reads.
@@ -306,3 +308,42 @@ func writeFile(t *testing.T, name, body string) string {
 }
 
 func rpcDial(url string) (*rpc.Client, error) { return rpc.Dial(url) }
+
+// TestExamplesAreValid decodes the example configs strictly and validates them, so the
+// examples a newcomer copies cannot rot.
+func TestExamplesAreValid(t *testing.T) {
+	g := defaultGatewayConfig()
+	data, err := os.ReadFile("../../examples/gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.Decode(data, g); err != nil {
+		t.Fatalf("examples/gateway.toml: %v", err)
+	}
+	if err := g.Gateway.Check(); err != nil {
+		t.Fatalf("examples/gateway.toml: %v", err)
+	}
+	if _, err := g.dependencySet(); err != nil {
+		t.Fatalf("examples/gateway.toml: %v", err)
+	}
+	f := defaultFilterConfig()
+	if data, err = os.ReadFile("../../examples/filter.toml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.Decode(data, f); err != nil {
+		t.Fatalf("examples/filter.toml: %v", err)
+	}
+	deps, err := f.dependencySet()
+	if err != nil {
+		t.Fatalf("examples/filter.toml: %v", err)
+	}
+	if _, err := light.New(light.Config{Chains: f.Filter.Chains, Dependencies: deps, CrossUnsafeHead: light.HeadRule(f.Filter.CrossUnsafeHead)}); err != nil {
+		t.Fatalf("examples/filter.toml: %v", err)
+	}
+	if data, err = os.ReadFile("../../examples/dependency-set.json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accesslist.ParseDependencySet(data); err != nil {
+		t.Fatalf("examples/dependency-set.json: %v", err)
+	}
+}
