@@ -13,10 +13,13 @@ test:
 test-short:
 	$(GO) test -short $(PKGS)
 
-## lint: gofmt and go vet
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## lint: gofmt, go vet and staticcheck (fetched from the Go module proxy at a pinned version)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 ## bench: every benchmark, 5 runs each (compare medians, or feed the output to benchstat)
 bench:
