@@ -7,11 +7,14 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/accesslist"
@@ -54,6 +57,10 @@ func filterAnswer(code int) rpctest.Handler {
 }
 
 func newFakes(t testing.TB, filterCode int, mutate func(*ingress.Config)) *fakes {
+	return newFakesWith(t, filterCode, mutate, nil)
+}
+
+func newFakesWith(t testing.TB, filterCode int, mutate func(*ingress.Config), m *ingress.Metrics) *fakes {
 	f := &fakes{sentry: rpctest.New(t, sentryHandler), filter: rpctest.New(t, filterAnswer(filterCode))}
 	f.sentry.KeepBodies(false)
 	f.filter.KeepBodies(false)
@@ -63,7 +70,7 @@ func newFakes(t testing.TB, filterCode int, mutate func(*ingress.Config)) *fakes
 	}
 	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
 	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL}}}, zaptest.NewLogger(t), nil)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL}}}, zaptest.NewLogger(t), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +80,7 @@ func newFakes(t testing.TB, filterCode int, mutate func(*ingress.Config)) *fakes
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t)})
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,5 +507,137 @@ func TestConcurrentRequestsShareFilterCalls(t *testing.T) {
 	wg.Wait()
 	if calls, reqs := f.filter.Calls(), f.filter.Requests(); calls != 100 || reqs > 30 {
 		t.Fatalf("100 concurrent single-tx requests: %d checks in %d filter requests, want 100 in at most 30", calls, reqs)
+	}
+}
+
+// counter sums the samples of a metric family in reg whose labels include want.
+func counter(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue metrics
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				total += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				total += m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				total += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return total
+}
+
+func TestMetricsCount(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := newFakesWith(t, sc.CodeConflict, nil, ingress.NewMetrics(reg))
+	body := sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(80))))
+	for range 5 {
+		post(t, f.gw.URL(), body)
+	}
+	post(t, f.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`)
+	post(t, f.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"debug_x"}`)
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"interopgate_gateway_interop_verdicts_total", map[string]string{"result": "rejected", "reason": "conflict"}, 5},
+		{"interopgate_gateway_verdict_cache_total", map[string]string{"result": "hit"}, 4},
+		{"interopgate_gateway_verdict_cache_total", map[string]string{"result": "miss"}, 1},
+		{"interopgate_gateway_calls_total", map[string]string{"method": "eth_blockNumber", "outcome": "forwarded"}, 1},
+		{"interopgate_gateway_calls_total", map[string]string{"method": "other", "outcome": "method_not_allowed"}, 1},
+		{"interopgate_gateway_request_duration_seconds", map[string]string{"method": "eth_sendRawTransaction"}, 5},
+		{"interopgate_gateway_backend_requests_total", map[string]string{"backend": "s", "outcome": "ok"}, 1},
+	}
+	for _, c := range checks {
+		if got := counter(t, reg, c.name, c.labels); got < c.want || (c.name != "interopgate_gateway_backend_requests_total" && got != c.want) {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}
+
+func TestAsyncQueueDropsWhatTurnsInvalid(t *testing.T) {
+	var calls atomic.Int32
+	f := newFakes(t, 0, func(c *ingress.Config) {
+		c.AsyncRetry = true
+		c.RetryDelay = d(10 * time.Millisecond)
+		c.QueuePoll = d(5 * time.Millisecond)
+		c.RetryAttempts = 10
+	})
+	// Not yet (twice), then a conflict: queued, re-tested, rescheduled, then dropped.
+	f.filter.SetHandler(func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		if calls.Add(1) <= 2 {
+			return nil, &rpctest.Error{Code: sc.CodeFuture, Message: "future data"}
+		}
+		return nil, &rpctest.Error{Code: sc.CodeConflict, Message: "conflicting data"}
+	})
+	tx := interopTx(t, 1, 0, 902, keysOf(message(90)))
+	_, body := post(t, f.gw.URL(), sendRawBody(1, tx))
+	if r := reply(t, body); r.Error != nil || string(r.Result) != `"`+tx.Hash().Hex()+`"` {
+		t.Fatalf("async admission: %s", body)
+	}
+	var st map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, b := post(t, f.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"interopgate_getTransactionStatus","params":["`+tx.Hash().Hex()+`"]}`)
+		var r struct{ Result map[string]any }
+		_ = json.Unmarshal(b, &r)
+		st = r.Result
+		if st["status"] == ingress.StateDropped || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // polling the status against a deadline
+	}
+	if st["status"] != ingress.StateDropped || st["code"].(float64) != sc.CodeConflict || st["attempts"].(float64) != 2 {
+		t.Fatalf("status %v, want dropped with -320600 after 2 re-tests", st)
+	}
+	for _, b := range f.sentry.Bodies() {
+		if strings.Contains(string(b), "sendRaw") {
+			t.Fatal("a dropped tx reached the sentry")
+		}
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	f := newFakes(t, 0, nil)
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		status, _, err := fasthttp.Get(nil, f.gw.URL()+path)
+		if err != nil || status != want {
+			t.Fatalf("%s: %d %v", path, status, err)
+		}
+	}
+	f.sentry.SetHTTPStatus(503)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		status, body, _ := fasthttp.Get(nil, f.gw.URL()+"/readyz")
+		if status == 503 && strings.Contains(string(body), "no healthy sentry") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz still %d with the only sentry failing", status)
+		}
+		time.Sleep(50 * time.Millisecond) // health checks run every 2 s; polling against a deadline
 	}
 }
