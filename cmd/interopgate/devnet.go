@@ -101,7 +101,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 		return cli.Exit(err.Error(), 2)
 	}
 	defer checker.Close()
-	api, err := filterapi.New(checker, filterapi.Config{AllowSetFailsafe: true},
+	api, err := filterapi.New(coalesce(checker, 8, 256), filterapi.Config{AllowSetFailsafe: true},
 		filterapi.WithLogger(log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

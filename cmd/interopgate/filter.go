@@ -30,6 +30,8 @@ type filterConfig struct {
 		MaxConcurrentPerChain int              `toml:"max_concurrent_per_chain" comment:"in-flight HTTP requests to each chain's RPC"`
 		LogCacheRecords       int              `toml:"log_cache_records" comment:"bound of the block-log cache, in log records"`
 		UpstreamTimeout       config.Duration  `toml:"upstream_timeout" comment:"timeout of each request to a chain's RPC"`
+		CallsInFlight         int              `toml:"calls_in_flight" comment:"proofs in flight at once; checks arriving meanwhile are proved together in the next one (0 = every request alone)"`
+		MaxBatch              int              `toml:"max_batch" comment:"most checks proved together"`
 		Chains                []light.ChainRPC `toml:"chains" comment:"every chain of the dependency set and its RPC URL"`
 	} `toml:"filter"`
 	API struct {
@@ -49,6 +51,8 @@ func defaultFilterConfig() *filterConfig {
 	c.Filter.MaxConcurrentPerChain = light.DefaultMaxConcurrentPerChain
 	c.Filter.LogCacheRecords = light.DefaultLogCacheRecords
 	c.Filter.UpstreamTimeout = config.Duration(light.DefaultTimeout)
+	c.Filter.CallsInFlight = 8
+	c.Filter.MaxBatch = 256
 	c.API.MaxBodyBytes = 5 << 20
 	c.API.MaxBatchSize = 1000
 	c.API.MaxInboxEntries = 1024
@@ -111,7 +115,7 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 		return cli.Exit(err.Error(), 2)
 	}
 	defer checker.Close()
-	api, err := filterapi.New(checker, filterapi.Config{
+	api, err := filterapi.New(coalesce(checker, cfg.Filter.CallsInFlight, cfg.Filter.MaxBatch), filterapi.Config{
 		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
 		CheckTimeout: cfg.API.CheckTimeout.D(), AllowSetFailsafe: cfg.API.AllowSetFailsafe,
 	}, filterapi.WithLogger(st.log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready))
