@@ -17,15 +17,7 @@ import (
 // call: scan the raw tx, check size and chain, parse and de-duplicate its 3 messages, apply
 // the local rules, digest the list into the cache key.
 func BenchmarkAdmissionBeforeFilter(b *testing.B) {
-	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-	pool, _ := sc.NewPool(nil, sc.PoolConfig{})
-	group, _ := NewGroup(GroupConfig{Backends: []BackendConfig{{Name: "s", URL: "http://127.0.0.1:1"}}}, nil, nil)
-	cfg := DefaultConfig()
-	cfg.ChainID = 902
-	g, err := New(cfg, Deps{Checker: pool, Dependencies: deps, Backends: group})
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := fuzzGateway(b)
 	msgs := make([]accesslist.Message, 3)
 	for i := range msgs {
 		msgs[i] = accesslist.Message{BlockNumber: uint64(100 + i), Timestamp: uint64(time.Now().Unix() - 60), LogIndex: uint32(i)}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
@@ -62,21 +61,11 @@ func defaultFilterConfig() *filterConfig {
 
 // dependencySet reads the file or, without one, builds the set of the configured chains.
 func (c *filterConfig) dependencySet() (*accesslist.DependencySet, error) {
-	if c.Filter.DependencySet != "" {
-		data, err := os.ReadFile(c.Filter.DependencySet)
-		if err != nil {
-			return nil, fmt.Errorf("filter.dependency_set: %w", err)
-		}
-		return accesslist.ParseDependencySet(data)
-	}
-	if len(c.Filter.Chains) == 0 {
-		return nil, fmt.Errorf("filter.chains: no chain configured")
-	}
 	ids := make([]uint64, len(c.Filter.Chains))
 	for i, ch := range c.Filter.Chains {
 		ids[i] = ch.ChainID
 	}
-	return accesslist.NewDependencySet(ids, c.Filter.ExpiryWindow)
+	return loadDependencySet("filter", c.Filter.DependencySet, ids, c.Filter.ExpiryWindow)
 }
 
 func filterCommand(st *appState) *cli.Command {

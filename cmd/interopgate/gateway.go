@@ -93,17 +93,7 @@ func defaultGatewayConfig() *gatewayConfig {
 }
 
 func (c *gatewayConfig) dependencySet() (*accesslist.DependencySet, error) {
-	if c.Interop.DependencySet != "" {
-		data, err := os.ReadFile(c.Interop.DependencySet)
-		if err != nil {
-			return nil, fmt.Errorf("interop.dependency_set: %w", err)
-		}
-		return accesslist.ParseDependencySet(data)
-	}
-	if len(c.Interop.Chains) == 0 {
-		return nil, fmt.Errorf("interop: set dependency_set or chains")
-	}
-	return accesslist.NewDependencySet(c.Interop.Chains, c.Interop.ExpiryWindow)
+	return loadDependencySet("interop", c.Interop.DependencySet, c.Interop.Chains, c.Interop.ExpiryWindow)
 }
 
 func gatewayCommand(st *appState) *cli.Command {

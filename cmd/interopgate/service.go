@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
+	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/internal/config"
 )
 
@@ -91,4 +92,20 @@ func loadServiceConfig(c *cli.Context, st *appState, cfg any, addr *string, port
 		*port = c.Int("rpc.port")
 	}
 	return false, nil
+}
+
+// loadDependencySet reads the dependency-set file at path or, without one, builds the set of
+// chains with the given expiry window. section names the config section in errors.
+func loadDependencySet(section, path string, chains []uint64, window uint64) (*accesslist.DependencySet, error) {
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s.dependency_set: %w", section, err)
+		}
+		return accesslist.ParseDependencySet(data)
+	}
+	if len(chains) == 0 {
+		return nil, fmt.Errorf("%s: no chain configured: set dependency_set or the chains", section)
+	}
+	return accesslist.NewDependencySet(chains, window)
 }
