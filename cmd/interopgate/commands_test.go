@@ -127,34 +127,8 @@ func TestFilterCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := filepath.Join(t.TempDir(), "filter.toml")
-	toml := fmt.Sprintf(`[rpc]
-addr = "127.0.0.1"
-port = 0
-
-[filter]
-cross_unsafe_head = "latest"
-
-[[filter.chains]]
-chain_id = 901
-rpc = %q
-
-[[filter.chains]]
-chain_id = 902
-rpc = %q
-`, net.Chain(901).RPCURL(), net.Chain(902).RPCURL())
-	if err := os.WriteFile(cfgFile, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, stop := startCommand(t, "filter", "--config", cfgFile, "--metrics.enabled=false")
-	var url string
-	waitFor(t, "the filter to listen", 30*time.Second, func() bool {
-		m := listening.FindStringSubmatch(out.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	})
+	out, stop := startCommand(t, "filter", "--config", devnetFilterConfig(t, net), "--rpc.addr", "127.0.0.1", "--rpc.port", "0", "--metrics.enabled=false")
+	url := waitForURL(t, "the filter to listen", out, listening)
 	client, _ := sc.NewClient(sc.ClientConfig{URL: url})
 	req := sc.Request{InboxKeys: e.Keys(), MinSafety: sc.SafetyCrossUnsafe,
 		Executing: sc.ExecutingDescriptor{ChainID: *uint256.NewInt(902), Timestamp: e.ID.Timestamp + 2}}
@@ -218,25 +192,9 @@ func TestGatewayCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A light filter for the gateway to ask.
-	filterOut, stopFilter := startCommand(t, "filter", "--metrics.enabled=false", "--rpc.port", "0", "--config", writeFile(t, "filter.toml", fmt.Sprintf(`
-[filter]
-cross_unsafe_head = "latest"
-[[filter.chains]]
-chain_id = 901
-rpc = %q
-[[filter.chains]]
-chain_id = 902
-rpc = %q
-`, net.Chain(901).RPCURL(), net.Chain(902).RPCURL())))
+	filterOut, stopFilter := startCommand(t, "filter", "--metrics.enabled=false", "--rpc.port", "0", "--config", devnetFilterConfig(t, net))
 	defer stopFilter()
-	var filterURL string
-	waitFor(t, "the filter", 30*time.Second, func() bool {
-		m := listening.FindStringSubmatch(filterOut.String())
-		if m != nil {
-			filterURL = m[1]
-		}
-		return m != nil
-	})
+	filterURL := waitForURL(t, "the filter", filterOut, listening)
 	out, stop := startCommand(t, "gateway", "--metrics.enabled=false", "--rpc.addr", "127.0.0.1", "--rpc.port", "0", "--config", writeFile(t, "gateway.toml", fmt.Sprintf(`
 [gateway]
 chain_id = 902
@@ -250,14 +208,7 @@ url = %q
 [interop]
 chains = [901, 902]
 `, net.Chain(902).RPCURL(), filterURL)))
-	var gwURL string
-	waitFor(t, "the gateway", 30*time.Second, func() bool {
-		m := gatewayListening.FindStringSubmatch(out.String())
-		if m != nil {
-			gwURL = m[1]
-		}
-		return m != nil
-	})
+	gwURL := waitForURL(t, "the gateway", out, gatewayListening)
 	tx, err := net.Chain(902).ExecutingTx(ctx, net.Accounts[1], 0, e.Keys())
 	if err != nil {
 		t.Fatal(err)
@@ -346,4 +297,32 @@ func TestExamplesAreValid(t *testing.T) {
 	if _, err := accesslist.ParseDependencySet(data); err != nil {
 		t.Fatalf("examples/dependency-set.json: %v", err)
 	}
+}
+
+// devnetFilterConfig writes a light-filter config for the devnet's chains 901 and 902.
+func devnetFilterConfig(t *testing.T, net *devnet.Devnet) string {
+	return writeFile(t, "filter.toml", fmt.Sprintf(`
+[filter]
+cross_unsafe_head = "latest"
+[[filter.chains]]
+chain_id = 901
+rpc = %q
+[[filter.chains]]
+chain_id = 902
+rpc = %q
+`, net.Chain(901).RPCURL(), net.Chain(902).RPCURL()))
+}
+
+// waitForURL waits until the command's output has a line matching re and returns its URL.
+func waitForURL(t *testing.T, what string, out *syncBuffer, re *regexp.Regexp) string {
+	t.Helper()
+	var url string
+	waitFor(t, what, 30*time.Second, func() bool {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		return false
+	})
+	return url
 }
