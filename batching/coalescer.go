@@ -2,6 +2,7 @@ package batching
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -12,7 +13,13 @@ type Config struct {
 	MaxBatch int
 	// MaxInFlight is the most batches in flight at once (default 4).
 	MaxInFlight int
+	// MaxPending is the most requests waiting for a slot (default 100 × MaxBatch); a call that
+	// would go past it fails at once with ErrOverloaded rather than queue without bound.
+	MaxPending int
 }
+
+// ErrOverloaded: the coalescer's waiting room is full.
+var ErrOverloaded = errors.New("too many checks waiting for an upstream call")
 
 // Coalescer batches calls to one function. Safe for concurrent use; the zero value is not.
 type Coalescer[Q, R any] struct {
@@ -23,6 +30,7 @@ type Coalescer[Q, R any] struct {
 
 	mu       sync.Mutex
 	pending  []*waiter[Q, R]
+	waiting  int // requests in pending
 	inFlight int
 	stats    Stats
 }
@@ -49,6 +57,9 @@ func New[Q, R any](cfg Config, call func(ctx context.Context, reqs []Q) []R, new
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4
 	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 100 * cfg.MaxBatch
+	}
 	if newCtx == nil {
 		newCtx = func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
 	}
@@ -56,7 +67,9 @@ func New[Q, R any](cfg Config, call func(ctx context.Context, reqs []Q) []R, new
 }
 
 // Do sends reqs, alone or with other callers' requests, and returns their responses in order.
-// It returns ctx's error if ctx ends first; the batch still completes for the others.
+// It returns ctx's error if ctx ends first: requests not yet sent are then withdrawn, and a
+// batch already sent still completes for the others. If the upstream answers fewer responses
+// than requests, the missing ones are R's zero value.
 func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 	if len(reqs) == 0 {
 		return nil, nil
@@ -65,7 +78,12 @@ func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 	c.mu.Lock()
 	c.stats.Calls++
 	c.stats.Requests += int64(len(reqs))
+	if c.inFlight >= c.cfg.MaxInFlight && c.waiting+len(reqs) > c.cfg.MaxPending {
+		c.mu.Unlock()
+		return nil, ErrOverloaded
+	}
 	c.pending = append(c.pending, w)
+	c.waiting += len(reqs)
 	var batch []*waiter[Q, R]
 	if c.inFlight < c.cfg.MaxInFlight {
 		c.inFlight++
@@ -79,7 +97,21 @@ func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 	case <-w.done:
 		return w.resp, nil
 	case <-ctx.Done():
+		c.withdraw(w)
 		return nil, ctx.Err()
+	}
+}
+
+// withdraw removes w from pending if it has not been taken into a batch.
+func (c *Coalescer[Q, R]) withdraw(w *waiter[Q, R]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.pending {
+		if p == w {
+			c.pending = append(c.pending[:i:i], c.pending[i+1:]...)
+			c.waiting -= len(w.reqs)
+			return
+		}
 	}
 }
 
@@ -101,6 +133,7 @@ func (c *Coalescer[Q, R]) take() []*waiter[Q, R] {
 	}
 	batch := c.pending[:i:i]
 	c.pending = append([]*waiter[Q, R](nil), c.pending[i:]...)
+	c.waiting -= n
 	c.stats.Batches++
 	return batch
 }
@@ -115,6 +148,9 @@ func (c *Coalescer[Q, R]) run(batch []*waiter[Q, R]) {
 		ctx, cancel := c.newCtx()
 		resps := c.call(ctx, reqs)
 		cancel()
+		if len(resps) < len(reqs) {
+			resps = append(resps, make([]R, len(reqs)-len(resps))...)
+		}
 		off := 0
 		for _, w := range batch {
 			w.resp = resps[off : off+len(w.reqs) : off+len(w.reqs)]

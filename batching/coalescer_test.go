@@ -149,3 +149,68 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond) // polling against a deadline
 	}
 }
+
+// An upstream that answers fewer results than requests must not crash the caller: the missing
+// ones are the zero value (for verdicts: unavailable).
+func TestShortAnswerIsPaddedNotAPanic(t *testing.T) {
+	c := New(Config{}, func(_ context.Context, reqs []int) []int { return []int{7} }, nil)
+	got, err := c.Do(context.Background(), []int{1, 2, 3})
+	if err != nil || len(got) != 3 || got[0] != 7 || got[1] != 0 || got[2] != 0 {
+		t.Fatalf("%v %v", got, err)
+	}
+}
+
+// A caller that gave up before its requests were sent is not sent.
+func TestAbandonedCallIsNotSent(t *testing.T) {
+	u := &upstream{release: make(chan struct{})}
+	c := New(Config{MaxInFlight: 1}, u.call, nil)
+	first := make(chan struct{})
+	go func() {
+		c.Do(context.Background(), []int{1})
+		close(first)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Stats().Batches == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first call was never sent")
+		}
+		time.Sleep(time.Millisecond) // polling the counter against a deadline
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Do(ctx, []int{2, 3}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned call: %v", err)
+	}
+	u.release <- struct{}{}
+	<-first
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.sizes) != 1 {
+		t.Fatalf("upstream batches %v: the abandoned requests were sent", u.sizes)
+	}
+}
+
+// Callers beyond MaxPending requests are refused at once rather than queued without bound.
+func TestPendingIsBounded(t *testing.T) {
+	u := &upstream{release: make(chan struct{})}
+	c := New(Config{MaxInFlight: 1, MaxPending: 2}, u.call, nil)
+	go c.Do(context.Background(), []int{1})
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Stats().Batches == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first call was never sent")
+		}
+		time.Sleep(time.Millisecond) // polling the counter against a deadline
+	}
+	go c.Do(context.Background(), []int{2, 3})
+	for c.Stats().Calls < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second call never arrived")
+		}
+		time.Sleep(time.Millisecond) // polling the counter against a deadline
+	}
+	if _, err := c.Do(context.Background(), []int{4}); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("third call over MaxPending: %v", err)
+	}
+	close(u.release)
+}

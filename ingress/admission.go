@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -16,7 +15,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/interopgate/interopgate/accesslist"
-	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
@@ -26,10 +24,13 @@ type txItem struct {
 	hash    common.Hash
 	interop bool
 	msgs    []accesslist.Message
-	keys    []common.Hash
-	key     string // verdict cache and single-flight key
+	keys    []common.Hash // the inbox keys as the tx carries them: what the filter is asked
+	key     string        // verdict cache and single-flight key: a digest of keys
+	stage   stage
+	charged bool // the per-sender limit was applied (once per tx, never per re-test)
 	verdict sc.Verdict
 	err     *clientError // final rejection
+	queue   bool         // to be handed to the durable queue
 	decided bool
 }
 
@@ -45,8 +46,12 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	if err != nil {
 		return it.reject(errInvalidParams("invalid transaction: " + err.Error()))
 	}
-	if scan.Type == accesslist.DepositTxType {
+	switch scan.Type {
+	case accesslist.DepositTxType:
 		return it.reject(errInvalidParams("deposit transactions cannot be submitted over RPC"))
+	case types.BlobTxType:
+		// OP Stack chains take no blob transactions: no filter call for one.
+		return it.reject(errInvalidParams("blob transactions (type 3) are not accepted on OP Stack chains"))
 	}
 	if scan.HasChainID && scan.ChainID != g.chainID {
 		return it.reject(newClientError(CodeServerError, http.StatusBadRequest, "wrong_chain",
@@ -58,7 +63,7 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 		return it
 	}
 	it.interop = true
-	it.hash = crypto.Keccak256Hash(raw) // for the tx status, the queue and the feed
+	it.hash = crypto.Keccak256Hash(raw) // for duplicates, the tx status, the queue and the feed
 	if len(scan.InboxKeys) > g.cfg.MaxInboxEntries {
 		return it.reject(newClientError(CodeAccessListTooLarge, http.StatusRequestEntityTooLarge, "access_list_too_large",
 			fmt.Sprintf("access list has %d inbox entries, more than the limit of %d", len(scan.InboxKeys), g.cfg.MaxInboxEntries)))
@@ -73,8 +78,7 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	if e := g.localRules(it.msgs, g.execContext()); e != nil {
 		return it.reject(e)
 	}
-	d := accesslist.Digest(it.msgs)
-	it.key = g.chainID.Dec() + ":" + hex.EncodeToString(d[:])
+	it.key = g.cache.key(it.keys)
 	return it
 }
 
@@ -97,9 +101,10 @@ func (g *Gateway) localRules(msgs []accesslist.Message, exec accesslist.ExecCont
 		switch {
 		case err == nil:
 		case errors.Is(err, accesslist.ErrUnknownChain):
-			return fromVerdict(sc.Verdict{Class: sc.ClassInvalid, Code: sc.CodeUnknownChain, Message: err.Error()})
+			return fromVerdict(sc.Verdict{Class: sc.ClassInvalid, Code: sc.CodeUnknownChain, Message: err.Error(), Endpoint: localEndpoint})
 		default:
-			return fromVerdict(sc.Verdict{Class: sc.ClassInvalid, Code: sc.CodeConflict, Message: fmt.Sprintf("%v (message timestamp %d)", err, m.Timestamp)})
+			return fromVerdict(sc.Verdict{Class: sc.ClassInvalid, Code: sc.CodeConflict, Endpoint: localEndpoint,
+				Message: fmt.Sprintf("%v (message timestamp %d)", err, m.Timestamp)})
 		}
 	}
 	return nil
@@ -119,13 +124,15 @@ type flight struct {
 // decide gives every undecided interop item a verdict (pipeline steps 5–7). Items needing the
 // filter go to it in one CheckAccessLists call.
 func (g *Gateway) decide(ctx context.Context, items []*txItem) {
-	if g.failsafe() {
+	on := g.failsafe()
+	g.cache.noteFailsafe(on)
+	if on {
 		for _, it := range items {
 			it.verdict = sc.Verdict{Class: sc.ClassFailsafe}
 		}
 		return
 	}
-	misses := g.cached(ctx, items)
+	misses := g.cache.lookup(ctx, items)
 	if len(misses) == 0 {
 		return
 	}
@@ -172,7 +179,12 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 			<-g.inflight
 		}
 		g.metrics.inflightAdd(-len(reqs))
-		g.remember(ctx, keys, verdicts)
+		for _, v := range verdicts {
+			if v.Class == sc.ClassFailsafe {
+				g.cache.noteFailsafe(true)
+			}
+		}
+		g.cache.remember(ctx, keys, verdicts)
 		for i, key := range keys {
 			g.finishFlight(key, verdicts[i], leaders[key])
 		}
@@ -222,56 +234,23 @@ func (g *Gateway) finishFlight(key string, v sc.Verdict, its []*txItem) {
 	close(f.done)
 }
 
+// request asks the filter about exactly the keys the verdict is cached under.
 func (g *Gateway) request(it *txItem) sc.Request {
 	return sc.Request{InboxKeys: it.keys, MinSafety: g.safety, Executing: g.execContext()}
 }
 
-// cached gives items their cached verdicts, in one store round trip, and returns the misses.
-// Only final verdicts (valid, invalid) are ever stored.
-func (g *Gateway) cached(ctx context.Context, items []*txItem) []*txItem {
-	keys := make([]string, len(items))
-	for i, it := range items {
-		keys[i] = it.key
-	}
-	vs, found, err := g.st.Verdicts.GetVerdicts(ctx, keys)
-	var misses []*txItem
-	for i, it := range items {
-		hit := err == nil && found[i]
-		g.metrics.cacheLookup(hit)
-		if !hit {
-			misses = append(misses, it)
-			continue
-		}
-		it.verdict = sc.Verdict{Class: sc.Class(vs[i].Class), Code: vs[i].Code, Message: vs[i].Message, Endpoint: "cache"}
-	}
-	return misses
-}
-
-// remember caches the final verdicts (valid, invalid) of one filter round, in one round trip.
-func (g *Gateway) remember(ctx context.Context, keys []string, verdicts []sc.Verdict) {
-	var entries []store.VerdictEntry
-	for i, v := range verdicts {
-		var ttl time.Duration
-		switch v.Class {
-		case sc.ClassValid:
-			ttl = g.cfg.ValidTTL.D()
-		case sc.ClassInvalid:
-			ttl = g.cfg.InvalidTTL.D()
-		}
-		if ttl > 0 {
-			entries = append(entries, store.VerdictEntry{Key: keys[i], TTL: ttl,
-				Verdict: store.Verdict{Class: uint8(v.Class), Code: v.Code, Message: v.Message}})
-		}
-	}
-	_ = g.st.Verdicts.SetVerdicts(ctx, entries) // a cache: a failed write costs a later call, nothing else
-}
-
-// limitSenders applies the per-sender limit to txs that would reach the filter, and returns
-// the ones within it. Recovering the sender costs an ecrecover, paid only on a cache miss.
+// limitSenders applies the per-sender limit, once per transaction, to txs that would reach
+// the filter, and returns the ones within it. Recovering the sender costs an ecrecover, paid
+// only on a cache miss.
 func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(g.cfg.ChainID))
 	out := items[:0]
 	for _, it := range items {
+		if it.charged {
+			out = append(out, it)
+			continue
+		}
+		it.charged = true
 		var tx types.Transaction
 		if err := tx.UnmarshalBinary(it.raw); err != nil {
 			it.reject(errInvalidParams("invalid transaction: " + err.Error()))
@@ -293,27 +272,18 @@ func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 	return out
 }
 
-// admitOutcome is what became of a tx after admission.
-type admitOutcome int
-
-const (
-	outcomeForward admitOutcome = iota // valid or non-interop: forward it
-	outcomeReject                      // it.err says why
-	outcomeQueue                       // async mode: borderline, queued
-)
-
-// admit runs items through the pipeline, re-testing borderline ones (steps 5–8). In sync mode
-// it returns when every item is decided; in async mode borderline items come back as queued.
-func (g *Gateway) admit(ctx context.Context, items []*txItem) []admitOutcome {
-	out := make([]admitOutcome, len(items))
+// admit runs items through the pipeline, re-testing borderline ones while their clients wait
+// (steps 5–8). It returns when every item is decided: to forward, to reject (it.err), or, for
+// items that may be queued, to queue (it.queue).
+func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 	pending := make([]*txItem, 0, len(items))
 	for _, it := range items {
 		if !it.decided {
 			pending = append(pending, it)
 		}
 	}
-	for attempt := 0; len(pending) > 0; attempt++ {
-		if attempt > 0 {
+	for retests := 0; len(pending) > 0; retests++ {
+		if retests > 0 {
 			t := time.NewTimer(g.cfg.RetryDelay.D())
 			select {
 			case <-t.C:
@@ -322,8 +292,7 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) []admitOutcome {
 				for _, it := range pending {
 					it.reject(fromVerdict(sc.Unavailable("", ctx.Err())))
 				}
-				pending = nil
-				continue
+				return
 			}
 		}
 		g.decide(ctx, pending)
@@ -332,50 +301,21 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) []admitOutcome {
 			if it.decided { // rejected inside decide (sender limit, bad signature)
 				continue
 			}
-			if attempt > 0 {
+			if retests > 0 {
 				g.metrics.retest(it.verdict.Class.String())
 			}
-			switch it.verdict.Class {
-			case sc.ClassValid:
+			act, e := g.fate(it.verdict, retests, it.stage)
+			switch act {
+			case actForward:
 				it.decided = true
-			case sc.ClassRetryLater:
-				if g.cfg.AsyncRetry || attempt >= g.cfg.RetryAttempts {
-					it.decided = true
-					if !g.cfg.AsyncRetry {
-						it.err = g.exhausted(it.verdict, attempt)
-					}
-					continue
-				}
+			case actRetest:
 				next = append(next, it)
+			case actQueue:
+				it.decided, it.queue = true, true
 			default:
-				it.reject(g.rejection(it.verdict))
+				it.reject(e)
 			}
 		}
 		pending = next
 	}
-	for i, it := range items {
-		switch {
-		case it.err != nil:
-			out[i] = outcomeReject
-		case it.interop && it.verdict.Class == sc.ClassRetryLater:
-			out[i] = outcomeQueue
-		default:
-			out[i] = outcomeForward
-		}
-	}
-	return out
-}
-
-func (g *Gateway) rejection(v sc.Verdict) *clientError {
-	if errors.Is(v.Err, errShed) {
-		return newClientError(CodeLimitExceeded, http.StatusServiceUnavailable, "shed",
-			"the gateway is at its limit of interop checks in flight: retry in a moment")
-	}
-	return fromVerdict(v)
-}
-
-func (g *Gateway) exhausted(v sc.Verdict, attempts int) *clientError {
-	e := fromVerdict(v)
-	e.rpc.Message = fmt.Sprintf("%s (still not provable after %d re-tests)", e.rpc.Message, attempts)
-	return e
 }

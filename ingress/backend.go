@@ -11,6 +11,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/internal/deadconn"
 )
 
 // BackendConfig is one sentry node.
@@ -100,6 +102,7 @@ func NewGroup(cfg GroupConfig, log *zap.Logger, m *Metrics) (*Group, error) {
 		ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, MaxIdleConnDuration: time.Minute,
 		DisablePathNormalizing: true, MaxResponseBodySize: 64 << 20,
 	}}
+	deadconn.Retry(g.client) // a sentry that restarts costs no request
 	for _, b := range cfg.Backends {
 		be := &backend{name: b.Name, url: b.URL}
 		be.healthy.Store(true)
@@ -204,14 +207,19 @@ func (g *Group) order() []*backend {
 	return out
 }
 
-// Do sends body to one backend, failing over to the next on a transport error or HTTP 5xx,
-// and returns the response as the backend gave it.
+// Do sends body to one backend, failing over to the next on a connection error or HTTP 5xx,
+// and returns the response as the backend gave it. A timeout neither fails over nor counts
+// against the backend's health: it is the request's cost (a client's heavy eth_call), not
+// the backend's fault, and trying it on every backend would multiply that cost.
 func (g *Group) Do(ctx context.Context, body []byte) (int, []byte, error) {
 	var lastErr error = ErrNoBackend
 	for _, b := range g.order() {
 		status, resp, err := g.send(ctx, b, body)
 		if err == nil && status < 500 {
 			return status, resp, nil
+		}
+		if errors.Is(err, fasthttp.ErrTimeout) {
+			return 0, nil, fmt.Errorf("sentry %s: %w", b.name, err)
 		}
 		if err == nil {
 			err = fmt.Errorf("HTTP %d", status)

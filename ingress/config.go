@@ -37,17 +37,23 @@ type Config struct {
 	ChainID uint64   `toml:"chain_id" comment:"the chain this gateway fronts: txs for another chain are rejected"`
 	Methods []string `toml:"methods" comment:"read methods forwarded untouched; the send methods below are always admitted"`
 
-	MaxBodyBytes      int `toml:"max_body_bytes"`
-	MaxBatchSize      int `toml:"max_batch_size"`
+	MaxBodyBytes      int `toml:"max_body_bytes" comment:"request body; the default fits a batch of max_batch_size txs at the max_inbox_entries limit, and one tx of max_tx_bytes"`
+	MaxBatchSize      int `toml:"max_batch_size" comment:"calls in one batch, counted before any is decoded"`
 	MaxTxBytes        int `toml:"max_tx_bytes"`
 	MaxInboxEntries   int `toml:"max_inbox_entries" comment:"inbox entries (access-list keys) of one tx"`
 	MaxInFlightChecks int `toml:"max_inflight_checks" comment:"filter checks in flight; beyond it interop txs are shed with a retryable error"`
 
-	IPRateLimit      int             `toml:"ip_rate_limit" comment:"requests per ip_rate_window per client IP; 0 = off"`
+	MaxRequestsInFlight int             `toml:"max_requests_in_flight" comment:"requests being answered at once; beyond it requests get -32005/503 at once"`
+	MaxConns            int             `toml:"max_conns" comment:"open client connections, in all"`
+	MaxConnsPerIP       int             `toml:"max_conns_per_ip" comment:"open connections per TCP peer address (a load balancer is one peer: raise it or set 0 = off behind one)"`
+	RequestTimeout      config.Duration `toml:"request_timeout" comment:"bound of one request, re-tests and sentry failover included"`
+
+	IPRateLimit      int             `toml:"ip_rate_limit" comment:"requests per ip_rate_window per client IP (IPv6: per /64); 0 = off"`
 	IPRateWindow     config.Duration `toml:"ip_rate_window"`
 	SenderRateLimit  int             `toml:"sender_rate_limit" comment:"interop txs needing a filter call per sender_rate_window per sender; 0 = off"`
 	SenderRateWindow config.Duration `toml:"sender_rate_window"`
-	ClientIPHeader   string          `toml:"client_ip_header" comment:"header holding the client IP behind a load balancer (first address); empty = the TCP peer"`
+	ClientIPHeader   string          `toml:"client_ip_header" comment:"header a trusted proxy writes the client IP into (X-Forwarded-For style); believed only from trusted_proxies"`
+	TrustedProxies   []string        `toml:"trusted_proxies" comment:"networks (CIDRs) of the load balancers whose client_ip_header is believed; the client is the right-most address not in them"`
 
 	ExecTimestampOffset config.Duration `toml:"exec_timestamp_offset" comment:"the executing timestamp sent to the filter is now + this (expected inclusion)"`
 	MessageTimeout      uint64          `toml:"message_timeout" comment:"seconds the messages must stay valid after inclusion (the descriptor's timeout)"`
@@ -55,14 +61,16 @@ type Config struct {
 	FilterTimeout       config.Duration `toml:"filter_timeout" comment:"bound of one filter call from the admission path"`
 	FilterCallsInFlight int             `toml:"filter_calls_in_flight" comment:"filter calls in flight at once; checks arriving meanwhile wait and go together in the next call (no added latency when idle)"`
 	FilterBatchSize     int             `toml:"filter_batch_size" comment:"most checks in one coalesced filter call"`
-	ValidTTL            config.Duration `toml:"valid_ttl" comment:"how long a valid verdict is reused for the same access list"`
-	InvalidTTL          config.Duration `toml:"invalid_ttl" comment:"how long an invalid verdict is reused"`
+	ValidTTL            config.Duration `toml:"valid_ttl" comment:"how long a valid verdict is reused for the same access list (dropped on any failsafe change)"`
+	InvalidTTL          config.Duration `toml:"invalid_ttl" comment:"how long an unambiguous invalid verdict is reused; ambiguous ones (contested, -32602, op-supervisor's -320600) never are"`
+	DuplicateTTL        config.Duration `toml:"duplicate_ttl" comment:"how long a forwarded tx's hash is remembered, so a repeat is answered locally; 0 = off"`
 
 	RetryDelay    config.Duration `toml:"retry_delay" comment:"delay before re-testing a borderline (not-yet-provable) tx"`
 	RetryAttempts int             `toml:"retry_attempts" comment:"re-tests before a borderline tx is rejected"`
 	AsyncRetry    bool            `toml:"async_retry" comment:"answer borderline txs with their hash at once and finish them from the delay queue"`
 	QueuePoll     config.Duration `toml:"queue_poll"`
 	QueueLease    config.Duration `toml:"queue_lease" comment:"a claimed queue item returns to the queue after this if its replica died"`
+	QueueBatch    int             `toml:"queue_batch" comment:"queued txs claimed and re-tested together per poll"`
 	StatusTTL     config.Duration `toml:"status_ttl" comment:"how long interopgate_getTransactionStatus remembers a tx"`
 
 	ForwardToAll                 bool `toml:"forward_to_all" comment:"send valid txs to every healthy sentry instead of one"`
@@ -79,11 +87,13 @@ func DefaultConfig() Config {
 	d := func(v time.Duration) config.Duration { return config.Duration(v) }
 	return Config{
 		Methods:      DefaultMethods(),
-		MaxBodyBytes: 10 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
+		MaxBodyBytes: 2 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
+		MaxRequestsInFlight: 1024, MaxConns: 4096, MaxConnsPerIP: 512, RequestTimeout: d(15 * time.Second),
 		IPRateWindow: d(time.Second), SenderRateLimit: 20, SenderRateWindow: d(time.Second),
 		ExecTimestampOffset: d(2 * time.Second), MessageTimeout: 7200, MinSafety: string(sc.SafetyCrossUnsafe),
-		FilterTimeout: d(3 * time.Second), FilterCallsInFlight: 8, FilterBatchSize: 100, ValidTTL: d(10 * time.Second), InvalidTTL: d(5 * time.Minute),
-		RetryDelay: d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second),
+		FilterTimeout: d(3 * time.Second), FilterCallsInFlight: 8, FilterBatchSize: 100, ValidTTL: d(10 * time.Second), InvalidTTL: d(2 * time.Second),
+		DuplicateTTL: d(30 * time.Second),
+		RetryDelay:   d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second), QueueBatch: 64,
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
 	}
@@ -104,6 +114,8 @@ func (c *Config) Check() error {
 		"filter_batch_size": int64(c.FilterBatchSize), "retry_delay": int64(c.RetryDelay), "queue_poll": int64(c.QueuePoll),
 		"queue_lease": int64(c.QueueLease), "status_ttl": int64(c.StatusTTL), "read_timeout": int64(c.ReadTimeout),
 		"write_timeout": int64(c.WriteTimeout), "idle_timeout": int64(c.IdleTimeout),
+		"max_requests_in_flight": int64(c.MaxRequestsInFlight), "max_conns": int64(c.MaxConns),
+		"request_timeout": int64(c.RequestTimeout), "queue_batch": int64(c.QueueBatch),
 	}
 	for name, v := range positive {
 		if v <= 0 {
@@ -113,6 +125,7 @@ func (c *Config) Check() error {
 	nonNegative := map[string]int64{
 		"ip_rate_limit": int64(c.IPRateLimit), "sender_rate_limit": int64(c.SenderRateLimit), "retry_attempts": int64(c.RetryAttempts),
 		"valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL), "exec_timestamp_offset": int64(c.ExecTimestampOffset),
+		"max_conns_per_ip": int64(c.MaxConnsPerIP), "duplicate_ttl": int64(c.DuplicateTTL),
 	}
 	for name, v := range nonNegative {
 		if v < 0 {
@@ -125,8 +138,17 @@ func (c *Config) Check() error {
 	if c.SenderRateLimit > 0 && c.SenderRateWindow <= 0 {
 		return errors.New("sender_rate_window must be positive when sender_rate_limit is set")
 	}
-	if c.AsyncRetry && c.QueueLease.D() <= c.FilterTimeout.D() {
-		return errors.New("queue_lease must exceed filter_timeout, or items would be claimed twice while being checked")
+	if c.AsyncRetry && c.QueueLease.D() <= 2*c.FilterTimeout.D() {
+		return errors.New("queue_lease must exceed twice filter_timeout, or items would be claimed again while being checked")
+	}
+	if need := 2*c.MaxTxBytes + 256; c.MaxBodyBytes < need {
+		return fmt.Errorf("max_body_bytes %d cannot carry one transaction of max_tx_bytes (%d bytes of hex): want at least %d", c.MaxBodyBytes, 2*c.MaxTxBytes, need)
+	}
+	if c.ClientIPHeader != "" && len(c.TrustedProxies) == 0 {
+		return errors.New("client_ip_header is set but trusted_proxies is empty: the header would be believed from nobody; list your load balancers' networks")
+	}
+	if _, err := parseNetworks(c.TrustedProxies); err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
 	}
 	for _, m := range c.Methods {
 		switch m {

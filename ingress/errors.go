@@ -38,9 +38,9 @@ func errMethodNotAllowed(method string) *clientError {
 		fmt.Sprintf("method %s is not allowed on this endpoint", method))
 }
 
-func errBatchTooLarge(n, max int) *clientError {
+func errBatchTooLarge(max int) *clientError {
 	return newClientError(CodeBatchTooLarge, http.StatusRequestEntityTooLarge, "batch_too_large",
-		fmt.Sprintf("batch of %d calls exceeds the limit of %d: split it", n, max))
+		fmt.Sprintf("batch of more than %d calls: split it", max))
 }
 
 func errRateLimited() *clientError {
@@ -116,6 +116,11 @@ func hint(code int) string {
 	return "the interop filter rejected the executing message"
 }
 
+// localEndpoint marks verdicts the gateway made itself (dependency set, timing rules): their
+// message is ours and goes to the client. A filter's own text never does: it may name
+// internals (paths, databases) and is no contract; the code and our hint say what to do.
+const localEndpoint = "local"
+
 // fromVerdict is the client error of a non-valid verdict.
 func fromVerdict(v sc.Verdict) *clientError {
 	switch {
@@ -127,7 +132,7 @@ func fromVerdict(v sc.Verdict) *clientError {
 			"interop validation is temporarily unavailable: retry shortly")
 	}
 	msg := fmt.Sprintf("interop message rejected (%s): %s", codeName(v.Code), hint(v.Code))
-	if v.Message != "" {
+	if v.Message != "" && v.Endpoint == localEndpoint {
 		msg += ": " + v.Message
 	}
 	return newClientError(v.Code, filterStatus(v.Code), codeName(v.Code), msg)

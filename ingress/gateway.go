@@ -24,6 +24,10 @@ type Deps struct {
 	Checker sc.Checker
 	// Failsafe reports the filters' failsafe state (a FailsafeWatcher's Enabled); nil = never.
 	Failsafe func() bool
+	// CheckerID describes what decides the Checker's verdicts (filter endpoints, namespace,
+	// strategy, quorum, classification). It is part of every verdict-cache key, so gateways
+	// that share a Redis but judge differently never share verdicts.
+	CheckerID string
 	// Dependencies is the interop dependency set (required).
 	Dependencies *accesslist.DependencySet
 	// Backends is the sentry group (required).
@@ -38,22 +42,25 @@ type Deps struct {
 
 // Gateway is the ingress JSON-RPC proxy. Start it with Start, stop it with Shutdown.
 type Gateway struct {
-	cfg      Config
-	checker  sc.Checker
-	failsafe func() bool
-	deps     *accesslist.DependencySet
-	group    *Group
-	st       store.Stores
-	log      *zap.Logger
-	metrics  *Metrics
-	now      func() time.Time
-	chainID  uint256.Int
-	safety   sc.SafetyLevel
-	allowed  map[string]bool // read methods; immutable after New
-	inflight chan struct{}
-	flights  flights
-	filter   *batching.Coalescer[sc.Request, sc.Verdict]
-	feed     chan store.FeedEntry
+	cfg       Config
+	checker   sc.Checker
+	failsafe  func() bool
+	deps      *accesslist.DependencySet
+	group     *Group
+	st        store.Stores
+	log       *zap.Logger
+	metrics   *Metrics
+	now       func() time.Time
+	chainID   uint256.Int
+	safety    sc.SafetyLevel
+	allowed   map[string]bool // read methods; immutable after New
+	inflight  chan struct{}
+	requests  chan struct{} // requests being answered (max_requests_in_flight)
+	flights   flights
+	cache     *verdictCache
+	clientIPs clientIPs
+	filter    *batching.Coalescer[sc.Request, sc.Verdict]
+	feed      chan store.FeedEntry
 
 	http   *fasthttp.Server
 	ln     net.Listener
@@ -68,6 +75,14 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	}
 	if d.Checker == nil || d.Dependencies == nil || d.Backends == nil {
 		return nil, errors.New("gateway: checker, dependency set and backends are required")
+	}
+	trusted, err := parseNetworks(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
+	}
+	if cfg.AsyncRetry && cfg.QueueLease.D() <= 2*d.Backends.cfg.Timeout {
+		return nil, fmt.Errorf("gateway: queue_lease (%s) must exceed twice the sentry timeout (%s): a forward must end within its renewed lease",
+			cfg.QueueLease.D(), d.Backends.cfg.Timeout)
 	}
 	if !d.Dependencies.Contains(*uint256.NewInt(cfg.ChainID)) {
 		return nil, fmt.Errorf("gateway: chain_id %d is not in the dependency set", cfg.ChainID)
@@ -90,12 +105,14 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now, chainID: *uint256.NewInt(cfg.ChainID),
 		safety: sc.SafetyLevel(cfg.MinSafety), allowed: map[string]bool{},
 		inflight: make(chan struct{}, cfg.MaxInFlightChecks), flights: flights{m: map[string]*flight{}},
-		feed: make(chan store.FeedEntry, 4096),
+		requests: make(chan struct{}, cfg.MaxRequestsInFlight), feed: make(chan store.FeedEntry, 4096),
+		clientIPs: clientIPs{header: cfg.ClientIPHeader, trusted: trusted},
 	}
+	g.cache = newVerdictCache(g, d.CheckerID)
 	for _, m := range cfg.Methods {
 		g.allowed[m] = true
 	}
-	g.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight},
+	g.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight, MaxPending: cfg.MaxInFlightChecks},
 		g.checker.CheckAccessLists,
 		func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), cfg.FilterTimeout.D())
@@ -104,6 +121,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		Handler: g.handle, Name: "interopgate", NoDefaultServerHeader: true,
 		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),
 		IdleTimeout: cfg.IdleTimeout.D(), ErrorHandler: g.transportError,
+		Concurrency: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP,
 	}
 	return g, nil
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap/zaptest"
@@ -38,7 +40,16 @@ func sentryHandler(method string, params json.RawMessage) (any, *rpctest.Error) 
 	case "eth_blockNumber":
 		return "0x10", nil
 	case ingress.MethodSendRawTransaction, ingress.MethodSendRawTransactionConditional:
-		return "0x" + strings.Repeat("ab", 32), nil
+		// The hash of the tx, as a node answers.
+		var ps []string
+		if json.Unmarshal(params, &ps) != nil || len(ps) == 0 {
+			return nil, &rpctest.Error{Code: -32602, Message: "bad params"}
+		}
+		raw, err := hexutil.Decode(ps[0])
+		if err != nil {
+			return nil, &rpctest.Error{Code: -32602, Message: "bad hex"}
+		}
+		return crypto.Keccak256Hash(raw).Hex(), nil
 	}
 	return nil, &rpctest.Error{Code: -32601, Message: "no such method"}
 }

@@ -25,6 +25,9 @@ type Metrics struct {
 	backendLat   *prometheus.HistogramVec
 	backendState *prometheus.GaugeVec
 	feedDropped  prometheus.Counter
+	duplicates   prometheus.Counter
+	leaseLost    prometheus.Counter
+	rateFull     prometheus.Counter
 }
 
 // NewMetrics registers the gateway's metrics on reg.
@@ -66,9 +69,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while the backend passes health checks."}, []string{"backend"}),
 		feedDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "feed_dropped_total",
 			Help: "Accepted interop txs not published on the revalidator feed (publisher saturated or failing)."}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "duplicates_total",
+			Help: "Sends of an interop tx forwarded moments ago, answered with its hash without a filter or sentry call."}),
+		leaseLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_lease_lost_total",
+			Help: "Queued txs this replica stopped working on because its claim ran out (another replica holds them)."}),
+		rateFull: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rate_table_full_total",
+			Help: "Requests from a client IP that could not be tracked because the rate-limit table was full (let through)."}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
-		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped)
+		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped,
+		m.duplicates, m.leaseLost, m.rateFull)
 	m.redisUp.Set(1)
 	return m
 }
@@ -189,5 +199,23 @@ func (m *Metrics) backendHealthy(name string, ok bool) {
 func (m *Metrics) feedDrop() {
 	if m != nil {
 		m.feedDropped.Inc()
+	}
+}
+
+func (m *Metrics) duplicate() {
+	if m != nil {
+		m.duplicates.Inc()
+	}
+}
+
+func (m *Metrics) queueLeaseLost() {
+	if m != nil {
+		m.leaseLost.Inc()
+	}
+}
+
+func (m *Metrics) rateTableFull() {
+	if m != nil {
+		m.rateFull.Inc()
 	}
 }

@@ -2,17 +2,16 @@ package ingress
 
 import (
 	"context"
-
 	"encoding/json"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/internal/jsonrpc"
 	"github.com/interopgate/interopgate/store"
-	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
 // Tx states reported by interopgate_getTransactionStatus.
@@ -23,21 +22,29 @@ const (
 )
 
 // enqueue puts a borderline tx in the durable delay queue and answers the client with its hash.
+// A tx already queued stays as it is: resubmitting it neither resets its attempts nor delays it.
 func (g *Gateway) enqueue(ctx context.Context, c *txCall) callAnswer {
 	it := c.items[0]
 	now := g.now()
-	item := store.Item{ID: it.hash.Hex(), Raw: it.raw, Method: c.req.Method, Params: c.req.Params,
-		Attempts: 0, Enqueued: now, Due: now.Add(g.cfg.RetryDelay.D())}
-	if err := g.st.Queue.Push(ctx, item); err != nil {
+	var rest []byte
+	if len(c.rest) > 0 {
+		rest, _ = json.Marshal(c.rest)
+	}
+	item := store.Item{ID: it.hash.Hex(), Raw: it.raw, Method: c.req.Method, Rest: rest,
+		Enqueued: now, Due: now.Add(g.cfg.RetryDelay.D())}
+	added, err := g.st.Queue.Add(ctx, item)
+	if err != nil {
 		g.metrics.call(c.req.Method, "queue_full")
-		return callAnswer{err: newClientError(CodeLimitExceeded, 503, "queue_full",
+		return callAnswer{err: newClientError(CodeLimitExceeded, http.StatusServiceUnavailable, "queue_full",
 			"the gateway's retry queue is full: resubmit once the initiating block is known")}
 	}
-	g.setStatus(ctx, it.hash, store.Status{State: StateQueued, Code: it.verdict.Code, Reason: it.verdict.Message})
-	g.metrics.verdict("queued", codeName(it.verdict.Code))
+	if added {
+		g.setStatus(ctx, it.hash, store.Status{State: StateQueued, Code: it.verdict.Code, Reason: fromVerdict(it.verdict).rpc.Message})
+		g.metrics.verdict("queued", codeName(it.verdict.Code))
+	}
 	g.metrics.call(c.req.Method, "queued")
 	hash, _ := json.Marshal(it.hash.Hex())
-	return callAnswer{status: 200, body: jsonrpc.AppendResult(nil, c.req.ID, hash)}
+	return callAnswer{status: http.StatusOK, body: jsonrpc.AppendResult(nil, c.req.ID, hash)}
 }
 
 // runQueue finishes queued txs: re-test each when due, then forward, reschedule or drop it.
@@ -56,9 +63,18 @@ func (g *Gateway) runQueue(ctx context.Context) {
 	}
 }
 
-// drainQueue handles the items due now, in one admission round.
+// queued is a claimed item and its admission state.
+type queued struct {
+	q  store.Item
+	it *txItem
+}
+
+// drainQueue handles up to queue_batch items due now, in one admission round that ends well
+// within their lease: the filter round is bounded by twice filter_timeout (< queue_lease, as
+// Check requires), and before forwarding each claim is renewed, so an item whose lease ran out
+// (another replica may hold it now) is never forwarded by this one.
 func (g *Gateway) drainQueue(ctx context.Context) {
-	items, err := g.st.Queue.Claim(ctx, g.now(), 256, g.cfg.QueueLease.D())
+	items, err := g.st.Queue.Claim(ctx, g.now(), g.cfg.QueueBatch, g.cfg.QueueLease.D())
 	if err != nil {
 		g.log.Warn("claiming queued txs", zap.Error(err))
 	}
@@ -66,71 +82,127 @@ func (g *Gateway) drainQueue(ctx context.Context) {
 	if len(items) == 0 {
 		return
 	}
-	txs := make([]*txItem, len(items))
+	rctx, cancel := context.WithTimeout(ctx, g.cfg.QueueLease.D()/2)
+	defer cancel()
+	work := make([]queued, len(items))
 	var pending []*txItem
 	for i, q := range items {
-		txs[i] = g.prepare(q.Raw)
-		if !txs[i].decided {
-			pending = append(pending, txs[i])
+		it := g.prepare(q.Raw)
+		it.stage, it.charged = stageQueued, true // charged against its sender when it arrived
+		work[i] = queued{q: q, it: it}
+		if !it.decided {
+			pending = append(pending, it)
 		}
 	}
-	g.decide(ctx, pending)
-	for i, q := range items {
-		g.finishQueued(ctx, q, txs[i])
+	g.decide(rctx, pending)
+	var forwards []queued
+	for _, w := range work {
+		attempts := w.q.Attempts + 1
+		if w.it.err != nil {
+			g.drop(rctx, w.q, w.it.err, attempts)
+			continue
+		}
+		if w.it.interop {
+			g.metrics.retest(w.it.verdict.Class.String())
+		}
+		act, e := g.fate(w.it.verdict, attempts, stageQueued)
+		switch act {
+		case actForward:
+			forwards = append(forwards, w)
+		case actReschedule:
+			g.reschedule(rctx, w.q, w.it, attempts)
+		default:
+			g.drop(rctx, w.q, e, attempts)
+		}
 	}
+	g.forwardQueued(rctx, forwards)
 }
 
-func (g *Gateway) finishQueued(ctx context.Context, q store.Item, it *txItem) {
-	attempts := q.Attempts + 1
-	g.metrics.retest(it.verdict.Class.String())
-	switch {
-	case it.err != nil:
-		g.drop(ctx, q, it.err.rpc.Code, it.err.rpc.Message, attempts)
-	case !it.interop || it.verdict.Class == sc.ClassValid:
-		_, body, err := g.forward(ctx, nil, q.Method, q.Params)
-		if err != nil {
-			g.reschedule(ctx, q, it, attempts) // no sentry now: keep it, within the attempt bound
-			return
+// forwardQueued renews the claims, then forwards what this replica still holds as one sentry
+// sub-batch.
+func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
+	var held []queued
+	for _, w := range work {
+		ok, err := g.st.Queue.Extend(ctx, w.q.ID, w.q.Lease, g.now().Add(g.cfg.QueueLease.D()))
+		if err != nil || !ok {
+			g.metrics.queueLeaseLost()
+			continue
 		}
-		if responseIsError(body) {
-			var r struct {
-				Error jsonrpc.Error `json:"error"`
-			}
-			_ = json.Unmarshal(body, &r)
-			g.drop(ctx, q, r.Error.Code, "sentry rejected the transaction: "+r.Error.Message, attempts)
-			return
-		}
-		g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateForwarded, Attempts: attempts})
-		g.metrics.verdict("accepted", "valid_after_retest")
-		g.toFeed(store.FeedEntry{Hash: q.ID, Raw: q.Raw, At: g.now()})
-		_ = g.st.Queue.Ack(ctx, q.ID)
-	case it.verdict.Class == sc.ClassRetryLater || it.verdict.Class == sc.ClassUnavailable:
-		g.reschedule(ctx, q, it, attempts)
-	default:
-		e := g.rejection(it.verdict)
-		g.drop(ctx, q, e.rpc.Code, e.rpc.Message, attempts)
+		held = append(held, w)
 	}
+	if len(held) == 0 {
+		return
+	}
+	calls := make([]*jsonrpc.Request, len(held))
+	for i, w := range held {
+		var rest []json.RawMessage
+		_ = json.Unmarshal(w.q.Rest, &rest)
+		calls[i] = &jsonrpc.Request{Method: w.q.Method, Params: sendParams(w.q.Raw, rest)}
+	}
+	parts, _ := g.subBatch(ctx, calls, g.cfg.ForwardToAll)
+	var hashes []common.Hash
+	for i, w := range held {
+		attempts := w.q.Attempts + 1
+		if parts[i] == nil {
+			g.reschedule(ctx, w.q, w.it, attempts) // no sentry now: keep it, within the attempt bound
+			continue
+		}
+		if e := sentryError(parts[i]); e != nil && !alreadyKnown(e) {
+			g.drop(ctx, w.q, &clientError{rpc: jsonrpc.Errorf(e.Code, "sentry rejected the transaction: "+e.Message), reason: "sentry_rejected"}, attempts)
+			continue
+		}
+		g.setStatus(ctx, common.HexToHash(w.q.ID), store.Status{State: StateForwarded, Attempts: attempts})
+		g.metrics.verdict("accepted", "valid_after_retest")
+		g.toFeed(store.FeedEntry{Hash: w.q.ID, Raw: w.q.Raw, At: g.now()})
+		hashes = append(hashes, w.it.hash)
+		_, _ = g.st.Queue.Ack(ctx, w.q.ID, w.q.Lease)
+	}
+	g.cache.forwarded(ctx, hashes)
+}
+
+// sentryError is the error of a sentry's answer, nil if it succeeded.
+func sentryError(resp []byte) *jsonrpc.Error {
+	var r struct {
+		Error *jsonrpc.Error `json:"error"`
+	}
+	if err := json.Unmarshal(resp, &r); err != nil {
+		return jsonrpc.Errorf(CodeServerError, "unreadable answer")
+	}
+	return r.Error
+}
+
+// alreadyKnown reports whether a sentry refused a tx because it has it: for the queue that is a
+// success (another replica, or the client, got it there first). geth says "already known",
+// reth "already imported" / "already known", older clients "known transaction".
+func alreadyKnown(e *jsonrpc.Error) bool {
+	m := strings.ToLower(e.Message)
+	return strings.Contains(m, "already known") || strings.Contains(m, "already imported") || strings.HasPrefix(m, "known transaction")
 }
 
 func (g *Gateway) reschedule(ctx context.Context, q store.Item, it *txItem, attempts int) {
 	if attempts >= max(g.cfg.RetryAttempts, 1) {
-		e := g.exhausted(it.verdict, attempts)
-		g.drop(ctx, q, e.rpc.Code, e.rpc.Message, attempts)
+		g.drop(ctx, q, g.exhausted(it.verdict, attempts), attempts)
 		return
 	}
-	q.Attempts = attempts
-	q.Due = g.now().Add(g.cfg.RetryDelay.D())
-	if err := g.st.Queue.Push(ctx, q); err != nil {
-		g.log.Warn("rescheduling a queued tx", zap.String("tx", q.ID), zap.Error(err))
-		return // the lease runs out and the item comes back
+	ok, err := g.st.Queue.Retry(ctx, q.ID, q.Lease, g.now().Add(g.cfg.RetryDelay.D()), attempts)
+	if err != nil || !ok {
+		if err != nil {
+			g.log.Warn("rescheduling a queued tx", zap.String("tx", q.ID), zap.Error(err))
+		}
+		return // the lease runs out and the item comes back, or another replica holds it
 	}
-	g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateQueued, Code: it.verdict.Code, Reason: it.verdict.Message, Attempts: attempts})
+	g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateQueued, Code: it.verdict.Code,
+		Reason: fromVerdict(it.verdict).rpc.Message, Attempts: attempts})
 }
 
-func (g *Gateway) drop(ctx context.Context, q store.Item, code int, reason string, attempts int) {
-	g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateDropped, Code: code, Reason: reason, Attempts: attempts})
-	g.metrics.verdict("rejected", codeName(code))
-	_ = g.st.Queue.Ack(ctx, q.ID)
+func (g *Gateway) drop(ctx context.Context, q store.Item, e *clientError, attempts int) {
+	ok, err := g.st.Queue.Ack(ctx, q.ID, q.Lease)
+	if err == nil && !ok {
+		g.metrics.queueLeaseLost()
+		return // another replica holds it now: its verdict is the one that counts
+	}
+	g.setStatus(ctx, common.HexToHash(q.ID), store.Status{State: StateDropped, Code: e.rpc.Code, Reason: e.rpc.Message, Attempts: attempts})
+	g.metrics.verdict("rejected", codeName(e.rpc.Code))
 }
 
 func (g *Gateway) queueGauges(ctx context.Context) {

@@ -3,10 +3,10 @@ package ingress
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,15 +59,36 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, nil, newClientError(jsonrpc.CodeInvalidRequest, http.StatusMethodNotAllowed, "bad_request", "JSON-RPC requests must be POSTed"))
 		return
 	}
-	rctx := context.Background()
+	select {
+	case g.requests <- struct{}{}:
+		defer func() { <-g.requests }()
+	default:
+		g.metrics.call("", "busy")
+		writeError(ctx, nil, newClientError(CodeLimitExceeded, http.StatusServiceUnavailable, "busy",
+			"the gateway is at its limit of requests in flight: retry in a moment"))
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), g.cfg.RequestTimeout.D())
+	defer cancel()
 	if g.cfg.IPRateLimit > 0 {
-		if ok, _ := g.st.Limiter.Allow(rctx, "ip:"+g.clientIP(ctx), g.cfg.IPRateLimit, g.cfg.IPRateWindow.D()); !ok {
+		ok, err := g.st.Limiter.Allow(rctx, "ip:"+g.clientIPs.of(ctx), g.cfg.IPRateLimit, g.cfg.IPRateWindow.D())
+		if errors.Is(err, store.ErrLimiterFull) {
+			g.metrics.rateTableFull()
+		}
+		if !ok {
 			g.metrics.call("", "rate_limited")
 			writeError(ctx, nil, errRateLimited())
 			return
 		}
 	}
-	reqs, batch, perr := jsonrpc.Parse(ctx.PostBody(), 0)
+	body := ctx.PostBody()
+	// A batch is refused by its length before any element is decoded.
+	if n := jsonrpc.BatchLen(body, g.cfg.MaxBatchSize); n > g.cfg.MaxBatchSize {
+		g.metrics.call("batch", "batch_too_large")
+		writeError(ctx, nil, errBatchTooLarge(g.cfg.MaxBatchSize))
+		return
+	}
+	reqs, batch, perr := jsonrpc.Parse(body, 0)
 	if perr != nil {
 		g.metrics.call("", "bad_request")
 		writeError(ctx, nil, &clientError{rpc: perr, status: http.StatusBadRequest, reason: "bad_request"})
@@ -78,28 +99,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.metrics.requestDone(g.methodLabel(reqs[0].Method), time.Since(start))
 		return
 	}
-	if len(reqs) > g.cfg.MaxBatchSize {
-		g.metrics.call("batch", "batch_too_large")
-		writeError(ctx, nil, errBatchTooLarge(len(reqs), g.cfg.MaxBatchSize))
-		return
-	}
 	ctx.SetContentType("application/json")
 	ctx.SetBody(g.batch(rctx, reqs))
 	g.metrics.requestDone("batch", time.Since(start))
-}
-
-// clientIP is the first address of the configured header, else the TCP peer.
-func (g *Gateway) clientIP(ctx *fasthttp.RequestCtx) string {
-	if g.cfg.ClientIPHeader != "" {
-		if h := ctx.Request.Header.Peek(g.cfg.ClientIPHeader); len(h) > 0 {
-			first, _, _ := strings.Cut(string(h), ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	if addr, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		return addr.IP.String()
-	}
-	return ctx.RemoteAddr().String()
 }
 
 func (g *Gateway) methodLabel(m string) string {
@@ -121,7 +123,9 @@ func (g *Gateway) admissionMethod(m string) bool {
 	return false
 }
 
-// single answers a non-batch request; reads are forwarded byte for byte.
+// single answers a non-batch request. A read is forwarded as the canonical encoding of the
+// call as it was judged (id, method, params), never as the client's bytes: a sentry whose JSON
+// decoder reads keys differently (case, duplicates) must see the same call.
 func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *jsonrpc.Request) {
 	if e := r.Validate(); e != nil {
 		g.metrics.call("other", "bad_request")
@@ -130,7 +134,11 @@ func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *json
 	}
 	switch {
 	case g.allowed[r.Method]:
-		status, body, err := g.group.Do(rctx, ctx.PostBody())
+		id := r.ID
+		if len(id) == 0 {
+			id = json.RawMessage("null")
+		}
+		status, body, err := g.group.Do(rctx, appendCall(nil, id, r.Method, r.Params))
 		if err != nil {
 			g.metrics.call(r.Method, "no_backend")
 			writeError(ctx, r.ID, errNoBackend(err))
@@ -318,89 +326,138 @@ type callAnswer struct {
 type txCall struct {
 	req   *jsonrpc.Request
 	items []*txItem
-	err   *clientError
+	// rest is the params after the transaction (eth_sendRawTransaction*), bundle the bundle
+	// object's members (eth_sendBundle): with the judged txs they rebuild the forwarded call.
+	rest   []json.RawMessage
+	bundle map[string]json.RawMessage
+	err    *clientError
 }
 
-// rawTxs extracts the raw transactions of an admission call's params.
-func rawTxs(method string, params json.RawMessage) ([][]byte, *clientError) {
+// parseSendCall reads an admission call's transactions. Every member that decides what the
+// sentry would run must be unambiguous: a bundle with a second spelling of "txs" is refused.
+func parseSendCall(r *jsonrpc.Request) (*txCall, [][]byte) {
+	c := &txCall{req: r}
 	var ps []json.RawMessage
-	if err := json.Unmarshal(params, &ps); err != nil || len(ps) == 0 {
-		return nil, errInvalidParams("invalid params: want [\"0x<signed transaction>\", ...]")
+	if err := json.Unmarshal(r.Params, &ps); err != nil || len(ps) == 0 {
+		c.err = errInvalidParams("invalid params: want [\"0x<signed transaction>\", ...]")
+		return c, nil
 	}
 	var hexes []string
-	if method == MethodSendBundle {
-		var bundle struct {
-			Txs []string `json:"txs"`
+	if r.Method == MethodSendBundle {
+		const bad = "invalid params: eth_sendBundle wants [{\"txs\": [\"0x…\", …], …}]"
+		if err := json.Unmarshal(ps[0], &c.bundle); err != nil {
+			c.err = errInvalidParams(bad)
+			return c, nil
 		}
-		if err := json.Unmarshal(ps[0], &bundle); err != nil || len(bundle.Txs) == 0 {
-			return nil, errInvalidParams("invalid params: eth_sendBundle wants [{\"txs\": [\"0x…\", …], …}]")
+		for k := range c.bundle {
+			if k != "txs" && strings.EqualFold(k, "txs") {
+				c.err = errInvalidParams(fmt.Sprintf("invalid params: eth_sendBundle member %q is ambiguous: spell it \"txs\"", k))
+				return c, nil
+			}
 		}
-		hexes = bundle.Txs
+		if err := json.Unmarshal(c.bundle["txs"], &hexes); err != nil || len(hexes) == 0 {
+			c.err = errInvalidParams(bad)
+			return c, nil
+		}
 	} else {
 		var h string
 		if err := json.Unmarshal(ps[0], &h); err != nil {
-			return nil, errInvalidParams("invalid params: the first param must be the signed transaction as a 0x-prefixed hex string")
+			c.err = errInvalidParams("invalid params: the first param must be the signed transaction as a 0x-prefixed hex string")
+			return c, nil
 		}
 		hexes = []string{h}
+		c.rest = ps[1:]
 	}
 	out := make([][]byte, len(hexes))
 	for i, h := range hexes {
 		b, err := hexutil.Decode(h)
 		if err != nil {
-			return nil, errInvalidParams(fmt.Sprintf("invalid params: transaction %d is not 0x-prefixed hex: %v", i, err))
+			c.err = errInvalidParams(fmt.Sprintf("invalid params: transaction %d is not 0x-prefixed hex: %v", i, err))
+			return c, nil
 		}
 		out[i] = b
 	}
-	return out, nil
+	return c, out
+}
+
+// rawTxs extracts the raw transactions of an admission call's params (for the fuzz target).
+func rawTxs(method string, params json.RawMessage) ([][]byte, *clientError) {
+	c, raws := parseSendCall(&jsonrpc.Request{Method: method, Params: params})
+	return raws, c.err
+}
+
+// canonicalParams rebuilds a call's params from the judged transactions.
+func (c *txCall) canonicalParams() json.RawMessage {
+	if c.req.Method == MethodSendBundle {
+		txs := make([]string, len(c.items))
+		for i, it := range c.items {
+			txs[i] = hexutil.Encode(it.raw)
+		}
+		b, _ := json.Marshal(txs)
+		c.bundle["txs"] = b
+		obj, _ := json.Marshal(c.bundle) // one member per name: duplicates collapsed to what was judged
+		return append(append([]byte{'['}, obj...), ']')
+	}
+	return sendParams(c.items[0].raw, c.rest)
+}
+
+// sendParams is ["0x<raw>", rest...].
+func sendParams(raw []byte, rest []json.RawMessage) json.RawMessage {
+	out := make([]byte, 0, 2*len(raw)+8)
+	out = append(out, `["0x`...)
+	out = hex.AppendEncode(out, raw)
+	out = append(out, '"')
+	for _, r := range rest {
+		out = append(out, ',')
+		out = append(out, r...)
+	}
+	return append(out, ']')
 }
 
 // admitCalls admits the transactions of several calls together and forwards the calls whose
 // transactions all passed.
 func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []callAnswer {
 	calls := make([]*txCall, len(reqs))
+	answers := make([]callAnswer, len(calls))
 	var all []*txItem
 	for i, r := range reqs {
-		c := &txCall{req: r}
+		c, raws := parseSendCall(r)
 		calls[i] = c
-		raws, err := rawTxs(r.Method, r.Params)
-		if err != nil {
-			c.err = err
+		if c.err != nil {
 			continue
 		}
+		queueable := g.cfg.AsyncRetry && len(raws) == 1 &&
+			(r.Method == MethodSendRawTransaction || r.Method == MethodSendRawTransactionConditional)
 		for _, raw := range raws {
 			it := g.prepare(raw)
+			if queueable {
+				it.stage = stageQueueable
+			}
 			c.items = append(c.items, it)
-			all = append(all, it)
 		}
 	}
-	outcomes := g.admit(ctx, all)
-	outcomeOf := make(map[*txItem]admitOutcome, len(all))
-	for i, it := range all {
-		outcomeOf[it] = outcomes[i]
-	}
-	answers := make([]callAnswer, len(calls))
-	var forwards []int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	g.answerDuplicates(ctx, calls, answers)
 	for i, c := range calls {
-		if c.err != nil {
+		if c.err == nil && answers[i].body == nil {
+			all = append(all, c.items...)
+		}
+	}
+	g.admit(ctx, all)
+	var forwards []int
+	for i, c := range calls {
+		switch {
+		case answers[i].body != nil:
+		case c.err != nil:
 			g.metrics.call(c.req.Method, c.err.reason)
 			answers[i] = callAnswer{err: c.err}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if a, settled := g.settle(ctx, c, outcomeOf); settled {
+		default:
+			if a, settled := g.settle(ctx, c); settled {
 				answers[i] = a
-				return
+			} else {
+				forwards = append(forwards, i)
 			}
-			mu.Lock()
-			forwards = append(forwards, i)
-			mu.Unlock()
-		}()
+		}
 	}
-	wg.Wait()
 	switch len(forwards) {
 	case 0:
 	case 1:
@@ -411,26 +468,44 @@ func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []cal
 	return answers
 }
 
+// answerDuplicates answers, with the tx hash and no remote call, the single-tx sends of txs
+// forwarded recently (a node's eth_sendRawTransaction answer is the hash).
+func (g *Gateway) answerDuplicates(ctx context.Context, calls []*txCall, answers []callAnswer) {
+	var idx []int
+	var items []*txItem
+	for i, c := range calls {
+		if c.err != nil || len(c.items) != 1 || !c.items[0].interop || c.items[0].err != nil ||
+			(c.req.Method != MethodSendRawTransaction && c.req.Method != MethodSendRawTransactionConditional) {
+			continue
+		}
+		idx = append(idx, i)
+		items = append(items, c.items[0])
+	}
+	for j, dup := range g.cache.seen(ctx, items) {
+		if !dup {
+			continue
+		}
+		c := calls[idx[j]]
+		g.metrics.duplicate()
+		g.metrics.call(c.req.Method, "duplicate")
+		hash, _ := json.Marshal(items[j].hash.Hex())
+		answers[idx[j]] = callAnswer{status: http.StatusOK, body: jsonrpc.AppendResult(nil, c.req.ID, hash)}
+	}
+}
+
 // settle rejects or queues a call whose transactions did not all pass; settled is false when
 // the call is to be forwarded.
-func (g *Gateway) settle(ctx context.Context, c *txCall, outcomeOf map[*txItem]admitOutcome) (callAnswer, bool) {
+func (g *Gateway) settle(ctx context.Context, c *txCall) (callAnswer, bool) {
 	for _, it := range c.items {
-		switch outcomeOf[it] {
-		case outcomeReject:
+		if it.err != nil {
 			if it.interop {
 				g.metrics.verdict("rejected", it.err.reason)
 			}
 			g.metrics.call(c.req.Method, it.err.reason)
 			return callAnswer{err: it.err}, true
-		case outcomeQueue:
-			if c.req.Method == MethodSendBundle || c.req.Method == MethodSendRawTransactionSync {
-				e := g.exhausted(it.verdict, 0)
-				g.metrics.call(c.req.Method, e.reason)
-				return callAnswer{err: e}, true
-			}
 		}
 	}
-	if len(c.items) == 1 && outcomeOf[c.items[0]] == outcomeQueue {
+	if len(c.items) == 1 && c.items[0].queue {
 		return g.enqueue(ctx, c), true
 	}
 	return callAnswer{}, false
@@ -438,12 +513,12 @@ func (g *Gateway) settle(ctx context.Context, c *txCall, outcomeOf map[*txItem]a
 
 // forwardOne forwards a single call and relays the sentry's answer as it is.
 func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
-	status, body, err := g.forward(ctx, c.req.ID, c.req.Method, c.req.Params)
+	status, body, err := g.forward(ctx, c.req.ID, c.req.Method, c.canonicalParams())
 	if err != nil {
 		g.metrics.call(c.req.Method, "no_backend")
 		return callAnswer{err: errNoBackend(err)}
 	}
-	g.accepted(c, !responseIsError(body))
+	g.accepted(ctx, []*txCall{c}, []bool{!responseIsError(body)})
 	return callAnswer{status: status, body: body}
 }
 
@@ -451,9 +526,11 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, answers []callAnswer) {
 	reqs := make([]*jsonrpc.Request, len(idx))
 	for j, i := range idx {
-		reqs[j] = calls[i].req
+		reqs[j] = &jsonrpc.Request{Method: calls[i].req.Method, Params: calls[i].canonicalParams()}
 	}
 	parts, err := g.subBatch(ctx, reqs, g.cfg.ForwardToAll)
+	var took []*txCall
+	var ok []bool
 	for j, i := range idx {
 		c := calls[i]
 		if parts[j] == nil {
@@ -461,24 +538,31 @@ func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, a
 			answers[i] = callAnswer{err: errNoBackend(err)}
 			continue
 		}
-		g.accepted(c, !responseIsError(parts[j]))
+		took = append(took, c)
+		ok = append(ok, !responseIsError(parts[j]))
 		answers[i] = callAnswer{status: 200, body: withID(parts[j], c.req.ID)}
 	}
+	g.accepted(ctx, took, ok)
 }
 
-// accepted records a forwarded call and, if the sentry took it, feeds its interop txs to the
-// revalidator.
-func (g *Gateway) accepted(c *txCall, tookIt bool) {
-	g.metrics.call(c.req.Method, "forwarded")
-	for _, it := range c.items {
-		if !it.interop {
-			continue
-		}
-		g.metrics.verdict("accepted", "valid")
-		if tookIt {
-			g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
+// accepted records forwarded calls and, for those the sentry took, remembers their interop
+// txs (a repeat is answered locally) and feeds them to the revalidator.
+func (g *Gateway) accepted(ctx context.Context, calls []*txCall, tookIt []bool) {
+	var hashes []common.Hash
+	for i, c := range calls {
+		g.metrics.call(c.req.Method, "forwarded")
+		for _, it := range c.items {
+			if !it.interop {
+				continue
+			}
+			g.metrics.verdict("accepted", "valid")
+			if tookIt[i] {
+				hashes = append(hashes, it.hash)
+				g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
+			}
 		}
 	}
+	g.cache.forwarded(ctx, hashes)
 }
 
 // forward sends one call to the sentries (one, or all with forward_to_all).

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -42,13 +44,16 @@ type fallback struct {
 	cfg       FallbackConfig
 	downUntil atomic.Int64 // unix nanos; primary skipped until then
 	down      atomic.Bool
+
+	mu   sync.Mutex
+	owed map[string]string // id → lease token of acks the primary still needs
 }
 
 func (f *fallback) usePrimary() bool { return time.Now().UnixNano() >= f.downUntil.Load() }
 
 // failed records a primary failure; it returns true so callers can write `if f.failed(...)`.
 func (f *fallback) failed(op string, err error) bool {
-	if errors.Is(err, ErrQueueFull) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, ErrQueueFull) || errors.Is(err, ErrLimiterFull) || errors.Is(err, context.Canceled) {
 		return false // not an outage
 	}
 	f.downUntil.Store(time.Now().Add(f.cfg.Cooldown).UnixNano())
@@ -92,34 +97,50 @@ func (f *fallback) SetVerdicts(ctx context.Context, entries []VerdictEntry) erro
 func (f *fallback) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
 	if f.usePrimary() {
 		ok, err := f.p.Limiter.Allow(ctx, key, limit, window)
-		if err == nil {
+		if err == nil || errors.Is(err, ErrLimiterFull) {
 			f.ok()
-			return ok, nil
+			return ok, err
 		}
 		f.failed("rate_limit", err)
 	}
 	return f.s.Limiter.Allow(ctx, key, limit, window)
 }
 
-func (f *fallback) Push(ctx context.Context, it Item) error {
+func (f *fallback) Add(ctx context.Context, it Item) (bool, error) {
 	if f.usePrimary() {
-		err := f.p.Queue.Push(ctx, it)
+		added, err := f.p.Queue.Add(ctx, it)
 		if err == nil || errors.Is(err, ErrQueueFull) {
 			f.ok()
-			return err
+			return added, err
 		}
-		f.failed("queue_push", err)
+		f.failed("queue_add", err)
 	}
-	return f.s.Queue.Push(ctx, it)
+	return f.s.Queue.Add(ctx, it)
 }
+
+// Lease tokens say which store an item was claimed from, so that extending, retrying and
+// acknowledging it go to that store whatever the primary's state is by then.
+const (
+	fromPrimary   = "p"
+	fromSecondary = "s"
+)
 
 func (f *fallback) Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]Item, error) {
 	var out []Item
 	if f.usePrimary() {
+		f.flushAcks(ctx)
 		items, err := f.p.Queue.Claim(ctx, now, max, lease)
 		if err == nil {
 			f.ok()
-			out = items
+			for _, it := range items {
+				if f.ackPending(it.ID) {
+					// Handled during an outage, its ack still owed: finish it now.
+					_, _ = f.p.Queue.Ack(ctx, it.ID, it.Lease)
+					continue
+				}
+				it.Lease = fromPrimary + it.Lease
+				out = append(out, it)
+			}
 		} else {
 			f.failed("queue_claim", err)
 		}
@@ -129,21 +150,102 @@ func (f *fallback) Claim(ctx context.Context, now time.Time, max int, lease time
 		if err != nil {
 			return out, err
 		}
-		out = append(out, more...)
+		for _, it := range more {
+			it.Lease = fromSecondary + it.Lease
+			out = append(out, it)
+		}
 	}
 	return out, nil
 }
 
-func (f *fallback) Ack(ctx context.Context, id string) error {
-	_ = f.s.Queue.Ack(ctx, id) // the item may live in either
-	if f.usePrimary() {
-		if err := f.p.Queue.Ack(ctx, id); err != nil {
-			f.failed("queue_ack", err)
-			return err // the lease runs out and the item is handled again: at least once
-		}
-		f.ok()
+// route returns the queue a lease token came from and the token it gave.
+func (f *fallback) route(lease string) (Queue, string, bool) {
+	switch {
+	case strings.HasPrefix(lease, fromPrimary):
+		return f.p.Queue, lease[len(fromPrimary):], true
+	case strings.HasPrefix(lease, fromSecondary):
+		return f.s.Queue, lease[len(fromSecondary):], false
 	}
-	return nil
+	return nil, "", false
+}
+
+func (f *fallback) Extend(ctx context.Context, id, lease string, until time.Time) (bool, error) {
+	q, token, primary := f.route(lease)
+	if q == nil {
+		return false, nil
+	}
+	ok, err := q.Extend(ctx, id, token, until)
+	if err != nil && primary {
+		f.failed("queue_extend", err)
+	}
+	return ok, err
+}
+
+func (f *fallback) Retry(ctx context.Context, id, lease string, due time.Time, attempts int) (bool, error) {
+	q, token, primary := f.route(lease)
+	if q == nil {
+		return false, nil
+	}
+	ok, err := q.Retry(ctx, id, token, due, attempts)
+	if err != nil && primary {
+		f.failed("queue_retry", err) // the lease runs out and the item comes back
+	}
+	return ok, err
+}
+
+// Ack of a primary item is tried even during a cool-down (an ack only in memory would leave
+// the item in Redis to be forwarded again); if Redis is down it is owed, and paid before the
+// next claim from Redis.
+func (f *fallback) Ack(ctx context.Context, id, lease string) (bool, error) {
+	q, token, primary := f.route(lease)
+	if q == nil {
+		return false, nil
+	}
+	ok, err := q.Ack(ctx, id, token)
+	if err != nil && primary {
+		f.failed("queue_ack", err)
+		f.oweAck(id, token)
+		return true, nil
+	}
+	return ok, err
+}
+
+// maxOwedAcks bounds the acks kept for Redis during an outage.
+const maxOwedAcks = 100_000
+
+func (f *fallback) oweAck(id, token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.owed == nil {
+		f.owed = map[string]string{}
+	}
+	if len(f.owed) < maxOwedAcks {
+		f.owed[id] = token
+	}
+}
+
+func (f *fallback) ackPending(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.owed[id]
+	if ok {
+		delete(f.owed, id)
+	}
+	return ok
+}
+
+// flushAcks pays the acks owed to the primary.
+func (f *fallback) flushAcks(ctx context.Context) {
+	f.mu.Lock()
+	owed := f.owed
+	f.owed = nil
+	f.mu.Unlock()
+	for id, token := range owed {
+		if _, err := f.p.Queue.Ack(ctx, id, token); err != nil {
+			f.failed("queue_ack", err)
+			f.oweAck(id, token)
+		}
+	}
 }
 
 func (f *fallback) Len(ctx context.Context) (int, error) {

@@ -5,21 +5,21 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// ErrQueueFull is returned by Push when the queue holds its maximum.
-var ErrQueueFull = errors.New("delay queue is full")
-
 // MemoryConfig bounds the in-memory state.
 type MemoryConfig struct {
 	MaxVerdicts int // default 100,000
-	MaxKeys     int // rate-limiter keys, default 100,000
+	MaxKeys     int // rate-limiter keys per table (IPs, senders), default 100,000
 	MaxQueue    int // default 10,000
-	MaxStatuses int // default 100,000
-	FeedSize    int // default 10,000
-	Now         func() time.Time
+	// MaxQueueBytes bounds the queue's raw transactions and params, default 256 MiB.
+	MaxQueueBytes int
+	MaxStatuses   int // default 100,000
+	FeedSize      int // default 10,000
+	Now           func() time.Time
 }
 
 func (c *MemoryConfig) withDefaults() {
@@ -31,6 +31,7 @@ func (c *MemoryConfig) withDefaults() {
 	def(&c.MaxVerdicts, 100_000)
 	def(&c.MaxKeys, 100_000)
 	def(&c.MaxQueue, 10_000)
+	def(&c.MaxQueueBytes, 256<<20)
 	def(&c.MaxStatuses, 100_000)
 	def(&c.FeedSize, 10_000)
 	if c.Now == nil {
@@ -43,8 +44,8 @@ func NewMemory(cfg MemoryConfig) Stores {
 	cfg.withDefaults()
 	return Stores{
 		Verdicts: &memVerdicts{ttlMap: newTTLMap[Verdict](cfg.MaxVerdicts, cfg.Now)},
-		Limiter:  &memLimiter{max: cfg.MaxKeys, now: cfg.Now, windows: map[string]*window{}},
-		Queue:    &memQueue{max: cfg.MaxQueue, items: map[string]*memItem{}},
+		Limiter:  &memLimiter{max: cfg.MaxKeys, now: cfg.Now, tables: map[string]map[string]*window{}},
+		Queue:    &memQueue{max: cfg.MaxQueue, maxBytes: cfg.MaxQueueBytes, items: map[string]*memItem{}},
 		Statuses: &memStatuses{ttlMap: newTTLMap[Status](cfg.MaxStatuses, cfg.Now)},
 		Feed:     &memFeed{size: cfg.FeedSize, now: cfg.Now},
 		Close:    func() error { return nil },
@@ -141,62 +142,82 @@ func (m *memStatuses) GetStatus(_ context.Context, hash string) (Status, bool, e
 }
 
 type window struct {
-	index int64
+	end   time.Time // the window's end: the entry is dead after it, whatever other keys use
 	count int
 }
 
+// memLimiter keeps one bounded table per key prefix ("ip", "sender"), so a sweep of one kind
+// of key never touches another's live windows.
 type memLimiter struct {
-	mu      sync.Mutex
-	max     int
-	now     func() time.Time
-	windows map[string]*window
+	mu     sync.Mutex
+	max    int
+	now    func() time.Time
+	tables map[string]map[string]*window
 }
 
 func (l *memLimiter) Allow(_ context.Context, key string, limit int, length time.Duration) (bool, error) {
-	idx := l.now().UnixNano() / int64(length)
+	now := l.now()
+	table, _, _ := strings.Cut(key, ":")
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w, ok := l.windows[key]
+	windows := l.tables[table]
+	if windows == nil {
+		windows = map[string]*window{}
+		l.tables[table] = windows
+	}
+	w, ok := windows[key]
 	if !ok {
-		if len(l.windows) >= l.max {
-			for k, old := range l.windows { // drop finished windows
-				if old.index < idx {
-					delete(l.windows, k)
+		if len(windows) >= l.max {
+			for k, old := range windows { // drop the windows that have ended
+				if !now.Before(old.end) {
+					delete(windows, k)
 				}
 			}
-			if len(l.windows) >= l.max {
-				return false, nil // bounded: refuse new keys rather than grow without limit
+			if len(windows) >= l.max {
+				return true, ErrLimiterFull // bounded, and never 429 for every newcomer
 			}
 		}
-		w = &window{index: idx}
-		l.windows[key] = w
+		w = &window{}
+		windows[key] = w
 	}
-	if w.index != idx {
-		w.index, w.count = idx, 0
+	if !now.Before(w.end) {
+		start := now.Truncate(length)
+		w.end, w.count = start.Add(length), 0
 	}
 	w.count++
 	return w.count <= limit, nil
 }
 
 type memItem struct {
-	it  Item
-	due time.Time
+	it    Item
+	due   time.Time
+	lease string
+	size  int
 }
 
 type memQueue struct {
-	mu    sync.Mutex
-	max   int
-	items map[string]*memItem
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	bytes    int
+	leases   uint64
+	items    map[string]*memItem
 }
 
-func (q *memQueue) Push(_ context.Context, it Item) error {
+func (q *memQueue) Add(_ context.Context, it Item) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if _, ok := q.items[it.ID]; !ok && len(q.items) >= q.max {
-		return ErrQueueFull
+	if _, ok := q.items[it.ID]; ok {
+		return false, nil
 	}
-	q.items[it.ID] = &memItem{it: it, due: it.Due}
-	return nil
+	size := it.Size()
+	if len(q.items) >= q.max || q.bytes+size > q.maxBytes {
+		return false, ErrQueueFull
+	}
+	it.Lease = ""
+	q.items[it.ID] = &memItem{it: it, due: it.Due, size: size}
+	q.bytes += size
+	return true, nil
 }
 
 func (q *memQueue) Claim(_ context.Context, now time.Time, max int, lease time.Duration) ([]Item, error) {
@@ -214,18 +235,56 @@ func (q *memQueue) Claim(_ context.Context, now time.Time, max int, lease time.D
 	}
 	out := make([]Item, len(due))
 	for i, m := range due {
+		q.leases++
 		m.due = now.Add(lease)
+		m.lease = "m" + strconv.FormatUint(q.leases, 10)
 		out[i] = m.it
-		out[i].Due = m.due
+		out[i].Due, out[i].Lease = m.due, m.lease
 	}
 	return out, nil
 }
 
-func (q *memQueue) Ack(_ context.Context, id string) error {
+// held returns the item if lease still holds it; q.mu is held.
+func (q *memQueue) held(id, lease string) *memItem {
+	m, ok := q.items[id]
+	if !ok || m.lease == "" || m.lease != lease {
+		return nil
+	}
+	return m
+}
+
+func (q *memQueue) Extend(_ context.Context, id, lease string, until time.Time) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	m := q.held(id, lease)
+	if m == nil {
+		return false, nil
+	}
+	m.due = until
+	return true, nil
+}
+
+func (q *memQueue) Retry(_ context.Context, id, lease string, due time.Time, attempts int) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m := q.held(id, lease)
+	if m == nil {
+		return false, nil
+	}
+	m.due, m.lease, m.it.Attempts = due, "", attempts
+	return true, nil
+}
+
+func (q *memQueue) Ack(_ context.Context, id, lease string) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m := q.held(id, lease)
+	if m == nil {
+		return false, nil
+	}
+	q.bytes -= m.size
 	delete(q.items, id)
-	return nil
+	return true, nil
 }
 
 func (q *memQueue) Len(context.Context) (int, error) {

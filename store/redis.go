@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,9 +24,10 @@ type RedisConfig struct {
 	// Prefix of every key (default "interopgate:").
 	Prefix string
 	// Timeout of each Redis operation (default 250 ms): an outage must cost little per request.
-	Timeout  time.Duration
-	MaxQueue int // default 10,000
-	FeedSize int // approximate bound of the feed stream, default 10,000
+	Timeout       time.Duration
+	MaxQueue      int // default 10,000
+	MaxQueueBytes int // default 256 MiB
+	FeedSize      int // approximate bound of the feed stream, default 10,000
 }
 
 // NewRedis connects to Redis (lazily: the first operation dials).
@@ -41,6 +43,9 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 	}
 	if cfg.FeedSize <= 0 {
 		cfg.FeedSize = 10_000
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = 256 << 20
 	}
 	opts := &redis.UniversalOptions{
 		Addrs: cfg.Addrs, MasterName: cfg.MasterName, Password: cfg.Password,
@@ -64,15 +69,16 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		return Stores{}, errors.New("redis: set url or addrs")
 	}
 	c := redis.NewUniversalClient(opts)
-	r := &redisStore{c: c, p: cfg.Prefix, maxQueue: cfg.MaxQueue, feedSize: int64(cfg.FeedSize)}
+	r := &redisStore{c: c, p: cfg.Prefix, maxQueue: cfg.MaxQueue, maxQueueBytes: cfg.MaxQueueBytes, feedSize: int64(cfg.FeedSize)}
 	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Close: c.Close}, nil
 }
 
 type redisStore struct {
-	c        redis.UniversalClient
-	p        string
-	maxQueue int
-	feedSize int64
+	c             redis.UniversalClient
+	p             string
+	maxQueue      int
+	maxQueueBytes int
+	feedSize      int64
 }
 
 func (r *redisStore) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, []bool, error) {
@@ -149,76 +155,139 @@ func (r *redisStore) Allow(ctx context.Context, key string, limit int, length ti
 	return incr.Val() <= int64(limit), nil
 }
 
-// The queue's keys share a hash tag, so its scripts work on Redis Cluster.
+// The queue's keys share a hash tag, so its scripts work on Redis Cluster: due times (a sorted
+// set), items (a hash of JSON), enqueue times (a sorted set, for the oldest), lease tokens (a
+// hash) and the stored bytes (a counter).
 func (r *redisStore) qKeys() []string {
-	return []string{r.p + "{q}:due", r.p + "{q}:items", r.p + "{q}:enq"}
+	return []string{r.p + "{q}:due", r.p + "{q}:items", r.p + "{q}:enq", r.p + "{q}:lease", r.p + "{q}:bytes"}
 }
 
-var pushScript = redis.NewScript(`
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+// addScript: ARGV id, due ms, item JSON, max items, enqueued ms, max bytes.
+// Returns 1 added, 0 already queued, -1 full.
+var addScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   return 0
+end
+local bytes = tonumber(redis.call('GET', KEYS[5]) or '0')
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) or bytes + string.len(ARGV[3]) > tonumber(ARGV[6]) then
+  return -1
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('INCRBY', KEYS[5], string.len(ARGV[3]))
 return 1`)
 
-// claimScript leases due items by moving their due time to the lease's end.
+// claimScript leases due items: their due time moves to the lease's end and each gets a token.
+// ARGV now ms, max, until ms, token prefix. Returns item, token, item, token, ...
 var claimScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
-for _, id in ipairs(ids) do
+for i, id in ipairs(ids) do
   local v = redis.call('HGET', KEYS[2], id)
   if v then
+    local token = ARGV[4] .. i
     redis.call('ZADD', KEYS[1], ARGV[3], id)
+    redis.call('HSET', KEYS[4], id, token)
     table.insert(out, v)
+    table.insert(out, token)
   else
     redis.call('ZREM', KEYS[1], id)
   end
 end
 return out`)
 
-func (r *redisStore) Push(ctx context.Context, it Item) error {
+// extendScript: ARGV id, token, until ms. 1 if the claim held.
+var extendScript = redis.NewScript(`
+if redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1`)
+
+// retryScript: ARGV id, token, due ms, attempts. Rewrites the item's attempts and releases it.
+var retryScript = redis.NewScript(`
+if redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if not v then
+  return 0
+end
+local item = cjson.decode(v)
+item['attempts'] = tonumber(ARGV[4])
+local nv = cjson.encode(item)
+redis.call('HSET', KEYS[2], ARGV[1], nv)
+redis.call('INCRBY', KEYS[5], string.len(nv) - string.len(v))
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1`)
+
+// ackScript: ARGV id, token. Removes the item if the claim held.
+var ackScript = redis.NewScript(`
+if redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if v then
+  redis.call('DECRBY', KEYS[5], string.len(v))
+end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1`)
+
+func (r *redisStore) Add(ctx context.Context, it Item) (bool, error) {
 	b, err := json.Marshal(it)
 	if err != nil {
-		return err
+		return false, err
 	}
-	ok, err := pushScript.Run(ctx, r.c, r.qKeys(), it.ID, it.Due.UnixMilli(), b, r.maxQueue, it.Enqueued.UnixMilli()).Int()
-	if err != nil {
-		return err
+	n, err := addScript.Run(ctx, r.c, r.qKeys(), it.ID, it.Due.UnixMilli(), b, r.maxQueue, it.Enqueued.UnixMilli(), r.maxQueueBytes).Int()
+	switch {
+	case err != nil:
+		return false, err
+	case n < 0:
+		return false, ErrQueueFull
 	}
-	if ok == 0 {
-		return ErrQueueFull
-	}
-	return nil
+	return n == 1, nil
 }
 
 func (r *redisStore) Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]Item, error) {
 	until := now.Add(lease)
-	vals, err := claimScript.Run(ctx, r.c, r.qKeys(), now.UnixMilli(), max, until.UnixMilli()).StringSlice()
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, err
+	}
+	vals, err := claimScript.Run(ctx, r.c, r.qKeys(), now.UnixMilli(), max, until.UnixMilli(), hex.EncodeToString(nonce[:])+":").StringSlice()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Item, 0, len(vals))
-	for _, v := range vals {
+	out := make([]Item, 0, len(vals)/2)
+	for i := 0; i+1 < len(vals); i += 2 {
 		var it Item
-		if err := json.Unmarshal([]byte(v), &it); err != nil {
+		if err := json.Unmarshal([]byte(vals[i]), &it); err != nil {
 			return nil, fmt.Errorf("redis queue item: %w", err)
 		}
-		it.Due = until
+		it.Due, it.Lease = until, vals[i+1]
 		out = append(out, it)
 	}
 	return out, nil
 }
 
-func (r *redisStore) Ack(ctx context.Context, id string) error {
-	k := r.qKeys()
-	pipe := r.c.TxPipeline()
-	pipe.ZRem(ctx, k[0], id)
-	pipe.HDel(ctx, k[1], id)
-	pipe.ZRem(ctx, k[2], id)
-	_, err := pipe.Exec(ctx)
-	return err
+func (r *redisStore) Extend(ctx context.Context, id, lease string, until time.Time) (bool, error) {
+	n, err := extendScript.Run(ctx, r.c, r.qKeys(), id, lease, until.UnixMilli()).Int()
+	return n == 1, err
+}
+
+func (r *redisStore) Retry(ctx context.Context, id, lease string, due time.Time, attempts int) (bool, error) {
+	n, err := retryScript.Run(ctx, r.c, r.qKeys(), id, lease, due.UnixMilli(), attempts).Int()
+	return n == 1, err
+}
+
+func (r *redisStore) Ack(ctx context.Context, id, lease string) (bool, error) {
+	n, err := ackScript.Run(ctx, r.c, r.qKeys(), id, lease).Int()
+	return n == 1, err
 }
 
 func (r *redisStore) Len(ctx context.Context) (int, error) {

@@ -2,14 +2,25 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrQueueFull is returned by Queue.Add when the queue holds its maximum of items or bytes.
+var ErrQueueFull = errors.New("delay queue is full")
+
+// ErrLimiterFull is returned (with ok = true) by Limiter.Allow for a key that could not be
+// tracked because its table is full of live windows.
+var ErrLimiterFull = errors.New("rate-limit table is full")
 
 // Verdict is a cached check verdict. Class is the caller's own encoding.
 type Verdict struct {
 	Class   uint8  `json:"c"`
 	Code    int    `json:"k,omitempty"`
 	Message string `json:"m,omitempty"`
+	// At is when the verdict was made (unix ms), so a reader can ignore verdicts older than an
+	// event that voids them (a failsafe transition).
+	At int64 `json:"t,omitempty"`
 }
 
 // Verdicts caches verdicts by key.
@@ -27,33 +38,53 @@ type VerdictEntry struct {
 	TTL     time.Duration
 }
 
-// Limiter counts events per key in fixed windows.
+// Limiter counts events per key in fixed windows. A key is "table:id": each table (for
+// example "ip" and "sender") is bounded on its own, so one kind of key cannot crowd out another.
 type Limiter interface {
 	// Allow records one event for key and reports whether it is within limit for the current
-	// window of the given length.
+	// window of the given length. When a table is full of live windows a new key is allowed
+	// untracked and the error is ErrLimiterFull (a full table must not refuse everyone).
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
 }
 
-// Item is a queued transaction.
+// Item is a queued transaction. The raw tx is stored once; the forwarded call is rebuilt from
+// it, so what is forwarded is what was judged.
 type Item struct {
-	// ID identifies the item (the tx hash); pushing an ID already queued replaces it.
-	ID       string    `json:"id"`
-	Raw      []byte    `json:"raw"`
-	Method   string    `json:"method"`
-	Params   []byte    `json:"params,omitempty"` // the call's params as received, for forwarding
+	// ID identifies the item (the tx hash).
+	ID     string `json:"id"`
+	Raw    []byte `json:"raw"`
+	Method string `json:"method"`
+	// Rest holds the call's params after the transaction, as a JSON array ("" = none), e.g.
+	// the options of eth_sendRawTransactionConditional.
+	Rest     []byte    `json:"rest,omitempty"`
 	Attempts int       `json:"attempts"`
 	Enqueued time.Time `json:"enqueued"`
 	Due      time.Time `json:"-"`
+	// Lease is the claim's fencing token, set by Claim: only its holder may extend, retry or
+	// acknowledge the item, so a replica whose lease ran out cannot act on it any more.
+	Lease string `json:"-"`
 }
 
-// Queue is a delay queue. Claimed items are leased: invisible to other claimers until the
-// lease runs out, then due again, unless acknowledged or rescheduled first.
+// Size is what the item counts against the queue's byte bound.
+func (it *Item) Size() int { return len(it.Raw) + len(it.Rest) + len(it.Method) + len(it.ID) + 64 }
+
+// Queue is a durable delay queue with leased claims. Safe for concurrent use by replicas.
 type Queue interface {
-	Push(ctx context.Context, it Item) error
-	// Claim leases up to max items due at now.
+	// Add queues a new item. An item with the same ID already queued is left as it is (added
+	// is false): a resubmission neither resets its attempts nor delays it. ErrQueueFull when
+	// the queue holds its maximum of items or bytes.
+	Add(ctx context.Context, it Item) (added bool, err error)
+	// Claim leases up to max items due at now until now+lease; each comes with its Lease token.
+	// Leased items are invisible to other claimers until the lease runs out.
 	Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]Item, error)
-	// Ack removes an item for good.
-	Ack(ctx context.Context, id string) error
+	// Extend moves a claim's end to until; false when the claim was lost (it ran out and the
+	// item was claimed again, or the item is gone).
+	Extend(ctx context.Context, id, lease string, until time.Time) (bool, error)
+	// Retry releases a claimed item to be due again at due with attempts recorded; false when
+	// the claim was lost.
+	Retry(ctx context.Context, id, lease string, due time.Time, attempts int) (bool, error)
+	// Ack removes a claimed item for good; false when the claim was lost.
+	Ack(ctx context.Context, id, lease string) (bool, error)
 	// Len is the number of queued items; Oldest the earliest enqueue time (zero if empty).
 	Len(ctx context.Context) (int, error)
 	Oldest(ctx context.Context) (time.Time, error)

@@ -75,18 +75,82 @@ func TestLimiter(t *testing.T) {
 	})
 }
 
+// One table's keys never push out another's live windows, and a table full of live windows
+// lets newcomers through (untracked) rather than refusing everyone.
+func TestLimiterTables(t *testing.T) {
+	s := store.NewMemory(store.MemoryConfig{MaxKeys: 4})
+	ctx := context.Background()
+	for range 2 {
+		s.Limiter.Allow(ctx, "ip:a", 2, time.Hour)
+	}
+	// A flood of senders with short windows, in their own table.
+	for i := range 50 {
+		s.Limiter.Allow(ctx, fmt.Sprint("sender:", i), 1, time.Nanosecond)
+	}
+	if ok, _ := s.Limiter.Allow(ctx, "ip:a", 2, time.Hour); ok {
+		t.Fatal("the sender sweep reset a live IP window")
+	}
+	for i := range 3 {
+		s.Limiter.Allow(ctx, fmt.Sprint("ip:", i), 2, time.Hour)
+	}
+	ok, err := s.Limiter.Allow(ctx, "ip:newcomer", 2, time.Hour)
+	if !ok || !errors.Is(err, store.ErrLimiterFull) {
+		t.Fatalf("newcomer to a full table: %v %v", ok, err)
+	}
+}
+
+// An ack made while Redis is cooling down must still reach Redis (or be owed to it), or the
+// item would be claimed and forwarded again once Redis is back.
+func TestFallbackAckReachesRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	primary, err := store.NewRedis(store.RedisConfig{URL: srv.URL, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := store.Fallback(primary, store.NewMemory(store.MemoryConfig{}), store.FallbackConfig{Cooldown: time.Hour})
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.Queue.Add(ctx, store.Item{ID: id, Enqueued: now, Due: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := s.Queue.Claim(ctx, now, 10, 50*time.Millisecond)
+	if err != nil || len(items) != 2 {
+		t.Fatalf("%+v %v", items, err)
+	}
+	// Redis fails once: the fallback now skips it for an hour ...
+	srv.Stop()
+	s.Verdicts.GetVerdicts(ctx, []string{"x"})
+	srv.Restart()
+	// ... yet the acks go to it.
+	for _, it := range items {
+		if ok, err := s.Queue.Ack(ctx, it.ID, it.Lease); !ok || err != nil {
+			t.Fatalf("ack %s: %v %v", it.ID, ok, err)
+		}
+	}
+	if n, err := primary.Queue.Len(ctx); n != 0 || err != nil {
+		t.Fatalf("%d items left in Redis after their acks (%v)", n, err)
+	}
+}
+
 func TestQueue(t *testing.T) {
 	backends(t, func(t *testing.T, s store.Stores) {
 		ctx := context.Background()
 		now := time.Now().Truncate(time.Millisecond)
 		for i, due := range []time.Duration{2 * time.Second, 0, time.Second} {
 			it := store.Item{ID: fmt.Sprint("tx", i), Raw: []byte{byte(i)}, Method: "eth_sendRawTransaction", Enqueued: now.Add(time.Duration(i) * time.Millisecond), Due: now.Add(due)}
-			if err := s.Queue.Push(ctx, it); err != nil {
-				t.Fatal(err)
+			if added, err := s.Queue.Add(ctx, it); err != nil || !added {
+				t.Fatal(added, err)
 			}
 		}
-		if err := s.Queue.Push(ctx, store.Item{ID: "tx9", Due: now}); !errors.Is(err, store.ErrQueueFull) {
-			t.Fatalf("push over the bound: %v", err)
+		if _, err := s.Queue.Add(ctx, store.Item{ID: "tx9", Due: now}); !errors.Is(err, store.ErrQueueFull) {
+			t.Fatalf("add over the bound: %v", err)
+		}
+		// Adding an ID already queued changes nothing: a resubmission cannot reset its attempts.
+		if added, err := s.Queue.Add(ctx, store.Item{ID: "tx1", Raw: []byte{9}, Due: now.Add(time.Hour)}); added || err != nil {
+			t.Fatalf("re-add: %v %v", added, err)
 		}
 		if n, _ := s.Queue.Len(ctx); n != 3 {
 			t.Fatalf("len %d", n)
@@ -95,39 +159,94 @@ func TestQueue(t *testing.T) {
 			t.Fatalf("oldest %v, want %v", o, now)
 		}
 		got, err := s.Queue.Claim(ctx, now.Add(time.Second), 10, 5*time.Second)
-		if err != nil || len(got) != 2 || got[0].ID != "tx1" || got[1].ID != "tx2" || got[0].Raw[0] != 1 {
+		if err != nil || len(got) != 2 || got[0].ID != "tx1" || got[1].ID != "tx2" || got[0].Raw[0] != 1 || got[0].Lease == "" {
 			t.Fatalf("claim: %+v %v", got, err)
 		}
 		// Leased items are invisible until the lease runs out.
 		if again, _ := s.Queue.Claim(ctx, now.Add(2*time.Second), 10, 5*time.Second); len(again) != 1 || again[0].ID != "tx0" {
 			t.Fatalf("claim during the lease: %+v", again)
 		}
-		if err := s.Queue.Ack(ctx, "tx1"); err != nil {
-			t.Fatal(err)
+		if ok, err := s.Queue.Ack(ctx, "tx1", got[0].Lease); !ok || err != nil {
+			t.Fatalf("ack: %v %v", ok, err)
 		}
-		// After the lease, unacknowledged items come back: nothing is lost by a crashed worker.
+		// After the lease, unacknowledged items come back with new leases: nothing is lost by a
+		// crashed worker, and the old lease can do nothing any more.
 		back, _ := s.Queue.Claim(ctx, now.Add(10*time.Second), 10, 5*time.Second)
-		if len(back) != 2 {
+		if len(back) != 2 || back[0].ID != "tx2" {
 			t.Fatalf("after the lease: %+v", back)
 		}
-		// Pushing an existing ID replaces it (a reschedule).
-		it := back[0]
-		it.Attempts = 7
-		it.Due = now.Add(11 * time.Second)
-		if err := s.Queue.Push(ctx, it); err != nil {
-			t.Fatal(err)
+		stale := got[1]
+		if ok, _ := s.Queue.Extend(ctx, stale.ID, stale.Lease, now.Add(time.Hour)); ok {
+			t.Fatal("a lost claim was extended")
 		}
-		r, _ := s.Queue.Claim(ctx, now.Add(20*time.Second), 10, time.Second)
-		found := false
-		for _, x := range r {
-			if x.ID == it.ID && x.Attempts == 7 {
-				found = true
-			}
+		if ok, _ := s.Queue.Ack(ctx, stale.ID, stale.Lease); ok {
+			t.Fatal("a lost claim acknowledged the item")
 		}
-		if !found {
+		if ok, _ := s.Queue.Retry(ctx, stale.ID, stale.Lease, now, 1); ok {
+			t.Fatal("a lost claim rescheduled the item")
+		}
+		// The live claim extends, then reschedules with its attempts.
+		live := back[0]
+		if ok, err := s.Queue.Extend(ctx, live.ID, live.Lease, now.Add(30*time.Second)); !ok || err != nil {
+			t.Fatalf("extend: %v %v", ok, err)
+		}
+		if r, _ := s.Queue.Claim(ctx, now.Add(20*time.Second), 10, time.Second); len(r) != 1 || r[0].ID == live.ID {
+			t.Fatalf("claim during the extended lease: %+v", r)
+		}
+		if ok, err := s.Queue.Retry(ctx, live.ID, live.Lease, now.Add(11*time.Second), 7); !ok || err != nil {
+			t.Fatalf("retry: %v %v", ok, err)
+		}
+		if ok, _ := s.Queue.Ack(ctx, live.ID, live.Lease); ok {
+			t.Fatal("a released claim acknowledged the item")
+		}
+		r, _ := s.Queue.Claim(ctx, now.Add(12*time.Second), 10, time.Second)
+		if len(r) != 1 || r[0].ID != live.ID || r[0].Attempts != 7 || r[0].Raw[0] != 2 {
 			t.Fatalf("rescheduled item: %+v", r)
 		}
 	})
+}
+
+func TestQueueBytesAreBounded(t *testing.T) {
+	for name, s := range map[string]store.Stores{
+		"memory": store.NewMemory(store.MemoryConfig{MaxQueueBytes: 10_000}),
+		"redis": func() store.Stores {
+			r, err := store.NewRedis(store.RedisConfig{URL: redistest.SharedURL(t), Prefix: fmt.Sprintf("test-bytes-%d:", time.Now().UnixNano()), MaxQueueBytes: 10_000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			big := func(i int) store.Item {
+				return store.Item{ID: fmt.Sprint("b", i), Raw: make([]byte, 3000), Enqueued: time.Now(), Due: time.Now()}
+			}
+			n := 0
+			for i := range 10 {
+				if _, err := s.Queue.Add(ctx, big(i)); err != nil {
+					if !errors.Is(err, store.ErrQueueFull) {
+						t.Fatal(err)
+					}
+					break
+				}
+				n++
+			}
+			if n == 0 || n >= 4 {
+				t.Fatalf("%d items of 3 kB in a queue of 10 kB", n)
+			}
+			// Acknowledging frees the bytes.
+			items, _ := s.Queue.Claim(ctx, time.Now(), 10, time.Minute)
+			for _, it := range items {
+				if ok, err := s.Queue.Ack(ctx, it.ID, it.Lease); !ok || err != nil {
+					t.Fatal(ok, err)
+				}
+			}
+			if _, err := s.Queue.Add(ctx, big(99)); err != nil {
+				t.Fatalf("after the acks: %v", err)
+			}
+		})
+	}
 }
 
 func TestStatusesAndFeed(t *testing.T) {
@@ -178,7 +297,7 @@ func TestFallbackSurvivesAnOutage(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now()
-	if err := s.Queue.Push(ctx, store.Item{ID: "before", Enqueued: now, Due: now}); err != nil {
+	if _, err := s.Queue.Add(ctx, store.Item{ID: "before", Enqueued: now, Due: now}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
@@ -192,7 +311,7 @@ func TestFallbackSurvivesAnOutage(t *testing.T) {
 	if ok, err := s.Limiter.Allow(ctx, "ip", 1, time.Hour); err != nil || !ok {
 		t.Fatalf("limiter during the outage: %v %v", ok, err)
 	}
-	if err := s.Queue.Push(ctx, store.Item{ID: "during", Enqueued: now, Due: now}); err != nil {
+	if _, err := s.Queue.Add(ctx, store.Item{ID: "during", Enqueued: now, Due: now}); err != nil {
 		t.Fatal(err)
 	}
 	if errs.Load() == 0 || downs.Load() != 1 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/interopgate/interopgate/internal/deadconn"
 )
 
 // ClientConfig configures a Client. The zero value of each optional field takes the default.
@@ -66,6 +68,9 @@ func (c *ClientConfig) Check() error {
 func (c *ClientConfig) withDefaults() {
 	if c.Namespace == "" {
 		c.Namespace = NamespaceInterop
+	}
+	if c.Namespace == NamespaceSupervisor {
+		c.Classifier.ConflictMayMeanNotYet = true
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -149,7 +154,7 @@ func NewClient(cfg ClientConfig, opts ...Option) (*Client, error) {
 	}
 	cfg.withDefaults()
 	o := buildOptions(opts)
-	return &Client{
+	c := &Client{
 		cfg:     cfg,
 		metrics: o.metrics,
 		method:  cfg.Namespace + "_checkAccessList",
@@ -163,7 +168,9 @@ func NewClient(cfg ClientConfig, opts ...Option) (*Client, error) {
 			NoDefaultUserAgentHeader: true,
 			DisablePathNormalizing:   true,
 		},
-	}, nil
+	}
+	deadconn.Retry(c.http) // a filter that restarts costs no check
+	return c, nil
 }
 
 // Name is the endpoint's label.
@@ -281,10 +288,11 @@ func (c *Client) verdictOf(resp rpcResponse, err error, idOK func(*rpcResponse) 
 	}
 	if resp.Error != nil {
 		return Verdict{
-			Class:    c.cfg.Classifier.Classify(resp.Error.Code, resp.Error.Message),
-			Code:     resp.Error.Code,
-			Message:  resp.Error.Message,
-			Endpoint: c.cfg.Name,
+			Class:     c.cfg.Classifier.Classify(resp.Error.Code, resp.Error.Message),
+			Code:      resp.Error.Code,
+			Message:   resp.Error.Message,
+			Endpoint:  c.cfg.Name,
+			Ambiguous: c.cfg.Classifier.Ambiguous(resp.Error.Code),
 		}
 	}
 	if string(resp.Result) != "null" {

@@ -109,7 +109,7 @@ func (p *Pool) CheckAccessLists(ctx context.Context, reqs []Request) []Verdict {
 	}
 	switch p.cfg.Strategy {
 	case StrategyFirst:
-		return p.endpoints[0].Checker.CheckAccessLists(ctx, reqs)
+		return fit(p.endpoints[0].Checker.CheckAccessLists(ctx, reqs), len(reqs))
 	case StrategyFailover:
 		return p.failover(ctx, reqs)
 	}
@@ -138,7 +138,7 @@ func (p *Pool) askAll(ctx context.Context, reqs []Request) [][]Verdict {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[e] = p.endpoints[e].Checker.CheckAccessLists(ctx, reqs)
+			answers[e] = fit(p.endpoints[e].Checker.CheckAccessLists(ctx, reqs), len(reqs))
 		}()
 	}
 	wg.Wait()
@@ -163,7 +163,7 @@ func (p *Pool) failover(ctx context.Context, reqs []Request) []Verdict {
 		for j, i := range pending {
 			sub[j] = reqs[i]
 		}
-		vs := p.endpoints[e].Checker.CheckAccessLists(ctx, sub)
+		vs := fit(p.endpoints[e].Checker.CheckAccessLists(ctx, sub), len(sub))
 		next := pending[:0]
 		failed := false
 		for j, i := range pending {
@@ -212,8 +212,15 @@ func definitive(c Class) bool {
 // combineAny takes the first definitive verdict in endpoint order; with none, a retry-later if
 // any endpoint said so, else unavailable.
 func combineAny(vs []Verdict) Verdict {
+	contested := false
+	for _, v := range vs {
+		contested = contested || v.Class == ClassValid
+	}
 	for _, v := range vs {
 		if definitive(v.Class) {
+			if v.Class == ClassInvalid {
+				v.Ambiguous = v.Ambiguous || contested
+			}
 			return v
 		}
 	}
@@ -232,11 +239,15 @@ func combineAgreement(vs []Verdict, min int) Verdict {
 	}
 	valid := 0
 	for _, v := range vs {
-		switch v.Class {
-		case ClassInvalid:
-			return v
-		case ClassValid:
+		if v.Class == ClassValid {
 			valid++
+		}
+	}
+	for _, v := range vs {
+		if v.Class == ClassInvalid {
+			// The filters disagree: still invalid, but not a fact to remember.
+			v.Ambiguous = v.Ambiguous || valid > 0
+			return v
 		}
 	}
 	if valid >= min {
@@ -258,4 +269,16 @@ func fallback(vs []Verdict, why string) Verdict {
 		}
 	}
 	return Unavailable("", fmt.Errorf("%s: %w", why, errors.Join(errs...)))
+}
+
+// errShortAnswer marks the verdicts a checker failed to give.
+var errShortAnswer = errors.New("the checker answered fewer verdicts than checks")
+
+// fit makes vs n verdicts long: a checker that answers too few must not crash its caller, and
+// the missing verdicts are unavailable.
+func fit(vs []Verdict, n int) []Verdict {
+	for len(vs) < n {
+		vs = append(vs, Unavailable("", errShortAnswer))
+	}
+	return vs[:n]
 }

@@ -70,6 +70,10 @@ type Verdict struct {
 	Endpoint string
 	// Err is the transport or protocol error behind an unavailable verdict.
 	Err error
+	// Ambiguous marks an invalid verdict that may not hold for long or for everyone: a code
+	// that also means "not yet" or "something else failed" (-32602; op-supervisor's -320600),
+	// or filters that disagreed. Such a verdict rejects this tx but must not be cached.
+	Ambiguous bool
 }
 
 // Valid is a convenience for the common test.
@@ -100,6 +104,23 @@ func Unavailable(endpoint string, err error) Verdict {
 type Classifier struct {
 	// OutOfScopeInvalid treats out-of-scope as invalid, as op-reth does.
 	OutOfScopeInvalid bool
+	// ConflictMayMeanNotYet marks -320600 as ambiguous: op-supervisor (the supervisor
+	// namespace) answered it for messages it had not indexed yet, too.
+	ConflictMayMeanNotYet bool
+}
+
+// Ambiguous reports whether an invalid verdict with this code may be wrong a moment later or
+// for another caller (see Verdict.Ambiguous).
+func (c Classifier) Ambiguous(code int) bool {
+	switch code {
+	case CodeInvalidParams:
+		return true // op-interop-filter's answer for every error it does not map
+	case CodeConflict:
+		return c.ConflictMayMeanNotYet
+	case CodeOutOfScope:
+		return c.OutOfScopeInvalid // invalid only by choice: it means "not yet" to the filter
+	}
+	return false
 }
 
 // Classify returns the class of a JSON-RPC error from a filter.

@@ -57,11 +57,12 @@ type gatewayConfig struct {
 		Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the gateway falls back to local state"`
 	} `toml:"redis"`
 	State struct {
-		MaxQueue    int `toml:"max_queue" comment:"transactions in the delay queue (Redis and memory)"`
-		FeedSize    int `toml:"feed_size" comment:"accepted interop txs kept on the feed for the revalidator (approximate in Redis)"`
-		MaxVerdicts int `toml:"max_verdicts" comment:"cached verdicts in memory"`
-		MaxKeys     int `toml:"max_rate_keys" comment:"rate-limited IPs and senders tracked in memory"`
-		MaxStatuses int `toml:"max_statuses" comment:"transaction statuses kept in memory"`
+		MaxQueue      int `toml:"max_queue" comment:"transactions in the delay queue (Redis and memory)"`
+		MaxQueueBytes int `toml:"max_queue_bytes" comment:"bytes of raw transactions in the delay queue (Redis and memory)"`
+		FeedSize      int `toml:"feed_size" comment:"accepted interop txs kept on the feed for the revalidator (approximate in Redis)"`
+		MaxVerdicts   int `toml:"max_verdicts" comment:"cached verdicts in memory"`
+		MaxKeys       int `toml:"max_rate_keys" comment:"rate-limited client IPs tracked in memory, and as many senders (separate tables)"`
+		MaxStatuses   int `toml:"max_statuses" comment:"transaction statuses kept in memory"`
 	} `toml:"state"`
 }
 
@@ -87,9 +88,20 @@ func defaultGatewayConfig() *gatewayConfig {
 	c.Filters.FailsafeInterval = config.Duration(sc.DefaultFailsafeInterval)
 	c.Redis.Prefix = "interopgate:"
 	c.Redis.Timeout = config.Duration(250 * time.Millisecond)
-	c.State.MaxQueue, c.State.FeedSize = 10_000, 10_000
+	c.State.MaxQueue, c.State.FeedSize, c.State.MaxQueueBytes = 10_000, 10_000, 256<<20
 	c.State.MaxVerdicts, c.State.MaxKeys, c.State.MaxStatuses = 100_000, 100_000, 100_000
 	return &c
+}
+
+// checkerID describes everything of the filters section that decides a verdict; gateways
+// sharing a Redis share cached verdicts only when it is the same.
+func (c *gatewayConfig) checkerID() string {
+	f := c.Filters
+	id := fmt.Sprintf("ns=%s strategy=%s min=%d oos_invalid=%t", f.Namespace, f.Strategy, f.MinResponses, f.OutOfScopeInvalid)
+	for _, e := range f.Endpoints {
+		id += " " + e.URL
+	}
+	return id
 }
 
 func (c *gatewayConfig) dependencySet() (*accesslist.DependencySet, error) {
@@ -168,11 +180,12 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, fmt.Errorf("sentries: %w", err)
 	}
-	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.State.MaxQueue, FeedSize: cfg.State.FeedSize,
+	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.State.MaxQueue, MaxQueueBytes: cfg.State.MaxQueueBytes, FeedSize: cfg.State.FeedSize,
 		MaxVerdicts: cfg.State.MaxVerdicts, MaxKeys: cfg.State.MaxKeys, MaxStatuses: cfg.State.MaxStatuses})
 	if cfg.Redis.URL != "" || len(cfg.Redis.Addrs) > 0 {
 		r, err := store.NewRedis(store.RedisConfig{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
-			Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout.D(), MaxQueue: cfg.State.MaxQueue, FeedSize: cfg.State.FeedSize})
+			Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout.D(), MaxQueue: cfg.State.MaxQueue,
+			MaxQueueBytes: cfg.State.MaxQueueBytes, FeedSize: cfg.State.FeedSize})
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +201,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 			},
 		})
 	}
-	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, Failsafe: watcher.Enabled, Dependencies: deps,
+	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, CheckerID: cfg.checkerID(), Failsafe: watcher.Enabled, Dependencies: deps,
 		Backends: group, Stores: &stores, Log: log, Metrics: metrics})
 	if err != nil {
 		stores.Close()

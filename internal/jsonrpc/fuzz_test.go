@@ -12,6 +12,13 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// BatchLen agrees with a full decode on every valid array.
+		var elems []json.RawMessage
+		if json.Unmarshal(body, &elems) == nil && elems != nil {
+			if n := BatchLen(body, 1<<30); n != len(elems) {
+				t.Fatalf("BatchLen %d, decoded %d elements", n, len(elems))
+			}
+		}
 		reqs, _, err := Parse(body, 50)
 		if err != nil {
 			if err.Code != CodeParseError && err.Code != CodeInvalidRequest {

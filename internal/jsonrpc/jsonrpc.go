@@ -19,6 +19,8 @@ const (
 type Error struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	// Data is the optional error data as raw JSON (for example the revert data of eth_call).
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -58,18 +60,91 @@ func (r *Request) Validate() *Error {
 // nullID is the id of responses to requests whose id could not be read.
 var nullID = json.RawMessage("null")
 
+// BatchLen counts the elements of the JSON array body starts with, without decoding or
+// allocating anything, and stops counting once past limit (returning limit+1): a batch is
+// refused by its length before any element costs memory. For a body that is not an array it
+// returns 0; for malformed JSON the count is only an estimate, and Parse rejects it anyway.
+func BatchLen(body []byte, limit int) int {
+	depth, commas := 0, 0
+	inString, escaped, any := false, false, false
+	for _, c := range body {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		case '[', '{':
+			if depth == 0 && c == '{' {
+				return 0
+			}
+			if depth == 1 {
+				any = true
+			}
+			depth++
+		case ']', '}':
+			depth--
+			if depth <= 0 {
+				if any {
+					return commas + 1
+				}
+				return 0
+			}
+		case '"':
+			inString = true
+			if depth == 1 {
+				any = true
+			}
+		case ',':
+			if depth == 1 {
+				commas++
+				if commas >= limit {
+					return limit + 1
+				}
+			}
+		default:
+			if depth == 0 {
+				return 0
+			}
+			if depth == 1 {
+				any = true
+			}
+		}
+	}
+	if any {
+		return commas + 1
+	}
+	return 0
+}
+
 // Parse splits a body into calls. batch reports whether the body was a JSON array. An error is
 // for the whole body (unparseable, empty batch, batch over maxBatch) and is answered with a
-// single error response with a null id.
+// single error response with a null id. A batch's length is checked (BatchLen) before any
+// element is decoded.
 func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 	body = bytes.TrimLeft(body, " \t\r\n")
 	if len(body) == 0 {
 		return nil, false, Errorf(CodeParseError, "parse error: empty body")
 	}
+	if body[0] == '[' && maxBatch > 0 {
+		if n := BatchLen(body, maxBatch); n > maxBatch {
+			return nil, true, Errorf(CodeInvalidRequest, "batch of more than "+strconv.Itoa(maxBatch)+" calls exceeds the limit of "+strconv.Itoa(maxBatch))
+		}
+	}
 	if body[0] != '[' {
 		var r Request
 		if e := json.Unmarshal(body, &r); e != nil {
 			return nil, false, Errorf(CodeParseError, "parse error: "+e.Error())
+		}
+		if ambiguous(body) {
+			return nil, false, errAmbiguous()
 		}
 		return []Request{r}, false, nil
 	}
@@ -80,6 +155,9 @@ func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 		}
 		if maxBatch > 0 && len(reqs) > maxBatch {
 			return nil, true, Errorf(CodeInvalidRequest, "batch of "+strconv.Itoa(len(reqs))+" calls exceeds the limit of "+strconv.Itoa(maxBatch))
+		}
+		if anyAmbiguous(body) {
+			return nil, true, errAmbiguous()
 		}
 		return reqs, true, nil
 	}
@@ -95,6 +173,9 @@ func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 	}
 	reqs = make([]Request, len(raw))
 	for i, r := range raw {
+		if ambiguous(r) {
+			return nil, true, errAmbiguous()
+		}
 		if e := json.Unmarshal(r, &reqs[i]); e != nil {
 			// Not an object: keep a marker so the caller answers -32600 for this element.
 			reqs[i] = Request{ID: nullID}
@@ -119,6 +200,10 @@ func AppendError(dst []byte, id json.RawMessage, e *Error) []byte {
 	dst = append(dst, `,"message":`...)
 	msg, _ := json.Marshal(e.Message) // a string always marshals
 	dst = append(dst, msg...)
+	if len(e.Data) > 0 {
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, e.Data...)
+	}
 	return append(dst, "}}"...)
 }
 

@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,62 @@ func TestAppend(t *testing.T) {
 	want := `{"jsonrpc":"2.0","id":1,"result":null}{"jsonrpc":"2.0","id":null,"error":{"code":-320600,"message":"bad \"quote\""}}`
 	if got != want {
 		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestBatchLen(t *testing.T) {
+	for body, want := range map[string]int{
+		`[]`:                             0,
+		` [ ] `:                          0,
+		`[{}]`:                           1,
+		`[{},{},{}]`:                     3,
+		`[1, "a,b", [1,2], {"x":[3,4]}]`: 4,
+		`["\"],[", 2]`:                   2,
+		`{"a":[1,2]}`:                    0,
+		`[{},{},{},{},{},{},{},{}]`:      6, // past the limit of 5: stops counting
+	} {
+		if got := BatchLen([]byte(body), 5); got != want {
+			t.Errorf("BatchLen(%s) = %d, want %d", body, got, want)
+		}
+	}
+}
+
+// A batch over the limit is refused before any element is decoded: 10 MiB of empty objects
+// cost no allocation per element.
+func TestParseRefusesABatchBombBeforeDecoding(t *testing.T) {
+	body := []byte("[" + strings.Repeat("{},", 1<<20) + "{}]")
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, _, err := Parse(body, 100); err == nil || err.Code != CodeInvalidRequest {
+			t.Fatalf("%v", err)
+		}
+	})
+	if allocs > 10 {
+		t.Fatalf("%v allocations to refuse the batch", allocs)
+	}
+}
+
+// A call another decoder would read as a different method is refused, alone or in a batch.
+func TestAmbiguousEnvelopeIsRefused(t *testing.T) {
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[],"Method":"eth_chainId"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}`,
+		`{"jsonrpc":"2.0","id":1,"\u006dethod":"a"}`,
+		`{"jsonrpc":"2.0","ID":1,"method":"a"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"a","params":[],"PARAMS":[1]}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":2,"method":"a","Method":"b"}]`,
+		`[{"jsonrpc":"2.0","id":1,"method":"a"},3,{"jsonrpc":"2.0","id":2,"method":"a","method":"b"}]`,
+	} {
+		if _, _, err := Parse([]byte(body), 10); err == nil || err.Code != CodeInvalidRequest {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	// Unknown members, and members' names inside values, are fine.
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"a","params":[{"Method":"x","method":"y"}],"extra":1}`,
+		`[{"jsonrpc":"2.0","id":"method","method":"a","params":["\"method\":"]}]`,
+	} {
+		if _, _, err := Parse([]byte(body), 10); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
 	}
 }

@@ -11,12 +11,21 @@ import (
 // the response body.
 func Post(t testing.TB, url, body string) (int, []byte) {
 	t.Helper()
+	return PostWith(t, url, body, nil)
+}
+
+// PostWith is Post with extra request headers.
+func PostWith(t testing.TB, url, body string, headers map[string]string) (int, []byte) {
+	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(url)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	req.SetBodyString(body)
 	if err := fasthttp.DoTimeout(req, resp, time.Minute); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,8 @@ type Server struct {
 	mu        sync.Mutex
 	bodies    [][]byte
 	keepBodys bool
+	methods   map[string]int // JSON-RPC calls by method, always recorded
+	addr      string
 	srv       *http.Server
 }
 
@@ -58,12 +60,48 @@ func New(t testing.TB, h Handler) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), keepBodys: true}
+	s := &Server{URL: "http://" + ln.Addr().String(), keepBodys: true, methods: map[string]int{}, addr: ln.Addr().String()}
 	s.SetHandler(h)
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go s.srv.Serve(ln) //nolint:errcheck // returns on Close
-	t.Cleanup(func() { s.srv.Close() })
+	s.serve(ln)
+	t.Cleanup(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.srv.Close()
+	})
 	return s
+}
+
+func (s *Server) serve(ln net.Listener) {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+	go srv.Serve(ln) //nolint:errcheck // returns on Close
+}
+
+// Restart stops the server, closing every connection (as a process restart does), and serves
+// again on the same address: clients' pooled keep-alive connections are now dead.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	old := s.srv
+	s.mu.Unlock()
+	if err := old.Close(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	s.serve(ln)
+	return nil
+}
+
+// MethodCalls is the number of JSON-RPC calls of method received (batch elements included).
+// It is recorded even when body recording is off.
+func (s *Server) MethodCalls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.methods[method]
 }
 
 // SetHandler replaces the handler.
@@ -163,6 +201,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) call(h Handler, req request) any {
 	s.calls.Add(1)
+	s.mu.Lock()
+	s.methods[req.Method]++
+	s.mu.Unlock()
 	result, err := h(req.Method, req.Params)
 	if err != nil {
 		return errorResponse{JSONRPC: "2.0", ID: req.ID, Error: err}

@@ -1,0 +1,551 @@
+package ingress_test
+
+// Attacks on the gateway from a hostile internet, and peers that restart under it. Each test
+// here was written before its fix and failed on the code of the time (see docs/gateway.md,
+// "Hostile clients", and the notes of issue 7).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/rpctest"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// rig is a gateway built from parts a test chooses.
+type rig struct {
+	sentry   *rpctest.Server
+	filters  []*rpctest.Server
+	failsafe atomic.Bool
+	gw       *ingress.Gateway
+}
+
+type rigOptions struct {
+	filters  []rpctest.Handler // default: one filter answering valid
+	stores   *store.Stores
+	mutate   func(*ingress.Config)
+	sentry   *rpctest.Server
+	strategy sc.Strategy
+	// sentryTimeout bounds each request to the sentry (default 5 s).
+	sentryTimeout time.Duration
+}
+
+func newRig(t testing.TB, o rigOptions) *rig {
+	t.Helper()
+	r := &rig{sentry: o.sentry}
+	if r.sentry == nil {
+		r.sentry = rpctest.New(t, sentryHandler)
+	}
+	if len(o.filters) == 0 {
+		o.filters = []rpctest.Handler{filterAnswer(0)}
+	}
+	var endpoints []sc.Endpoint
+	for i, h := range o.filters {
+		srv := rpctest.New(t, h)
+		r.filters = append(r.filters, srv)
+		client, err := sc.NewClient(sc.ClientConfig{URL: srv.URL, Name: fmt.Sprint("f", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoints = append(endpoints, sc.Endpoint{Name: client.Name(), Checker: client})
+	}
+	pool, err := sc.NewPool(endpoints, sc.PoolConfig{Strategy: o.strategy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: r.sentry.URL}},
+		Timeout: o.sentryTimeout}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	cfg.SenderRateLimit = 0
+	cfg.RetryDelay = d(5 * time.Millisecond)
+	if o.mutate != nil {
+		o.mutate(&cfg)
+	}
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Stores: o.stores,
+		Failsafe: r.failsafe.Load, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+	})
+	r.gw = gw
+	return r
+}
+
+// scripted answers the filter's checks from a function of the call count (1-based).
+func scripted(answer func(n int64) *rpctest.Error) rpctest.Handler {
+	var n atomic.Int64
+	return func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		if e := answer(n.Add(1)); e != nil {
+			return nil, e
+		}
+		return nil, nil
+	}
+}
+
+func errCode(body []byte) int {
+	var r rpcReply
+	if json.Unmarshal(body, &r) != nil || r.Error == nil {
+		return 0
+	}
+	return r.Error.Code
+}
+
+// sentryGot reports whether any request the sentry received contains needle.
+func sentryGot(s *rpctest.Server, needle string) bool {
+	for _, b := range s.Bodies() {
+		if strings.Contains(string(b), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func rawHex(tx *types.Transaction) string {
+	raw, _ := tx.MarshalBinary()
+	return fmt.Sprintf("0x%x", raw)
+}
+
+// 1. A batch of millions of empty objects must be refused before anything is decoded.
+func TestBatchBombIsRefusedBeforeDecoding(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) { c.MaxBodyBytes = 11 << 20 }})
+	var b strings.Builder
+	b.WriteByte('[')
+	for b.Len() < 10<<20-8 {
+		b.WriteString("{},")
+	}
+	b.WriteString("{}]")
+	body := b.String()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	status, out := post(t, r.gw.URL(), body)
+	runtime.ReadMemStats(&after)
+	if status != 413 || errCode(out) != ingress.CodeBatchTooLarge {
+		t.Fatalf("status %d %s, want 413 / %d", status, out, ingress.CodeBatchTooLarge)
+	}
+	// The body is ~10 MiB: reading it (server) and sending it (client) costs a few copies;
+	// decoding 3.5 million elements would cost hundreds of MiB.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 100<<20 {
+		t.Fatalf("answering the batch bomb allocated %d MiB", alloc>>20)
+	}
+}
+
+// 2. What the sentry receives is what was judged, whatever the JSON's keys claim.
+func TestSentryReceivesOnlyWhatWasJudged(t *testing.T) {
+	r := newRig(t, rigOptions{filters: []rpctest.Handler{filterAnswer(sc.CodeConflict)},
+		mutate: func(c *ingress.Config) { c.EnableSendBundle = true }})
+	bad := interopTx(t, 1, 0, 902, keysOf(message(1)))
+	good := types.MustSignNewTx(devnet.DevAccount(2).Key, types.LatestSignerForChainID(big.NewInt(902)),
+		&types.DynamicFeeTx{ChainID: big.NewInt(902), Gas: 21000, GasFeeCap: big.NewInt(1e9), To: &common.Address{1}})
+	smuggled := []string{
+		// Judged as eth_chainId by a case-insensitive, last-key-wins decoder.
+		`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["` + rawHex(bad) + `"],"Method":"eth_chainId"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","method":"eth_chainId","params":["` + rawHex(bad) + `"]}`,
+		// A bundle whose first "txs" (what a first-key-wins sentry reads) holds the invalid tx.
+		`{"jsonrpc":"2.0","id":1,"method":"eth_sendBundle","params":[{"txs":["` + rawHex(bad) + `"],"txs":["` + rawHex(good) + `"],"blockNumber":"0x10"}]}`,
+		`{"jsonrpc":"2.0","id":1,"method":"eth_sendBundle","params":[{"txs":["` + rawHex(good) + `"],"TXS":["` + rawHex(bad) + `"],"blockNumber":"0x10"}]}`,
+	}
+	for i, body := range smuggled {
+		post(t, r.gw.URL(), body)
+		post(t, r.gw.URL(), "["+body+"]")
+		if sentryGot(r.sentry, rawHex(bad)[2:]) {
+			t.Fatalf("smuggled body %d: the sentry received a tx the gateway never judged valid", i)
+		}
+	}
+}
+
+// 3. X-Forwarded-For from an untrusted peer must not choose the rate-limit key.
+func TestForwardedForFromAnUntrustedPeerIsIgnored(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) {
+		c.ClientIPHeader = "X-Forwarded-For"
+		c.TrustedProxies = []string{"10.0.0.0/8"} // the test's peer, 127.0.0.1, is not one
+		c.IPRateLimit = 3
+		c.IPRateWindow = d(time.Hour)
+	}})
+	limited := 0
+	for i := range 10 {
+		status, _ := rpctest.PostWith(t, r.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`,
+			map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i)})
+		if status == 429 {
+			limited++
+		}
+	}
+	if limited != 7 {
+		t.Fatalf("%d of 10 requests limited, want 7: the header chose the key", limited)
+	}
+}
+
+// 4. A borderline tx is charged once against its sender's limit, whatever its re-tests.
+func TestSenderLimitIsChargedOncePerTx(t *testing.T) {
+	notYetTwice := func(n int64) *rpctest.Error {
+		if n <= 2 {
+			return &rpctest.Error{Code: sc.CodeFuture, Message: "future data"}
+		}
+		return nil
+	}
+	limit := func(c *ingress.Config) {
+		c.SenderRateLimit = 1
+		c.SenderRateWindow = d(time.Hour)
+		c.RetryAttempts = 3
+	}
+	t.Run("sync", func(t *testing.T) {
+		r := newRig(t, rigOptions{filters: []rpctest.Handler{scripted(notYetTwice)}, mutate: limit})
+		status, out := post(t, r.gw.URL(), sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(1)))))
+		if status != 200 || errCode(out) != 0 {
+			t.Fatalf("%d %s", status, out)
+		}
+	})
+	t.Run("async", func(t *testing.T) {
+		r := newRig(t, rigOptions{filters: []rpctest.Handler{scripted(notYetTwice)}, mutate: func(c *ingress.Config) {
+			limit(c)
+			c.AsyncRetry, c.QueuePoll = true, d(5*time.Millisecond)
+		}})
+		tx := interopTx(t, 1, 0, 902, keysOf(message(1)))
+		if status, out := post(t, r.gw.URL(), sendRawBody(1, tx)); status != 200 || errCode(out) != 0 {
+			t.Fatalf("%d %s", status, out)
+		}
+		if st := waitStatus(t, r.gw.URL(), tx.Hash(), ingress.StateForwarded, ingress.StateDropped); st.State != ingress.StateForwarded {
+			t.Fatalf("status %+v: the tx was dropped by its own re-tests", st)
+		}
+	})
+}
+
+// waitStatus polls interopgate_getTransactionStatus until one of the states, or 20 s.
+func waitStatus(t *testing.T, url string, h common.Hash, states ...string) store.Status {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := readStatus(t, url, h)
+		for _, s := range states {
+			if st.State == s {
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v after 20 s, want one of %v", st, states)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the status against a deadline
+	}
+}
+
+// 5. The verdict cache holds only facts that cannot be wrong for the next sender.
+func TestVerdictCacheHoldsOnlyFacts(t *testing.T) {
+	send := func(r *rig, account int, keys []common.Hash) (int, []byte) {
+		return post(t, r.gw.URL(), sendRawBody(1, interopTx(t, account, 0, 902, keys)))
+	}
+	conflictOnce := scripted(func(n int64) *rpctest.Error {
+		if n == 1 {
+			return &rpctest.Error{Code: sc.CodeConflict, Message: "conflicting data"}
+		}
+		return nil
+	})
+	t.Run("a single dissenting filter", func(t *testing.T) {
+		r := newRig(t, rigOptions{filters: []rpctest.Handler{filterAnswer(0), conflictOnce}})
+		if _, out := send(r, 1, keysOf(message(1))); errCode(out) != sc.CodeConflict {
+			t.Fatalf("first: %s", out)
+		}
+		if _, out := send(r, 2, keysOf(message(1))); errCode(out) != 0 {
+			t.Fatalf("the next sender got the contested verdict from the cache: %s", out)
+		}
+	})
+	t.Run("-32602, the reference's catch-all", func(t *testing.T) {
+		r := newRig(t, rigOptions{filters: []rpctest.Handler{scripted(func(n int64) *rpctest.Error {
+			if n == 1 {
+				return &rpctest.Error{Code: sc.CodeInvalidParams, Message: "reorg invalidated the read"}
+			}
+			return nil
+		})}})
+		send(r, 1, keysOf(message(1)))
+		if _, out := send(r, 2, keysOf(message(1))); errCode(out) != 0 {
+			t.Fatalf("an ambiguous -32602 was cached: %s", out)
+		}
+	})
+	t.Run("valid verdicts do not survive a failsafe", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		if _, out := send(r, 1, keysOf(message(1))); errCode(out) != 0 {
+			t.Fatalf("%s", out)
+		}
+		r.failsafe.Store(true)
+		if _, out := send(r, 2, keysOf(message(1))); errCode(out) != sc.CodeFailsafe {
+			t.Fatalf("during failsafe: %s", out)
+		}
+		r.failsafe.Store(false)
+		send(r, 3, keysOf(message(1)))
+		if n := r.filters[0].MethodCalls("interop_checkAccessList"); n != 2 {
+			t.Fatalf("%d filter checks: the valid verdict from before the failsafe was reused", n)
+		}
+	})
+	t.Run("gateways with other deciding configs do not share verdicts", func(t *testing.T) {
+		shared := store.NewMemory(store.MemoryConfig{})
+		a := newRig(t, rigOptions{stores: &shared})
+		b := newRig(t, rigOptions{stores: &shared, mutate: func(c *ingress.Config) { c.MessageTimeout = 0 }})
+		send(a, 1, keysOf(message(1)))
+		send(b, 2, keysOf(message(1)))
+		if n := b.filters[0].MethodCalls("interop_checkAccessList"); n != 1 {
+			t.Fatalf("gateway b used gateway a's verdict (its filter was asked %d times)", n)
+		}
+	})
+	t.Run("the filter is asked what is cached", func(t *testing.T) {
+		// A filter that refuses access lists naming one message twice.
+		r := newRig(t, rigOptions{filters: []rpctest.Handler{func(method string, params json.RawMessage) (any, *rpctest.Error) {
+			if method == "admin_getFailsafeEnabled" {
+				return false, nil
+			}
+			var ps []json.RawMessage
+			_ = json.Unmarshal(params, &ps)
+			var keys []string
+			_ = json.Unmarshal(ps[0], &keys)
+			if len(keys) > 2 {
+				return nil, &rpctest.Error{Code: sc.CodeConflict, Message: "duplicate"}
+			}
+			return nil, nil
+		}}})
+		m := message(1)
+		send(r, 1, keysOf(m))
+		if _, out := send(r, 2, keysOf(m, m)); errCode(out) != sc.CodeConflict {
+			t.Fatalf("a different access list was answered with another's verdict: %s", out)
+		}
+	})
+}
+
+// 6. The durable queue forwards each tx once, and nobody keeps a tx alive by resubmitting it.
+func TestQueueIsLeaseSafeAndBounded(t *testing.T) {
+	async := func(c *ingress.Config) {
+		c.AsyncRetry = true
+		c.RetryDelay = d(20 * time.Millisecond)
+		c.QueuePoll = d(5 * time.Millisecond)
+		c.RetryAttempts = 2
+	}
+	t.Run("resubmitting does not reset the attempts", func(t *testing.T) {
+		r := newRig(t, rigOptions{filters: []rpctest.Handler{filterAnswer(sc.CodeFuture)}, mutate: async})
+		tx := interopTx(t, 1, 0, 902, keysOf(message(1)))
+		deadline := time.Now().Add(10 * time.Second)
+		for i := 0; i < 2000; i++ {
+			post(t, r.gw.URL(), sendRawBody(1, tx))
+			if st := readStatus(t, r.gw.URL(), tx.Hash()); st.State == ingress.StateDropped {
+				return
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // the attacker's resubmission period
+		}
+		t.Fatal("a tx resubmitted faster than its retry delay was never dropped")
+	})
+	t.Run("already known is forwarded", func(t *testing.T) {
+		sentry := rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+			if method == ingress.MethodSendRawTransaction {
+				return nil, &rpctest.Error{Code: -32000, Message: "already known"}
+			}
+			return sentryHandler(method, params)
+		})
+		r := newRig(t, rigOptions{sentry: sentry, mutate: async, filters: []rpctest.Handler{scripted(func(n int64) *rpctest.Error {
+			if n == 1 {
+				return &rpctest.Error{Code: sc.CodeFuture, Message: "future data"}
+			}
+			return nil
+		})}})
+		tx := interopTx(t, 1, 0, 902, keysOf(message(1)))
+		post(t, r.gw.URL(), sendRawBody(1, tx))
+		if st := waitStatus(t, r.gw.URL(), tx.Hash(), ingress.StateForwarded, ingress.StateDropped); st.State != ingress.StateForwarded {
+			t.Fatalf("status %+v: a tx the sentry already had is not dropped", st)
+		}
+	})
+	t.Run("two replicas forward each tx once", func(t *testing.T) {
+		var valid atomic.Bool
+		filter := func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+			if method == "admin_getFailsafeEnabled" {
+				return false, nil
+			}
+			if valid.Load() {
+				return nil, nil
+			}
+			return nil, &rpctest.Error{Code: sc.CodeFuture, Message: "future data"}
+		}
+		sentry := rpctest.New(t, sentryHandler)
+		sentry.SetLatency(100 * time.Millisecond) // a slow sentry
+		shared := store.NewMemory(store.MemoryConfig{})
+		lease := func(c *ingress.Config) {
+			async(c)
+			c.RetryAttempts = 1000
+			c.FilterTimeout = d(100 * time.Millisecond)
+			c.QueueLease = d(400 * time.Millisecond)
+		}
+		a := newRig(t, rigOptions{sentry: sentry, stores: &shared, mutate: lease, filters: []rpctest.Handler{filter}, sentryTimeout: 150 * time.Millisecond})
+		b := newRig(t, rigOptions{sentry: sentry, stores: &shared, mutate: lease, filters: []rpctest.Handler{filter}, sentryTimeout: 150 * time.Millisecond})
+		var txs []*types.Transaction
+		for i := range 12 {
+			tx := interopTx(t, 1+i%7, uint64(i/7), 902, keysOf(message(100+i)))
+			txs = append(txs, tx)
+			if _, out := post(t, a.gw.URL(), sendRawBody(1, tx)); errCode(out) != 0 {
+				t.Fatalf("%s", out)
+			}
+		}
+		valid.Store(true)
+		for _, tx := range txs {
+			waitStatus(t, b.gw.URL(), tx.Hash(), ingress.StateForwarded)
+		}
+		if n := sentry.MethodCalls(ingress.MethodSendRawTransaction); n != len(txs) {
+			t.Fatalf("%d txs forwarded %d times", len(txs), n)
+		}
+	})
+}
+
+// 7. A repeated valid tx is answered locally: no filter call, no sentry round trip.
+func TestDuplicateTxIsAnsweredLocally(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	tx := interopTx(t, 1, 0, 902, keysOf(message(1)))
+	for range 30 {
+		status, out := post(t, r.gw.URL(), sendRawBody(1, tx))
+		if status != 200 || !strings.Contains(string(out), tx.Hash().Hex()) {
+			t.Fatalf("%d %s", status, out)
+		}
+	}
+	if n := r.sentry.MethodCalls(ingress.MethodSendRawTransaction); n != 1 {
+		t.Fatalf("30 copies of one tx reached the sentry %d times", n)
+	}
+	if n := r.filters[0].MethodCalls("interop_checkAccessList"); n != 1 {
+		t.Fatalf("30 copies of one tx cost %d filter checks", n)
+	}
+}
+
+// 8. A filter or sentry that restarts costs no client request: dead pooled connections are
+// retried once on a fresh one.
+func TestPeerRestartCostsNoRequest(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) { c.ValidTTL = 0 }})
+	next := 0
+	round := func() (failed int) {
+		var wg sync.WaitGroup
+		var bad atomic.Int32
+		sem := make(chan struct{}, 20)
+		for range 200 {
+			next++
+			tx := interopTx(t, 1+next%7, uint64(next/7), 902, keysOf(message(1000+next)))
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if status, out := post(t, r.gw.URL(), sendRawBody(1, tx)); status != 200 {
+					t.Logf("%d %s", status, out)
+					bad.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return int(bad.Load())
+	}
+	if n := round(); n != 0 {
+		t.Fatalf("warm-up: %d failed", n)
+	}
+	if err := r.filters[0].Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if n := round(); n != 0 {
+		t.Fatalf("after a filter restart: %d of 200 requests failed", n)
+	}
+	if err := r.sentry.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if n := round(); n != 0 {
+		t.Fatalf("after a sentry restart: %d of 200 requests failed", n)
+	}
+}
+
+// 9. Smaller things.
+func TestSentryErrorDataReachesTheClient(t *testing.T) {
+	sentry := rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		if method == "eth_call" {
+			return nil, &rpctest.Error{Code: 3, Message: "execution reverted", Data: "0x08c379a0"}
+		}
+		return sentryHandler(method, params)
+	})
+	r := newRig(t, rigOptions{sentry: sentry})
+	call := `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x0000000000000000000000000000000000000001"},"latest"]}`
+	for _, body := range []string{call, "[" + call + "," + call + "]"} {
+		if _, out := post(t, r.gw.URL(), body); !strings.Contains(string(out), `"data":"0x08c379a0"`) {
+			t.Fatalf("revert data lost: %s", out)
+		}
+	}
+}
+
+func TestFilterTextDoesNotReachClients(t *testing.T) {
+	r := newRig(t, rigOptions{filters: []rpctest.Handler{func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		return nil, &rpctest.Error{Code: sc.CodeConflict, Message: "pebble: /var/lib/filter/db corrupted at 0xdead"}
+	}}})
+	_, out := post(t, r.gw.URL(), sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(1)))))
+	if errCode(out) != sc.CodeConflict || strings.Contains(string(out), "/var/lib") {
+		t.Fatalf("%s", out)
+	}
+}
+
+func TestBlobTxIsRejectedLocally(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	inbox := accesslist.CrossL2InboxAddress
+	tx := types.MustSignNewTx(devnet.DevAccount(1).Key, types.LatestSignerForChainID(big.NewInt(902)), &types.BlobTx{
+		ChainID: uint256.NewInt(902), Gas: 100000, GasFeeCap: uint256.NewInt(1e9), GasTipCap: uint256.NewInt(1), To: inbox,
+		BlobFeeCap: uint256.NewInt(1), BlobHashes: []common.Hash{{0x01}},
+		AccessList: types.AccessList{{Address: inbox, StorageKeys: keysOf(message(1))}},
+	})
+	status, out := post(t, r.gw.URL(), sendRawBody(1, tx))
+	if status != 400 || errCode(out) != -32602 {
+		t.Fatalf("%d %s", status, out)
+	}
+	if n := r.filters[0].MethodCalls("interop_checkAccessList"); n != 0 {
+		t.Fatalf("a blob tx was sent to the filter (%d checks)", n)
+	}
+}
+
+func TestSlowClientReadsDoNotMarkTheSentryUnhealthy(t *testing.T) {
+	sentry := rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		if method == "eth_call" {
+			time.Sleep(300 * time.Millisecond) // a heavy call: the injected latency
+		}
+		return sentryHandler(method, params)
+	})
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: sentry.URL}},
+		Timeout: 100 * time.Millisecond, HealthFailures: 2}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		group.Do(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[]}`))
+	}
+	if group.Healthy() != 1 {
+		t.Fatal("a client's heavy read marked the sentry unhealthy")
+	}
+}
