@@ -97,8 +97,13 @@ func (s *stack) startFilter() {
 }
 
 func (s *stack) startGateway(cfg ingress.Config, stores *store.Stores) *ingress.Gateway {
+	return s.startGatewayTo(cfg, stores, s.filter.URL())
+}
+
+// startGatewayTo starts a gateway that asks the filter at filterURL.
+func (s *stack) startGatewayTo(cfg ingress.Config, stores *store.Stores, filterURL string) *ingress.Gateway {
 	t := s.t
-	client, err := sc.NewClient(sc.ClientConfig{URL: s.filter.URL(), Name: "light"})
+	client, err := sc.NewClient(sc.ClientConfig{URL: filterURL, Name: "light"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +115,8 @@ func (s *stack) startGateway(cfg ingress.Config, stores *store.Stores) *ingress.
 	wctx, wcancel := context.WithCancel(context.Background())
 	t.Cleanup(wcancel)
 	go watcher.Run(wctx)
-	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "sentry902", URL: s.net.Chain(902).RPCURL()}}}, zaptest.NewLogger(t), nil)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "sentry902", URL: s.net.Chain(902).RPCURL()}},
+		Timeout: 2 * time.Second}, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +236,8 @@ func TestInvalidVariantsAreRejectedAndNeverForwarded(t *testing.T) {
 	if status, r := s.send(tx); r.Error == nil || status != 400 || !strings.Contains(r.Error.Message, "chain") {
 		t.Errorf("wrong chain: %d %+v", status, r.Error)
 	}
-	// An executing message expiring before inclusion + timeout is rejected locally.
+	// Control: the same message in a well-formed tx is accepted, so each rejection above was
+	// about its variant, not the message.
 	if status, r := s.send(s.execTx(4, 0, e.Keys())); status != 200 || r.Error != nil {
 		t.Errorf("control: %d %+v", status, r.Error)
 	}
@@ -376,6 +383,9 @@ func readStatus(t *testing.T, url string, h common.Hash) store.Status {
 	return r.Result
 }
 
+// TestAsyncQueueSurvivesAGatewayRestart: gateway A claims a queued tx and goes away in the
+// middle of re-testing it (its filter hangs), so the tx stays leased in Redis; once the lease
+// runs out, gateway B, on the same Redis, claims it and forwards it.
 func TestAsyncQueueSurvivesAGatewayRestart(t *testing.T) {
 	srv := startRedis(t)
 	newStores := func() *store.Stores {
@@ -387,38 +397,64 @@ func TestAsyncQueueSurvivesAGatewayRestart(t *testing.T) {
 	}
 	async := func(c *ingress.Config) {
 		c.AsyncRetry = true
-		c.RetryDelay = d(time.Second)
+		c.RetryDelay = d(200 * time.Millisecond)
 		c.QueuePoll = d(20 * time.Millisecond)
+		c.FilterTimeout = d(time.Second)
+		c.QueueLease = d(5 * time.Second)
 	}
-	s := newStack(t, async, newStores())
+	s := newStack(t, async, nil)
+	// A's filter: "not yet" until stalled, then it hangs.
+	var stalled, stalledCalls atomic.Int32
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	hanging := rpctest.New(t, func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		if stalled.Load() == 1 {
+			stalledCalls.Add(1)
+			<-release
+		}
+		return nil, &rpctest.Error{Code: sc.CodeFuture, Message: "future data"}
+	})
+	cfg := testConfig()
+	async(&cfg)
+	a := s.startGatewayTo(cfg, newStores(), hanging.URL)
 	p, err := s.net.Chain(901).EmitPending(s.ctx, s.net.Accounts[0], common.Hash{0x57}, []byte("queued"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tx := s.execTx(1, 0, p.Keys())
-	status, r := s.send(tx)
-	if status != 200 || r.Error != nil || string(r.Result) != `"`+tx.Hash().Hex()+`"` {
-		t.Fatalf("async admission: %d %+v %s", status, r.Error, r.Result)
+	status, body := post(t, a.URL(), sendRawBody(1, tx))
+	if r := reply(t, body); status != 200 || r.Error != nil || string(r.Result) != `"`+tx.Hash().Hex()+`"` {
+		t.Fatalf("async admission: %d %s", status, body)
 	}
-	if st := readStatus(t, s.gw.URL(), tx.Hash()); st.State != ingress.StateQueued {
+	if st := readStatus(t, a.URL(), tx.Hash()); st.State != ingress.StateQueued {
 		t.Fatalf("status %+v, want queued", st)
 	}
-	// The gateway goes away with the tx queued (its state is only in Redis) ...
+	// A claims the tx for a re-test, and its filter hangs ...
+	stalled.Store(1)
+	deadline := time.Now().Add(30 * time.Second)
+	for stalledCalls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("gateway A never re-tested the queued tx")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the filter's counter against a deadline
+	}
+	// ... and A goes away holding the lease.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	if err := s.gw.Shutdown(ctx); err != nil {
+	if err := a.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
 	if _, err := p.Mine(s.ctx); err != nil {
 		t.Fatal(err)
 	}
-	// ... and a new one on the same Redis finishes the job.
-	cfg := testConfig()
-	async(&cfg)
-	gw2 := s.startGateway(cfg, newStores())
-	deadline := time.Now().Add(30 * time.Second)
+	// B, on the same Redis with the real filter, finishes the job once the lease runs out.
+	b := s.startGateway(cfg, newStores())
+	deadline = time.Now().Add(30 * time.Second)
 	for {
-		st := readStatus(t, gw2.URL(), tx.Hash())
+		st := readStatus(t, b.URL(), tx.Hash())
 		if st.State == ingress.StateForwarded {
 			break
 		}

@@ -121,7 +121,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		Handler: g.handle, Name: "interopgate", NoDefaultServerHeader: true,
 		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),
 		IdleTimeout: cfg.IdleTimeout.D(), ErrorHandler: g.transportError,
-		Concurrency: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP,
+		Concurrency: cfg.MaxConns,
 	}
 	return g, nil
 }
@@ -134,6 +134,7 @@ func (g *Gateway) Start(addr string) error {
 		return fmt.Errorf("gateway: listen %s: %w", addr, err)
 	}
 	g.ln = ln
+	ln = newPerIPListener(ln, g.cfg.MaxConnsPerIP)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	g.spawn(func() { g.group.Run(ctx) })

@@ -5,10 +5,12 @@ package ingress_test
 // "Hostile clients", and the notes of issue 7).
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -547,5 +549,126 @@ func TestSlowClientReadsDoNotMarkTheSentryUnhealthy(t *testing.T) {
 	}
 	if group.Healthy() != 1 {
 		t.Fatal("a client's heavy read marked the sentry unhealthy")
+	}
+}
+
+// 3 (cont.). From a trusted proxy, the client is the right-most address that is not a proxy;
+// IPv6 clients are limited per /64; a forged entry left of the real one changes nothing.
+func TestClientIPFromTrustedProxies(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) {
+		c.ClientIPHeader = "X-Forwarded-For"
+		c.TrustedProxies = []string{"127.0.0.0/8", "10.0.0.0/8"}
+		c.IPRateLimit = 1
+		c.IPRateWindow = d(time.Hour)
+	}})
+	send := func(xff string) int {
+		status, _ := rpctest.PostWith(t, r.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`,
+			map[string]string{"X-Forwarded-For": xff})
+		return status
+	}
+	steps := []struct {
+		xff  string
+		want int
+	}{
+		{"198.51.100.7", 200},
+		{"198.51.100.7", 429},                         // the same client
+		{"198.51.100.8", 200},                         // another client
+		{"203.0.113.99, 198.51.100.7, 10.1.2.3", 429}, // forged left part, real client behind an inner proxy
+		{"2001:db8::1", 200},
+		{"[2001:db8::2]:4711", 429},  // the same /64
+		{"2001:db8:0:1::1", 200},     // another /64
+		{"not-an-ip, 10.9.9.9", 200}, // garbage: the proxy that wrote it is the client
+		{"10.9.9.9", 429},
+	}
+	for i, s := range steps {
+		if got := send(s.xff); got != s.want {
+			t.Fatalf("step %d (%s): %d, want %d", i, s.xff, got, s.want)
+		}
+	}
+}
+
+// 1 (cont.). Requests in flight are bounded: the one past the bound is refused at once.
+func TestRequestsInFlightAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	sentry := rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		if method == "eth_call" {
+			arrived <- struct{}{}
+			<-release
+		}
+		return sentryHandler(method, params)
+	})
+	r := newRig(t, rigOptions{sentry: sentry, mutate: func(c *ingress.Config) { c.MaxRequestsInFlight = 1 }})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		post(t, r.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{},"latest"]}`)
+	}()
+	<-arrived
+	status, out := post(t, r.gw.URL(), `{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber"}`)
+	close(release)
+	<-done
+	if status != 503 || errCode(out) != ingress.CodeLimitExceeded {
+		t.Fatalf("%d %s", status, out)
+	}
+	if status, _ := post(t, r.gw.URL(), `{"jsonrpc":"2.0","id":3,"method":"eth_blockNumber"}`); status != 200 {
+		t.Fatalf("after the slow request: %d", status)
+	}
+}
+
+// 9 (cont.). A request that times out at one sentry is not tried on every other one.
+func TestTimeoutDoesNotFailOverToEverySentry(t *testing.T) {
+	var calls atomic.Int32
+	slow := func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		if method == "eth_call" {
+			calls.Add(1)
+			time.Sleep(300 * time.Millisecond) // a heavy call: the injected latency
+		}
+		return sentryHandler(method, params)
+	}
+	var backends []ingress.BackendConfig
+	for i := range 3 {
+		backends = append(backends, ingress.BackendConfig{Name: fmt.Sprint("s", i), URL: rpctest.New(t, slow).URL})
+	}
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: backends, Timeout: 100 * time.Millisecond}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := group.Do(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[]}`)); err == nil {
+		t.Fatal("a timed-out call succeeded")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("one timed-out call was sent to %d sentries", n)
+	}
+}
+
+// 1 (cont.). Connections per peer are bounded.
+func TestConnectionsPerIPAreBounded(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) { c.MaxConnsPerIP = 2 }})
+	addr := strings.TrimPrefix(r.gw.URL(), "http://")
+	body := `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`
+	req := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	statuses := []string{}
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		statuses = append(statuses, strings.TrimSpace(line))
+	}
+	if !strings.Contains(statuses[0], "200") || !strings.Contains(statuses[1], "200") || !strings.Contains(statuses[2], "429") {
+		t.Fatalf("three connections from one peer with a bound of 2: %q", statuses)
 	}
 }

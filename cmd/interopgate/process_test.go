@@ -130,8 +130,10 @@ async_retry = true
 retry_delay = "300ms"
 retry_attempts = 100
 queue_poll = "50ms"
-queue_lease = "2s"
+queue_lease = "3s"
 filter_timeout = "1s"
+[sentries]
+timeout = "1s"
 [[sentries.backends]]
 name = "geth902"
 url = %q
