@@ -80,6 +80,7 @@ type Server struct {
 	metrics  *Metrics
 	ready    func(context.Context) error
 	external func() bool // an upstream failsafe source, or nil
+	methods  map[string]MethodHandler
 	failsafe atomic.Bool
 	http     *fasthttp.Server
 	ln       net.Listener
@@ -102,6 +103,20 @@ func WithReadiness(ready func(context.Context) error) Option {
 // WithFailsafeSource adds an upstream failsafe state (for example a FailsafeWatcher's Enabled):
 // the server is in failsafe while either it or its own switch is on.
 func WithFailsafeSource(enabled func() bool) Option { return func(s *Server) { s.external = enabled } }
+
+// MethodHandler answers one call of an extra method: a raw JSON result, or an error.
+type MethodHandler func(ctx context.Context, params json.RawMessage) (json.RawMessage, *jsonrpc.Error)
+
+// WithMethod serves an extra method beside the check API (for example the revalidator's
+// interopgate_checkTransactions).
+func WithMethod(name string, h MethodHandler) Option {
+	return func(s *Server) {
+		if s.methods == nil {
+			s.methods = map[string]MethodHandler{}
+		}
+		s.methods[name] = h
+	}
+}
 
 // New builds a server over checker.
 func New(checker sc.Checker, cfg Config, opts ...Option) (*Server, error) {
@@ -245,6 +260,10 @@ func (s *Server) serve(ctx context.Context, reqs []jsonrpc.Request, batch bool) 
 		case MethodSetFailsafe:
 			answers[i] = s.setFailsafe(r.Params)
 		default:
+			if h, ok := s.methods[r.Method]; ok {
+				answers[i].result, answers[i].err = h(ctx, r.Params)
+				continue
+			}
 			answers[i].err = jsonrpc.Errorf(jsonrpc.CodeMethodNotFound, fmt.Sprintf("the method %s does not exist/is not available", r.Method))
 		}
 	}

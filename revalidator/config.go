@@ -1,0 +1,75 @@
+package revalidator
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/interopgate/interopgate/internal/config"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// Config configures a Revalidator. Durations are config.Duration so the struct is the TOML
+// section as it is.
+type Config struct {
+	ChainID   uint64          `toml:"chain_id" comment:"the chain whose mempool is revalidated"`
+	BlockTime config.Duration `toml:"block_time" comment:"the chain's block time: the next block's timestamp is the head's plus this"`
+
+	HeadPoll       config.Duration `toml:"head_poll" comment:"how often the node's head is read; each new head starts a cycle"`
+	PoolPoll       config.Duration `toml:"pool_poll" comment:"how often the node's pending pool is read between heads"`
+	PlanBlocks     int             `toml:"plan_blocks" comment:"blocks planned ahead each cycle (their interop txs are checked first)"`
+	Recheck        config.Duration `toml:"recheck" comment:"every tracked message is rechecked at least this often"`
+	MaxCycleChecks int             `toml:"max_cycle_checks" comment:"messages checked in one cycle, the presumed blocks' first"`
+	CycleTimeout   config.Duration `toml:"cycle_timeout" comment:"bound of one cycle's upstream round"`
+
+	MaxTxs     int `toml:"max_txs" comment:"pending txs tracked; beyond it new txs are not tracked (their checks go upstream) and counted"`
+	MaxTxBytes int `toml:"max_tx_bytes" comment:"bytes of tracked interop txs' access lists; same policy"`
+	MaxMessages int `toml:"max_messages" comment:"message verdicts kept"`
+
+	ValidTTL   config.Duration `toml:"valid_ttl" comment:"how long a message proven valid is answered from memory without a recheck"`
+	InvalidTTL config.Duration `toml:"invalid_ttl" comment:"how long a message proven invalid is"`
+	FeedGrace  config.Duration `toml:"feed_grace" comment:"how long a tx from the gateway's feed is tracked before it reaches the node's pool"`
+
+	MinSafety         string `toml:"min_safety"`
+	UpstreamInFlight  int    `toml:"upstream_calls_in_flight" comment:"serve-path misses: upstream calls in flight; others wait and go together"`
+	UpstreamBatchSize int    `toml:"upstream_batch_size" comment:"serve-path misses: most checks in one coalesced upstream call"`
+	MaxInvalid        int    `toml:"max_invalid" comment:"invalid txs remembered for interopgate_invalidTransactions"`
+}
+
+// DefaultConfig is the revalidator's defaults; ChainID must still be set.
+func DefaultConfig() Config {
+	d := func(v time.Duration) config.Duration { return config.Duration(v) }
+	return Config{
+		BlockTime: d(2 * time.Second), HeadPoll: d(100 * time.Millisecond), PoolPoll: d(time.Second), PlanBlocks: 1,
+		Recheck: d(12 * time.Second), MaxCycleChecks: 5000, CycleTimeout: d(5 * time.Second),
+		MaxTxs: 100_000, MaxTxBytes: 256 << 20, MaxMessages: 1_000_000,
+		ValidTTL: d(30 * time.Second), InvalidTTL: d(12 * time.Second), FeedGrace: d(30 * time.Second),
+		MinSafety: string(sc.SafetyCrossUnsafe), UpstreamInFlight: 8, UpstreamBatchSize: 100, MaxInvalid: 10_000,
+	}
+}
+
+// Check validates the config and names the bad field.
+func (c *Config) Check() error {
+	if c.ChainID == 0 {
+		return errors.New("chain_id is required")
+	}
+	if _, err := sc.ParseSafetyLevel(c.MinSafety); err != nil {
+		return fmt.Errorf("min_safety: %w", err)
+	}
+	for name, v := range map[string]int64{
+		"block_time": int64(c.BlockTime), "head_poll": int64(c.HeadPoll), "pool_poll": int64(c.PoolPoll),
+		"plan_blocks": int64(c.PlanBlocks), "recheck": int64(c.Recheck), "max_cycle_checks": int64(c.MaxCycleChecks),
+		"cycle_timeout": int64(c.CycleTimeout), "max_txs": int64(c.MaxTxs), "max_tx_bytes": int64(c.MaxTxBytes),
+		"max_messages": int64(c.MaxMessages), "valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL),
+		"upstream_calls_in_flight": int64(c.UpstreamInFlight), "upstream_batch_size": int64(c.UpstreamBatchSize),
+		"max_invalid": int64(c.MaxInvalid),
+	} {
+		if v <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	if c.FeedGrace < 0 {
+		return errors.New("feed_grace must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,13 @@
+// Package revalidator keeps the interop verdicts of a sequencer's mempool ready before the block
+// builder needs them, and answers the execution client's own checks from memory.
+//
+// It mirrors the local execution client's pending pool (txpool_content, plus the gateway's feed
+// of accepted txs), and on every new head plans the presumed next block as a builder would
+// order it (batching.Plan) and checks the distinct executing messages of its interop txs in one
+// upstream JSON-RPC batch; the rest of the pool is rechecked on a slower interval. Verdicts are
+// kept per message (chain, block, log index, timestamp, checksum), so any access list made of
+// known messages is answered locally with the timing rules applied to the caller's own
+// descriptor. It serves the check API (filterapi, both namespaces and dialects) cache-first,
+// interopgate_checkTransactions for a builder (table only, never a remote call), and
+// interopgate_invalidTransactions, the invalid txs its cycles found.
+package revalidator

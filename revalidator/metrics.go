@@ -1,0 +1,107 @@
+package revalidator
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics of the revalidator. A nil *Metrics records nothing.
+type Metrics struct {
+	tracked       *prometheus.GaugeVec
+	messages      prometheus.Gauge
+	cycles        *prometheus.CounterVec
+	cycleDuration prometheus.Histogram
+	cycleChecks   prometheus.Counter
+	cycleRequests prometheus.Counter
+	lookups       *prometheus.CounterVec
+	invalidFound  prometheus.Counter
+	failsafe      prometheus.Gauge
+	untracked     prometheus.Counter
+}
+
+// NewMetrics registers the revalidator's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "interopgate", "revalidator"
+	m := &Metrics{
+		tracked: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "tracked_txs",
+			Help: "Pending txs mirrored from the node's pool, by kind (interop, plain)."}, []string{"kind"}),
+		messages: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "messages",
+			Help: "Executing messages with a verdict in memory."}),
+		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cycles_total",
+			Help: "Revalidation cycles, by outcome (ok, failsafe, error)."}, []string{"outcome"}),
+		cycleDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "cycle_duration_seconds",
+			Help: "Time of one cycle: pool read, planning, the upstream round and evaluation.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
+		cycleChecks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cycle_checks_total",
+			Help: "Message checks sent upstream by cycles."}),
+		cycleRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cycle_upstream_calls_total",
+			Help: "Upstream CheckAccessLists rounds made by cycles (one JSON-RPC batch per filter and per max_batch_size checks)."}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "lookups_total",
+			Help: "Checks served, by result (hit: from memory; miss: upstream)."}, []string{"result"}),
+		invalidFound: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "invalid_found_total",
+			Help: "Pool txs a cycle found invalid (published on interopgate_invalidTransactions)."}),
+		failsafe: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "failsafe_enabled",
+			Help: "1 while the upstream filters' failsafe is on."}),
+		untracked: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "untracked_total",
+			Help: "Pending txs not tracked because the table was full (their checks go upstream)."}),
+	}
+	reg.MustRegister(m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
+		m.invalidFound, m.failsafe, m.untracked)
+	return m
+}
+
+func (m *Metrics) cycle(outcome string, d time.Duration, checks int) {
+	if m == nil {
+		return
+	}
+	m.cycles.WithLabelValues(outcome).Inc()
+	m.cycleDuration.Observe(d.Seconds())
+	m.cycleChecks.Add(float64(checks))
+	if checks > 0 {
+		m.cycleRequests.Inc()
+	}
+}
+
+func (m *Metrics) sizes(txs, interop, messages int) {
+	if m != nil {
+		m.tracked.WithLabelValues("interop").Set(float64(interop))
+		m.tracked.WithLabelValues("plain").Set(float64(txs - interop))
+		m.messages.Set(float64(messages))
+	}
+}
+
+func (m *Metrics) lookup(hit bool) {
+	if m == nil {
+		return
+	}
+	if hit {
+		m.lookups.WithLabelValues("hit").Inc()
+	} else {
+		m.lookups.WithLabelValues("miss").Inc()
+	}
+}
+
+func (m *Metrics) found(n int) {
+	if m != nil {
+		m.invalidFound.Add(float64(n))
+	}
+}
+
+func (m *Metrics) setFailsafe(on bool) {
+	if m == nil {
+		return
+	}
+	if on {
+		m.failsafe.Set(1)
+	} else {
+		m.failsafe.Set(0)
+	}
+}
+
+func (m *Metrics) setUntracked(total int, last *int) {
+	if m != nil && total > *last {
+		m.untracked.Add(float64(total - *last))
+	}
+	*last = total
+}

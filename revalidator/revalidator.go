@@ -1,0 +1,457 @@
+package revalidator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/batching"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// Deps are the revalidator's collaborators, built by the caller.
+type Deps struct {
+	// Upstream is the filter pool checks go to (required).
+	Upstream sc.Checker
+	// Failsafe reports the upstream filters' failsafe (a FailsafeWatcher's Enabled); nil = never.
+	Failsafe func() bool
+	// Dependencies is the interop dependency set (required).
+	Dependencies *accesslist.DependencySet
+	// NodeURL is the local execution client's JSON-RPC (eth and txpool namespaces; required).
+	NodeURL string
+	// Feed is the gateway's feed of accepted interop txs (optional).
+	Feed    store.Feed
+	Log     *zap.Logger
+	Metrics *Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Invalid is a pool tx a cycle found invalid.
+type Invalid struct {
+	Hash    common.Hash `json:"hash"`
+	Code    int         `json:"code"`
+	Message string      `json:"message"`
+	FoundAt time.Time   `json:"foundAt"`
+}
+
+// Stats counts what the revalidator did (for tests and the devnet banner).
+type Stats struct {
+	Cycles         int64 // cycles run (a new head each)
+	CycleChecks    int64 // message checks sent upstream by cycles
+	UpstreamRounds int64 // upstream CheckAccessLists calls by cycles
+	Hits, Misses   int64 // checks served from memory / sent upstream
+}
+
+// Revalidator mirrors a mempool and keeps its interop verdicts ready. It implements
+// supervisorclient.Checker (cache-first); serve it with NewServer. Safe for concurrent use.
+type Revalidator struct {
+	cfg     Config
+	d       Deps
+	chainID uint256.Int
+	safety  sc.SafetyLevel
+	node    *node
+	txs     *txTable
+	msgs    *messageTable
+	up      *batching.Coalescer[sc.Request, sc.Verdict]
+	log     *zap.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	failsafeOn atomic.Bool
+	stats      struct{ cycles, checks, rounds, hits, misses atomic.Int64 }
+
+	mu         sync.Mutex
+	lastHead   common.Hash
+	next       accesslist.ExecContext // the presumed next block's descriptor
+	invalid    map[common.Hash]Invalid
+	feedCursor string
+	untracked  int
+}
+
+// New validates cfg and dials the node.
+func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("revalidator: %w", err)
+	}
+	if d.Upstream == nil || d.Dependencies == nil || d.NodeURL == "" {
+		return nil, errors.New("revalidator: upstream checker, dependency set and node URL are required")
+	}
+	if !d.Dependencies.Contains(*uint256.NewInt(cfg.ChainID)) {
+		return nil, fmt.Errorf("revalidator: chain_id %d is not in the dependency set", cfg.ChainID)
+	}
+	if d.Failsafe == nil {
+		d.Failsafe = func() bool { return false }
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	n, err := dialNode(ctx, d.NodeURL)
+	if err != nil {
+		return nil, fmt.Errorf("revalidator: %w", err)
+	}
+	r := &Revalidator{
+		cfg: cfg, d: d, chainID: *uint256.NewInt(cfg.ChainID), safety: sc.SafetyLevel(cfg.MinSafety), node: n,
+		txs: newTxTable(cfg.MaxTxs, cfg.MaxTxBytes), msgs: newMessageTable(cfg.MaxMessages, d.Dependencies),
+		log: d.Log, metrics: d.Metrics, now: d.Now, invalid: map[common.Hash]Invalid{},
+	}
+	r.up = batching.New(batching.Config{MaxBatch: cfg.UpstreamBatchSize, MaxInFlight: cfg.UpstreamInFlight},
+		d.Upstream.CheckAccessLists, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), cfg.CycleTimeout.D())
+		})
+	return r, nil
+}
+
+// Close releases the node connection.
+func (r *Revalidator) Close() { r.node.close() }
+
+// Run follows the node until ctx ends: a cycle on every new head, the pool re-read every
+// pool_poll in between, failsafe transitions applied as soon as they are seen.
+func (r *Revalidator) Run(ctx context.Context) {
+	heads := time.NewTicker(r.cfg.HeadPoll.D())
+	defer heads.Stop()
+	pool := time.NewTicker(r.cfg.PoolPoll.D())
+	defer pool.Stop()
+	for {
+		r.watchFailsafe()
+		select {
+		case <-ctx.Done():
+			return
+		case <-pool.C:
+			if err := r.refresh(ctx); err != nil {
+				r.log.Debug("reading the node's pool", zap.Error(err))
+			}
+		case <-heads.C:
+			hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadPoll.D()+time.Second)
+			h, err := r.node.head(hctx)
+			cancel()
+			if err != nil {
+				r.log.Debug("reading the node's head", zap.Error(err))
+				continue
+			}
+			r.mu.Lock()
+			fresh := h.Hash != r.lastHead
+			r.lastHead = h.Hash
+			r.mu.Unlock()
+			if fresh {
+				r.Cycle(ctx, h)
+			}
+		}
+	}
+}
+
+// watchFailsafe mirrors the upstream failsafe; a transition voids every message verdict.
+func (r *Revalidator) watchFailsafe() {
+	on := r.d.Failsafe()
+	if r.failsafeOn.Swap(on) != on {
+		r.msgs.clear()
+		r.metrics.setFailsafe(on)
+		r.log.Warn("upstream failsafe changed: message verdicts dropped", zap.Bool("enabled", on))
+	}
+}
+
+// FailsafeEnabled is the upstream failsafe as last seen.
+func (r *Revalidator) FailsafeEnabled() bool {
+	r.watchFailsafe()
+	return r.failsafeOn.Load()
+}
+
+// refresh re-reads the node's pending pool and the gateway's feed.
+func (r *Revalidator) refresh(ctx context.Context) error {
+	now := r.now()
+	if r.d.Feed != nil {
+		r.readFeed(ctx, now)
+	}
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.CycleTimeout.D())
+	defer cancel()
+	pending, err := r.node.pending(pctx, now)
+	if err != nil {
+		return err
+	}
+	r.txs.sync(pending, now, r.cfg.FeedGrace.D())
+	txs, interop := r.txs.len()
+	r.metrics.sizes(txs, interop, r.msgs.len())
+	r.mu.Lock()
+	r.metrics.setUntracked(r.txs.full, &r.untracked)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Revalidator) readFeed(ctx context.Context, now time.Time) {
+	r.mu.Lock()
+	cursor := r.feedCursor
+	r.mu.Unlock()
+	entries, err := r.d.Feed.Read(ctx, cursor, 1000)
+	if err != nil {
+		r.log.Debug("reading the gateway feed", zap.Error(err))
+		return
+	}
+	var ts []*tracked
+	for _, e := range entries {
+		cursor = e.ID
+		if t, err := fromRaw(e.Raw, r.cfg.ChainID, now); err == nil {
+			ts = append(ts, t)
+		}
+	}
+	r.txs.addFeed(ts)
+	r.mu.Lock()
+	r.feedCursor = cursor
+	r.mu.Unlock()
+}
+
+// Cycle revalidates for the block after h: it re-reads the pool, plans the presumed next
+// block(s), and checks in one upstream round the messages of their interop txs, then those not
+// checked for recheck, up to max_cycle_checks; then it re-evaluates every tracked interop tx and
+// publishes the invalid ones. It is exported for tests that drive cycles themselves.
+func (r *Revalidator) Cycle(ctx context.Context, h head) {
+	start := r.now()
+	if err := r.refresh(ctx); err != nil {
+		r.log.Warn("reading the node's pool", zap.Error(err))
+	}
+	exec := accesslist.ExecContext{ChainID: r.chainID, Timestamp: uint64(h.Time) + uint64(r.cfg.BlockTime.D()/time.Second)}
+	r.mu.Lock()
+	r.next = exec
+	r.mu.Unlock()
+	r.stats.cycles.Add(1)
+	if r.FailsafeEnabled() {
+		r.evaluate(exec, start)
+		r.metrics.cycle("failsafe", r.now().Sub(start), 0)
+		return
+	}
+	baseFee := uint64(0)
+	if h.BaseFee != nil {
+		baseFee = clampWei(h.BaseFee.ToInt())
+	}
+	planned := r.txs.plan(baseFee, uint64(h.GasLimit)*uint64(r.cfg.PlanBlocks), 0)
+	msgs := r.pickMessages(planned, exec, start)
+	if len(msgs) > 0 {
+		reqs := make([]sc.Request, len(msgs))
+		for i := range msgs {
+			reqs[i] = sc.Request{InboxKeys: accesslist.EncodeMessages(msgs[i : i+1]), MinSafety: r.safety, Executing: exec}
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.CycleTimeout.D())
+		verdicts := r.d.Upstream.CheckAccessLists(cctx, reqs)
+		cancel()
+		r.stats.checks.Add(int64(len(reqs)))
+		r.stats.rounds.Add(1)
+		r.record(msgs, verdicts, r.now())
+	}
+	r.evaluate(exec, start)
+	r.metrics.cycle("ok", r.now().Sub(start), len(msgs))
+	txs, interop := r.txs.len()
+	r.metrics.sizes(txs, interop, r.msgs.len())
+}
+
+// pickMessages chooses the cycle's checks: every message of the planned interop txs that passes
+// the local rules for exec, then any tracked message not checked within recheck.
+func (r *Revalidator) pickMessages(planned []*tracked, exec accesslist.ExecContext, now time.Time) []accesslist.Message {
+	seen := map[accesslist.Message]bool{}
+	var out []accesslist.Message
+	add := func(t *tracked, stale bool) bool {
+		for _, m := range t.msgs {
+			if len(out) >= r.cfg.MaxCycleChecks {
+				return false
+			}
+			if seen[m] || r.d.Dependencies.CheckMessage(exec, m) != nil {
+				continue
+			}
+			if stale && now.Sub(r.msgs.lastChecked(m)) < r.cfg.Recheck.D() {
+				continue
+			}
+			seen[m] = true
+			out = append(out, m)
+		}
+		return true
+	}
+	for _, t := range planned {
+		if !add(t, false) {
+			return out
+		}
+	}
+	rest := r.txs.interopTxs()
+	sort.Slice(rest, func(i, j int) bool { return rest[i].seq < rest[j].seq })
+	for _, t := range rest {
+		if !add(t, true) {
+			break
+		}
+	}
+	return out
+}
+
+// record stores upstream verdicts on single messages. Valid and unambiguous invalid verdicts
+// are kept; "not yet" and ambiguous ones make the message unknown; an unavailable upstream
+// changes nothing (what was known expires by its own TTL).
+func (r *Revalidator) record(msgs []accesslist.Message, verdicts []sc.Verdict, now time.Time) {
+	var keep []accesslist.Message
+	var vs []msgVerdict
+	var forget []accesslist.Message
+	for i, v := range verdicts {
+		switch {
+		case v.Class == sc.ClassValid:
+			keep = append(keep, msgs[i])
+			vs = append(vs, msgVerdict{valid: true, until: now.Add(r.cfg.ValidTTL.D()), checked: now})
+		case v.Class == sc.ClassInvalid && !v.Ambiguous:
+			keep = append(keep, msgs[i])
+			vs = append(vs, msgVerdict{code: v.Code, message: v.Message, until: now.Add(r.cfg.InvalidTTL.D()), checked: now})
+		case v.Class == sc.ClassFailsafe:
+			r.failsafeOn.Store(true)
+			r.msgs.clear()
+			return
+		case v.Class == sc.ClassUnavailable:
+		default:
+			forget = append(forget, msgs[i])
+		}
+	}
+	r.msgs.forget(forget)
+	r.msgs.set(keep, vs, now)
+}
+
+// evaluate decides every tracked interop tx for exec from the table, and publishes the invalid
+// ones; a tx found valid again leaves the invalid set.
+func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
+	failsafe := r.failsafeOn.Load()
+	found := map[common.Hash]Invalid{}
+	for _, t := range r.txs.interopTxs() {
+		var v sc.Verdict
+		switch {
+		case failsafe:
+			v = sc.Verdict{Class: sc.ClassFailsafe, Code: sc.CodeFailsafe, Message: "failsafe is enabled"}
+		case t.badKeys != nil:
+			v = invalid(sc.CodeInvalidParams, "failed to read data: "+t.badKeys.Error())
+		default:
+			var err error
+			if v, err = r.msgs.answerMessages(t.msgs, exec, now); err != nil {
+				continue // not known: neither valid nor invalid
+			}
+		}
+		if v.Class != sc.ClassValid {
+			found[t.hash] = Invalid{Hash: t.hash, Code: v.Code, Message: v.Message, FoundAt: now}
+		}
+	}
+	r.mu.Lock()
+	var fresh []Invalid
+	for h, inv := range found {
+		if old, ok := r.invalid[h]; ok {
+			inv.FoundAt = old.FoundAt
+		} else {
+			fresh = append(fresh, inv)
+		}
+		found[h] = inv
+	}
+	// What is no longer tracked (mined, replaced, evicted) stays listed until the bound.
+	for h, inv := range r.invalid {
+		if _, ok := found[h]; !ok && r.txs.get(h) == nil && len(found) < r.cfg.MaxInvalid {
+			found[h] = inv
+		}
+	}
+	r.invalid = found
+	r.mu.Unlock()
+	for _, inv := range fresh {
+		r.log.Warn("invalid interop tx in the pool", zap.String("tx", inv.Hash.Hex()), zap.Int("code", inv.Code), zap.String("reason", inv.Message))
+	}
+	r.metrics.found(len(fresh))
+}
+
+// InvalidTransactions lists the invalid txs the cycles found, oldest first.
+func (r *Revalidator) InvalidTransactions() []Invalid {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Invalid, 0, len(r.invalid))
+	for _, inv := range r.invalid {
+		out = append(out, inv)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FoundAt.Before(out[j].FoundAt) })
+	return out
+}
+
+// Next is the presumed next block's executing descriptor (zero before the first cycle).
+func (r *Revalidator) Next() accesslist.ExecContext {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.next
+}
+
+// Stats returns the counters.
+func (r *Revalidator) Stats() Stats {
+	return Stats{Cycles: r.stats.cycles.Load(), CycleChecks: r.stats.checks.Load(), UpstreamRounds: r.stats.rounds.Load(),
+		Hits: r.stats.hits.Load(), Misses: r.stats.misses.Load()}
+}
+
+// Tracked reports whether the tx is in the mirrored pool.
+func (r *Revalidator) Tracked(h common.Hash) bool { return r.txs.get(h) != nil }
+
+// Ready is nil once the node answers and a cycle has run.
+func (r *Revalidator) Ready(ctx context.Context) error {
+	if _, err := r.node.head(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if r.stats.cycles.Load() == 0 {
+		return errors.New("no revalidation cycle yet")
+	}
+	return nil
+}
+
+// CheckAccessList answers one check cache-first (see CheckAccessLists).
+func (r *Revalidator) CheckAccessList(ctx context.Context, req sc.Request) sc.Verdict {
+	return r.CheckAccessLists(ctx, []sc.Request{req})[0]
+}
+
+// CheckAccessLists answers each check from the message table when every message of it is
+// known; the others go upstream together (coalesced with other callers' misses), and a valid
+// answer fills the table.
+func (r *Revalidator) CheckAccessLists(ctx context.Context, reqs []sc.Request) []sc.Verdict {
+	out := make([]sc.Verdict, len(reqs))
+	now := r.now()
+	var missIdx []int
+	for i, q := range reqs {
+		if q.MinSafety == sc.SafetyUnsafe || q.MinSafety == sc.SafetyCrossUnsafe {
+			if v, err := r.msgs.answer(q.InboxKeys, q.Executing, now); err == nil {
+				out[i] = v
+				r.stats.hits.Add(1)
+				r.metrics.lookup(true)
+				continue
+			}
+		}
+		missIdx = append(missIdx, i)
+		r.stats.misses.Add(1)
+		r.metrics.lookup(false)
+	}
+	if len(missIdx) == 0 {
+		return out
+	}
+	miss := make([]sc.Request, len(missIdx))
+	for j, i := range missIdx {
+		miss[j] = reqs[i]
+	}
+	vs, err := r.up.Do(ctx, miss)
+	for j, i := range missIdx {
+		if err != nil {
+			out[i] = sc.Unavailable("", err)
+			continue
+		}
+		out[i] = vs[j]
+		if vs[j].Class == sc.ClassValid {
+			if msgs, perr := accesslist.ParseMessages(miss[j].InboxKeys); perr == nil {
+				vv := make([]msgVerdict, len(msgs))
+				for k := range vv {
+					vv[k] = msgVerdict{valid: true, until: now.Add(r.cfg.ValidTTL.D()), checked: now}
+				}
+				r.msgs.set(msgs, vv, now)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package revalidator
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/interopgate/interopgate/accesslist"
+)
+
+// head is what a cycle needs of the node's latest block.
+type head struct {
+	Number    hexutil.Uint64 `json:"number"`
+	Hash      common.Hash    `json:"hash"`
+	Time      hexutil.Uint64 `json:"timestamp"`
+	GasLimit  hexutil.Uint64 `json:"gasLimit"`
+	BaseFee   *hexutil.Big   `json:"baseFeePerGas"`
+}
+
+// poolTx is a transaction as txpool_content lists it.
+type poolTx struct {
+	Hash       common.Hash      `json:"hash"`
+	From       common.Address   `json:"from"`
+	Nonce      hexutil.Uint64   `json:"nonce"`
+	Gas        hexutil.Uint64   `json:"gas"`
+	GasPrice   *hexutil.Big     `json:"gasPrice"`
+	MaxFee     *hexutil.Big     `json:"maxFeePerGas"`
+	MaxTip     *hexutil.Big     `json:"maxPriorityFeePerGas"`
+	AccessList types.AccessList `json:"accessList"`
+}
+
+// node reads the local execution client.
+type node struct{ c *rpc.Client }
+
+func dialNode(ctx context.Context, url string) (*node, error) {
+	c, err := rpc.DialContext(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", url, err)
+	}
+	return &node{c: c}, nil
+}
+
+func (n *node) close() { n.c.Close() }
+
+func (n *node) head(ctx context.Context) (head, error) {
+	var h head
+	err := n.c.CallContext(ctx, &h, "eth_getBlockByNumber", "latest", false)
+	return h, err
+}
+
+// pending reads the node's executable pool (txpool_content's "pending").
+func (n *node) pending(ctx context.Context, now time.Time) ([]*tracked, error) {
+	var content struct {
+		Pending map[common.Address]map[string]*poolTx `json:"pending"`
+	}
+	if err := n.c.CallContext(ctx, &content, "txpool_content"); err != nil {
+		return nil, err
+	}
+	var out []*tracked
+	for _, byNonce := range content.Pending {
+		for _, p := range byNonce {
+			out = append(out, p.tracked(now))
+		}
+	}
+	return out, nil
+}
+
+func (p *poolTx) tracked(now time.Time) *tracked {
+	t := &tracked{hash: p.Hash, sender: p.From, nonce: uint64(p.Nonce), gas: uint64(p.Gas), firstSeen: now}
+	switch {
+	case p.MaxFee != nil:
+		t.feeCap, t.tip = clampWei(p.MaxFee.ToInt()), clampWei(p.MaxTip.ToInt())
+	case p.GasPrice != nil:
+		t.feeCap = clampWei(p.GasPrice.ToInt())
+		t.tip = t.feeCap
+	}
+	t.setKeys(accesslist.InboxKeysOf(p.AccessList))
+	return t
+}
+
+// fromRaw tracks a signed tx (from the gateway's feed, or a builder's question).
+func fromRaw(raw []byte, chainID uint64, now time.Time) (*tracked, error) {
+	var tx types.Transaction
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return nil, err
+	}
+	from, err := types.Sender(types.LatestSignerForChainID(new(big.Int).SetUint64(chainID)), &tx)
+	if err != nil {
+		return nil, err
+	}
+	t := &tracked{hash: tx.Hash(), sender: from, nonce: tx.Nonce(), gas: tx.Gas(), firstSeen: now,
+		tip: clampWei(tx.GasTipCap()), feeCap: clampWei(tx.GasFeeCap())}
+	t.setKeys(accesslist.InboxKeysOf(tx.AccessList()))
+	return t, nil
+}
+
+func (t *tracked) setKeys(keys []common.Hash) {
+	t.keys = keys
+	if len(keys) == 0 {
+		return
+	}
+	msgs, err := accesslist.ParseMessages(keys)
+	if err != nil {
+		t.badKeys = err
+		return
+	}
+	t.msgs = accesslist.Dedup(msgs)
+}
