@@ -1,0 +1,354 @@
+package revalidator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/internal/rpctest"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+	"github.com/interopgate/interopgate/supervisorclient/light"
+)
+
+// rig is chains 901 and 902, the light filter behind the filter API as the upstream (counted
+// by an HTTP proxy), and a revalidator beside chain 902's node, served on loopback.
+type rig struct {
+	t        *testing.T
+	ctx      context.Context
+	net      *devnet.Devnet
+	filter   *filterapi.Server
+	upstream atomic.Int64 // HTTP requests that reached the upstream filter
+	r        *Revalidator
+	srv      *filterapi.Server
+}
+
+func newRig(t *testing.T, feed store.Feed, mutate func(*Config)) *rig {
+	t.Helper()
+	net, err := devnet.Start(devnet.Config{Accounts: 40}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { net.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	g := &rig{t: t, ctx: ctx, net: net}
+	var chains []light.ChainRPC
+	for _, c := range net.Chains {
+		chains = append(chains, light.ChainRPC{ChainID: c.ID(), RPC: c.RPCURL()})
+	}
+	checker, err := light.New(light.Config{Chains: chains, Dependencies: net.DependencySet(), CrossUnsafeHead: light.HeadLatest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(checker.Close)
+	if g.filter, err = filterapi.New(checker, filterapi.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.filter.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.filter.Shutdown(context.Background()) })
+	client, err := sc.NewClient(sc.ClientConfig{URL: countingProxy(t, g.filter.URL(), &g.upstream), Name: "light", MaxBatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "light", Checker: client}}, sc.PoolConfig{})
+	// The failsafe is polled around the counting proxy: only checks are counted.
+	direct, _ := sc.NewClient(sc.ClientConfig{URL: g.filter.URL(), Name: "light"})
+	watcher := sc.NewFailsafeWatcher([]sc.NamedFailsafeSource{{Name: "light", Source: direct}}, sc.FailsafeWatcherConfig{Interval: 50 * time.Millisecond})
+	wctx, wcancel := context.WithCancel(context.Background())
+	t.Cleanup(wcancel)
+	go watcher.Run(wctx)
+	cfg := DefaultConfig()
+	cfg.ChainID = 902
+	// Devnet chains made on demand run ahead of the wall clock, each at its own pace: check
+	// as if the next block were two minutes on, so a fresh message is older than it.
+	cfg.BlockTime = config.Duration(2 * time.Minute)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, Dependencies: net.DependencySet(),
+		NodeURL: net.Chain(902).RPCURL(), Feed: feed, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.r.Close)
+	if g.srv, err = NewServer(g.r, filterapi.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.srv.Shutdown(context.Background()) })
+	return g
+}
+
+// countingProxy forwards HTTP requests to target and counts them.
+func countingProxy(t testing.TB, target string, n *atomic.Int64) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &fasthttp.Client{}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		n.Add(1)
+		req := &ctx.Request
+		req.SetRequestURI(target)
+		if err := client.Do(req, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), 502)
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// cycle runs one revalidation cycle for chain 902's current head.
+func (g *rig) cycle() {
+	g.t.Helper()
+	h, err := g.r.node.head(g.ctx)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.r.Cycle(g.ctx, h)
+}
+
+func (g *rig) emit(data string) devnet.Emitted {
+	e, err := g.net.Chain(901).Emit(g.ctx, g.net.Accounts[0], common.Hash{0x77}, []byte(data))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return e
+}
+
+// pend sends an executing tx straight to chain 902's node, where it stays pending.
+func (g *rig) pend(account int, keys []common.Hash) *types.Transaction {
+	g.t.Helper()
+	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[account], 0, keys)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if err := g.net.Chain(902).Client().SendTransaction(g.ctx, tx); err != nil {
+		g.t.Fatal(err)
+	}
+	return tx
+}
+
+func (g *rig) call(method, params string) json.RawMessage {
+	g.t.Helper()
+	status, body := rpctest.Post(g.t, g.srv.URL(), fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":%s}`, method, params))
+	var r struct {
+		Result json.RawMessage
+		Error  *struct {
+			Code    int
+			Message string
+		}
+	}
+	if err := json.Unmarshal(body, &r); err != nil || status != 200 {
+		g.t.Fatalf("%s: %d %s", method, status, body)
+	}
+	if r.Error != nil {
+		return json.RawMessage(fmt.Sprintf(`{"code":%d}`, r.Error.Code))
+	}
+	return r.Result
+}
+
+func hexKeys(keys []common.Hash) string {
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = `"` + k.Hex() + `"`
+	}
+	return "[" + strings.Join(s, ",") + "]"
+}
+
+func TestPoolTxsAreTrackedCheckedAndLeaveWhenMined(t *testing.T) {
+	g := newRig(t, nil, nil)
+	e := g.emit("tracked")
+	tx := g.pend(1, e.Keys())
+	plain := g.net.Chain(902)
+	g.cycle()
+	if !g.r.Tracked(tx.Hash()) {
+		t.Fatal("a pending interop tx is not tracked")
+	}
+	res := g.r.CheckTransactions([][]byte{tx.Hash().Bytes()}, g.r.Next())
+	if len(res.Invalid) != 0 || len(res.Unknown) != 0 {
+		t.Fatalf("after a cycle: %+v", res)
+	}
+	plain.Commit() // mines the tx
+	g.cycle()
+	if g.r.Tracked(tx.Hash()) {
+		t.Fatal("a mined tx is still tracked")
+	}
+	res = g.r.CheckTransactions([][]byte{tx.Hash().Bytes()}, g.r.Next())
+	if len(res.Unknown) != 1 {
+		t.Fatalf("an untracked hash must be unknown, never guessed valid: %+v", res)
+	}
+}
+
+func TestACycleSendsOneBatchPerMaxBatch(t *testing.T) {
+	g := newRig(t, nil, nil)
+	var txs []*types.Transaction
+	for i := range 25 {
+		txs = append(txs, g.pend(1+i, g.emit(fmt.Sprint("batch ", i)).Keys()))
+	}
+	before := g.upstream.Load()
+	g.cycle()
+	// 25 distinct messages in the presumed block, 10 per upstream batch: 3 HTTP requests.
+	if n := g.upstream.Load() - before; n != 3 {
+		t.Fatalf("%d upstream requests for 25 txs, want ceil(25/10) = 3", n)
+	}
+	if s := g.r.Stats(); s.CycleChecks != 25 || s.UpstreamRounds != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	hashes := make([][]byte, len(txs))
+	for i, tx := range txs {
+		hashes[i] = tx.Hash().Bytes()
+	}
+	if res := g.r.CheckTransactions(hashes, g.r.Next()); len(res.Invalid)+len(res.Unknown) != 0 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// The execution clients' own checks, in their dialects, are answered from memory once a cycle
+// has run: no upstream request.
+func TestClientChecksAreAnsweredFromMemory(t *testing.T) {
+	g := newRig(t, nil, nil)
+	e := g.emit("dialects")
+	g.pend(1, e.Keys())
+	g.cycle()
+	before := g.upstream.Load()
+	ts := g.r.Next().Timestamp
+	gethStyle := fmt.Sprintf(`[%s,"cross-unsafe",{"chainID":"902","timestamp":"0x%x","timeout":"0x15180"}]`, hexKeys(e.Keys()), ts)
+	rethStyle := fmt.Sprintf(`[%s,"cross-unsafe",{"chainID":"0x386","timestamp":"0x%x"}]`, hexKeys(e.Keys()), ts)
+	for _, c := range []struct{ method, params string }{
+		{"supervisor_checkAccessList", gethStyle},
+		{"interop_checkAccessList", rethStyle},
+		{"interop_checkAccessList", gethStyle},
+	} {
+		if got := g.call(c.method, c.params); string(got) != "null" {
+			t.Fatalf("%s: %s", c.method, got)
+		}
+	}
+	if n := g.upstream.Load() - before; n != 0 {
+		t.Fatalf("%d upstream requests for checks of known messages", n)
+	}
+	// A message executed at its own timestamp is refused from memory too.
+	same := fmt.Sprintf(`[%s,"cross-unsafe",{"chainID":"902","timestamp":"0x%x"}]`, hexKeys(e.Keys()), e.ID.Timestamp)
+	if got := g.call("interop_checkAccessList", same); !strings.Contains(string(got), fmt.Sprint(sc.CodeConflict)) {
+		t.Fatalf("same timestamp: %s", got)
+	}
+	// An unknown message goes upstream once, then is known.
+	other := g.emit("unknown")
+	q := fmt.Sprintf(`[%s,"cross-unsafe",{"chainID":"902","timestamp":"0x%x"}]`, hexKeys(other.Keys()), ts)
+	for range 2 {
+		if got := g.call("interop_checkAccessList", q); string(got) != "null" {
+			t.Fatalf("unknown message: %s", got)
+		}
+	}
+	if n := g.upstream.Load() - before; n != 1 {
+		t.Fatalf("%d upstream requests for two checks of a new message, want 1", n)
+	}
+}
+
+// A message invalidated by a reorg of its source chain is found by the next cycle, published,
+// and the builder's call reports its tx.
+func TestReorgedMessageIsFoundWithinOneCycle(t *testing.T) {
+	g := newRig(t, nil, nil)
+	g.emit("padding")
+	e := g.emit("reorged")
+	tx := g.pend(1, e.Keys())
+	g.cycle()
+	if len(g.r.InvalidTransactions()) != 0 {
+		t.Fatalf("invalid before the reorg: %+v", g.r.InvalidTransactions())
+	}
+	if err := g.net.Chain(901).Reorg(1); err != nil {
+		t.Fatal(err)
+	}
+	g.cycle()
+	inv := g.r.InvalidTransactions()
+	if len(inv) != 1 || inv[0].Hash != tx.Hash() || inv[0].Code != sc.CodeConflict {
+		t.Fatalf("after the reorg: %+v", inv)
+	}
+	var listed []Invalid
+	if err := json.Unmarshal(g.call(MethodInvalidTransactions, "[]"), &listed); err != nil || len(listed) != 1 {
+		t.Fatalf("interopgate_invalidTransactions: %+v %v", listed, err)
+	}
+	var res CheckResult
+	before := g.upstream.Load()
+	if err := json.Unmarshal(g.call(MethodCheckTransactions, `[["`+tx.Hash().Hex()+`"]]`), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Invalid) != 1 || res.Invalid[0].Hash != tx.Hash() || g.upstream.Load() != before {
+		t.Fatalf("builder's call: %+v (upstream requests %d)", res, g.upstream.Load()-before)
+	}
+}
+
+func TestFailsafeIsMirrored(t *testing.T) {
+	g := newRig(t, nil, nil)
+	e := g.emit("failsafe")
+	g.pend(1, e.Keys())
+	g.cycle()
+	g.filter.SetFailsafe(true)
+	deadline := time.Now().Add(time.Second)
+	for string(g.call("admin_getFailsafeEnabled", "[]")) != "true" {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream failsafe was not mirrored within 1 s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling against a deadline
+	}
+	q := fmt.Sprintf(`[%s,"cross-unsafe",{"chainID":"902","timestamp":"0x%x"}]`, hexKeys(e.Keys()), g.r.Next().Timestamp)
+	if got := g.call("interop_checkAccessList", q); !strings.Contains(string(got), fmt.Sprint(sc.CodeFailsafe)) {
+		t.Fatalf("check during failsafe: %s", got)
+	}
+	g.filter.SetFailsafe(false)
+	for string(g.call("admin_getFailsafeEnabled", "[]")) != "false" {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("failsafe never went off")
+		}
+		time.Sleep(10 * time.Millisecond) // polling against a deadline
+	}
+	// The transition dropped what was known: the next check goes upstream.
+	before := g.upstream.Load()
+	if got := g.call("interop_checkAccessList", q); string(got) != "null" {
+		t.Fatalf("after failsafe: %s", got)
+	}
+	if g.upstream.Load() == before {
+		t.Fatal("a verdict from before the failsafe was served from memory")
+	}
+}
+
+// Txs announced on the gateway's feed are tracked before the node has them.
+func TestFeedTxsAreTracked(t *testing.T) {
+	mem := store.NewMemory(store.MemoryConfig{})
+	g := newRig(t, mem.Feed, nil)
+	e := g.emit("feed")
+	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[1], 0, e.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tx.MarshalBinary()
+	if err := mem.Feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
+	g.cycle()
+	if !g.r.Tracked(tx.Hash()) {
+		t.Fatal("a tx from the feed is not tracked")
+	}
+	if res := g.r.CheckTransactions([][]byte{tx.Hash().Bytes()}, g.r.Next()); len(res.Invalid)+len(res.Unknown) != 0 {
+		t.Fatalf("%+v", res)
+	}
+}
