@@ -22,8 +22,8 @@ type Config struct {
 	MaxCycleChecks int             `toml:"max_cycle_checks" comment:"messages checked in one cycle, the presumed blocks' first"`
 	CycleTimeout   config.Duration `toml:"cycle_timeout" comment:"bound of one cycle's upstream round"`
 
-	MaxTxs     int `toml:"max_txs" comment:"pending txs tracked; beyond it new txs are not tracked (their checks go upstream) and counted"`
-	MaxTxBytes int `toml:"max_tx_bytes" comment:"bytes of tracked interop txs' access lists; same policy"`
+	MaxTxs      int `toml:"max_txs" comment:"pending txs tracked; beyond it new txs are not tracked (their checks go upstream) and counted"`
+	MaxTxBytes  int `toml:"max_tx_bytes" comment:"bytes of tracked interop txs' access lists; same policy"`
 	MaxMessages int `toml:"max_messages" comment:"message verdicts kept"`
 
 	ValidTTL   config.Duration `toml:"valid_ttl" comment:"how long a message proven valid is answered from memory without a recheck"`

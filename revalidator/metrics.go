@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cycles_total",
 			Help: "Revalidation cycles, by outcome (ok, failsafe, error)."}, []string{"outcome"}),
 		cycleDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "cycle_duration_seconds",
-			Help: "Time of one cycle: pool read, planning, the upstream round and evaluation.",
+			Help:    "Time of one cycle: pool read, planning, the upstream round and evaluation.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
 		cycleChecks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cycle_checks_total",
 			Help: "Message checks sent upstream by cycles."}),

@@ -16,11 +16,11 @@ import (
 
 // head is what a cycle needs of the node's latest block.
 type head struct {
-	Number    hexutil.Uint64 `json:"number"`
-	Hash      common.Hash    `json:"hash"`
-	Time      hexutil.Uint64 `json:"timestamp"`
-	GasLimit  hexutil.Uint64 `json:"gasLimit"`
-	BaseFee   *hexutil.Big   `json:"baseFeePerGas"`
+	Number   hexutil.Uint64 `json:"number"`
+	Hash     common.Hash    `json:"hash"`
+	Time     hexutil.Uint64 `json:"timestamp"`
+	GasLimit hexutil.Uint64 `json:"gasLimit"`
+	BaseFee  *hexutil.Big   `json:"baseFeePerGas"`
 }
 
 // poolTx is a transaction as txpool_content lists it.
