@@ -217,10 +217,15 @@ func (r *Revalidator) readFeed(ctx context.Context, now time.Time) {
 // checked for recheck, up to max_cycle_checks; then it re-evaluates every tracked interop tx and
 // publishes the invalid ones. It is exported for tests that drive cycles themselves.
 func (r *Revalidator) Cycle(ctx context.Context, h head) {
-	start := r.now()
 	if err := r.refresh(ctx); err != nil {
 		r.log.Warn("reading the node's pool", zap.Error(err))
 	}
+	r.revalidate(ctx, h)
+}
+
+// revalidate is a cycle's work after the pool is read.
+func (r *Revalidator) revalidate(ctx context.Context, h head) {
+	start := r.now()
 	exec := accesslist.ExecContext{ChainID: r.chainID, Timestamp: uint64(h.Time) + uint64(r.cfg.BlockTime.D()/time.Second)}
 	r.mu.Lock()
 	r.next = exec
