@@ -83,7 +83,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func TestDevnetCommand(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "endpoints.json")
-	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--metrics.enabled=false",
+	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--revalidator.port", "0", "--metrics.enabled=false",
 		"--block-time", "200ms", "--endpoints-file", file)
 	waitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
 	var ep endpointsFile
@@ -91,7 +91,7 @@ func TestDevnetCommand(t *testing.T) {
 	if err := json.Unmarshal(data, &ep); err != nil {
 		t.Fatalf("endpoints file: %v\n%s", err, data)
 	}
-	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Gateways) != 2 || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
+	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Gateways) != 2 || ep.Revalidator == "" || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
 		t.Fatalf("endpoints file: %s", data)
 	}
 	waitFor(t, "the banner", 10*time.Second, func() bool { return strings.Contains(out.String(), "answers error -320600") })
@@ -109,6 +109,15 @@ func TestDevnetCommand(t *testing.T) {
 	req.InboxKeys[1][31] ^= 1
 	if v := client.CheckAccessList(context.Background(), req); v.Code != sc.CodeConflict {
 		t.Fatalf("flipped checksum: %v", v)
+	}
+	// The revalidator beside chain 902 answers the same checks (cache-first).
+	reval, err := sc.NewClient(sc.ClientConfig{URL: ep.Revalidator, Namespace: sc.NamespaceSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.InboxKeys = m.InboxKeys
+	if v := reval.CheckAccessList(context.Background(), req); !v.Valid() {
+		t.Fatalf("sample message through the revalidator: %v", v)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("devnet did not shut down cleanly: %v", err)

@@ -20,6 +20,8 @@ import (
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/store"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
@@ -28,6 +30,7 @@ type endpointsFile struct {
 	Chains        []light.ChainRPC  `json:"chains"`
 	Filter        string            `json:"filter"`
 	Gateways      []gatewayEndpoint `json:"gateways"`
+	Revalidator   string            `json:"revalidator"`
 	DependencySet json.RawMessage   `json:"dependencySet"`
 	Accounts      []endpointAccount `json:"accounts"`
 	SampleMessage *sampleMessage    `json:"sampleMessage,omitempty"`
@@ -69,6 +72,7 @@ func devnetCommand(st *appState) *cli.Command {
 			&cli.StringFlag{Name: "rpc.addr", Value: "127.0.0.1", Usage: "listen address of the chains and the filter", EnvVars: []string{"INTEROPGATE_DEVNET_RPC_ADDR"}},
 			&cli.IntFlag{Name: "chain.port", Value: 9545, Usage: "RPC port of the first chain, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_CHAIN_PORT"}},
 			&cli.IntFlag{Name: "filter.port", Value: 8560, Usage: "port of the light filter (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_FILTER_PORT"}},
+			&cli.IntFlag{Name: "revalidator.port", Value: 8561, Usage: "port of the revalidator beside the last chain's mempool (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_REVALIDATOR_PORT"}},
 			&cli.IntFlag{Name: "gateway.port", Value: 8545, Usage: "port of the first chain's gateway, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_GATEWAY_PORT"}},
 			&cli.StringFlag{Name: "endpoints-file", Usage: "write the endpoints, accounts and a sample message as JSON to this file", EnvVars: []string{"INTEROPGATE_DEVNET_ENDPOINTS_FILE"}},
 		},
@@ -114,11 +118,17 @@ func runDevnet(c *cli.Context, st *appState) error {
 		defer scancel()
 		_ = api.Shutdown(sctx)
 	}()
-	gateways, stopGateways, err := startDevnetGateways(ctx, c, dn, api.URL(), reg, log)
+	gateways, feeds, stopGateways, err := startDevnetGateways(ctx, c, dn, api.URL(), reg, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	defer stopGateways()
+	last := dn.Chains[len(dn.Chains)-1]
+	reval, err := startDevnetRevalidator(ctx, c, dn, last, api.URL(), feeds[last.ID()], log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer reval.stop()
 	stopMetrics, err := startMetrics(c, reg, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -132,7 +142,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 		return cli.Exit(fmt.Sprintf("emitting the sample message: %v", err), 1)
 	}
 	deps, _ := dn.DependencySet().MarshalJSON()
-	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, DependencySet: deps, SampleMessage: &sampleMessage{
+	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, DependencySet: deps, SampleMessage: &sampleMessage{
 		ChainID: sample.ID.ChainID.Uint64(), BlockNumber: sample.ID.BlockNumber, Timestamp: sample.ID.Timestamp,
 		LogIndex: sample.ID.LogIndex, Origin: sample.ID.Origin.Hex(), InboxKeys: sample.Keys(),
 	}}
@@ -179,6 +189,7 @@ func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 	for _, g := range ep.Gateways {
 		fmt.Fprintf(w, "  gateway %-6d %s  (in front of chain %d)\n", g.ChainID, g.URL, g.ChainID)
 	}
+	fmt.Fprintf(w, "  revalidator    %s  (beside chain %d's mempool: point op-geth --rollup.interoprpc or op-reth --rollup.interop-http at it)\n", ep.Revalidator, execChain)
 	fmt.Fprintf(w, "  account 0      %s  key %s\n\n", ep.Accounts[0].Address.Hex(), ep.Accounts[0].PrivateKey)
 	fmt.Fprintf(w, "A message was emitted on chain %d: block %d, log %d, timestamp %d.\n\n", m.ChainID, m.BlockNumber, m.LogIndex, m.Timestamp)
 	fmt.Fprintf(w, "Check it as executed on chain %d (answers \"result\":null):\n\n  %s\n\n", execChain, check(m.InboxKeys))
@@ -188,6 +199,7 @@ func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 	}
 	fmt.Fprintf(w, "Send a signed transaction executing that message through the chain %d gateway (answers its hash; it is mined):\n\n  %s\n\n", execChain, send(txs.valid))
 	fmt.Fprintf(w, "And one whose access list has the flipped checksum (answers -320600 with HTTP 409; the sentry never sees it):\n\n  %s\n\n", send(txs.invalid))
+	fmt.Fprintf(w, "Invalid txs the revalidator found in chain %d's pool (a builder's list of what to leave out):\n\n  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"interopgate_invalidTransactions\",\"params\":[]}'\n\n", execChain, ep.Revalidator)
 }
 
 // sampleTxPair is a signed valid and a signed invalid executing tx for the banner.
@@ -218,8 +230,9 @@ func sampleTxs(ctx context.Context, dn *devnet.Devnet, sample devnet.Emitted) (*
 
 // startDevnetGateways starts one gateway per chain, each in front of its chain's node and
 // checking against the devnet's light filter. Their metrics carry a chain label.
-func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet, filterURL string, reg prometheus.Registerer, log *zap.Logger) ([]gatewayEndpoint, func(), error) {
+func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet, filterURL string, reg prometheus.Registerer, log *zap.Logger) ([]gatewayEndpoint, map[uint64]store.Feed, func(), error) {
 	var out []gatewayEndpoint
+	feeds := map[uint64]store.Feed{}
 	var stops []func()
 	stopAll := func() {
 		for _, s := range stops {
@@ -247,7 +260,7 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 		parts, err := buildGateway(cfg, glog, prometheus.WrapRegistererWith(prometheus.Labels{"chain": fmt.Sprint(ch.ID())}, reg))
 		if err != nil {
 			stopAll()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		go parts.watcher.Run(wctx)
@@ -255,7 +268,7 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 			cancel()
 			parts.stores.Close()
 			stopAll()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		stops = append(stops, func() {
 			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -265,6 +278,55 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 			parts.stores.Close()
 		})
 		out = append(out, gatewayEndpoint{ChainID: ch.ID(), URL: parts.gw.URL()})
+		feeds[ch.ID()] = parts.stores.Feed
 	}
-	return out, stopAll, nil
+	return out, feeds, stopAll, nil
+}
+
+// devnetRevalidator is the running revalidator of the devnet.
+type devnetRevalidator struct {
+	url  string
+	stop func()
+}
+
+// startDevnetRevalidator starts a revalidator beside chain's node, reading its gateway's feed
+// and asking the devnet's light filter.
+func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devnet, chain *devnet.Chain, filterURL string, feed store.Feed, log *zap.Logger) (*devnetRevalidator, error) {
+	cfg := defaultRevalidatorConfig()
+	cfg.RPC.Addr, cfg.RPC.Port = c.String("rpc.addr"), c.Int("revalidator.port")
+	cfg.Revalidator.ChainID = chain.ID()
+	if bt := c.Duration("block-time"); bt > 0 {
+		cfg.Revalidator.BlockTime = config.Duration(bt)
+	}
+	cfg.Node.URL = chain.RPCURL()
+	cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: filterURL}}
+	for _, ch := range dn.Chains {
+		cfg.Interop.Chains = append(cfg.Interop.Chains, ch.ID())
+	}
+	cfg.Interop.ExpiryWindow = dn.DependencySet().ExpiryWindow()
+	// Its own registry: its filter-API and filter-client metrics would collide with the devnet
+	// filter's and the gateways' on the shared one.
+	parts, err := buildRevalidator(ctx, cfg, log.With(zap.String("component", "revalidator")), prometheus.NewRegistry(), feed)
+	if err != nil {
+		return nil, fmt.Errorf("revalidator: %w", err)
+	}
+	if err := parts.srv.Start(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(cfg.RPC.Port))); err != nil {
+		parts.close()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go parts.watcher.Run(rctx)
+	go func() {
+		defer close(done)
+		parts.r.Run(rctx)
+	}()
+	return &devnetRevalidator{url: parts.srv.URL(), stop: func() {
+		cancel()
+		<-done
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = parts.srv.Shutdown(sctx)
+		parts.close()
+	}}, nil
 }

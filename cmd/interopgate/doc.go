@@ -12,6 +12,7 @@ import (
 
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/revalidator"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
@@ -62,6 +63,7 @@ func writeMetricsDoc(w io.Writer) {
 	light.NewMetrics(reg)
 	filterapi.NewMetrics(reg)
 	ingress.NewMetrics(reg)
+	revalidator.NewMetrics(reg)
 	type row struct{ name, labels, help string }
 	var rows []row
 	for _, d := range reg.descs {

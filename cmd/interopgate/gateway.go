@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
@@ -33,29 +32,9 @@ type gatewayConfig struct {
 		MaxConns       int                     `toml:"max_conns" comment:"connections per sentry"`
 		Backends       []ingress.BackendConfig `toml:"backends" comment:"the sentry nodes valid txs and reads go to"`
 	} `toml:"sentries"`
-	Filters struct {
-		Namespace         string           `toml:"namespace" comment:"interop (op-interop-filter) or supervisor (op-supervisor)"`
-		Strategy          string           `toml:"strategy" comment:"first, failover, any or agreement"`
-		MinResponses      int              `toml:"min_responses" comment:"agreement quorum of valid answers; 0 = every endpoint"`
-		Cooldown          config.Duration  `toml:"cooldown" comment:"failover: how long a failing endpoint is skipped"`
-		Timeout           config.Duration  `toml:"timeout" comment:"timeout of each filter HTTP call"`
-		MaxBatchSize      int              `toml:"max_batch_size" comment:"checks per JSON-RPC batch to a filter"`
-		OutOfScopeInvalid bool             `toml:"out_of_scope_invalid" comment:"treat -321100 as invalid (op-reth) instead of retry-later"`
-		FailsafeInterval  config.Duration  `toml:"failsafe_interval" comment:"how often admin_getFailsafeEnabled is polled"`
-		Endpoints         []filterEndpoint `toml:"endpoints" comment:"op-interop-filter, op-supervisor or interopgate filter instances"`
-	} `toml:"filters"`
-	Interop struct {
-		DependencySet string   `toml:"dependency_set" comment:"path of the dependency-set JSON; empty: the chains below"`
-		Chains        []uint64 `toml:"chains" comment:"the dependency set's chains when no file is given"`
-		ExpiryWindow  uint64   `toml:"expiry_window" comment:"with chains: the expiry window in seconds, 0 = 7 days"`
-	} `toml:"interop"`
-	Redis struct {
-		URL        string          `toml:"url" comment:"redis:// URL; empty = state in memory (one replica). Put the password in INTEROPGATE_REDIS_PASSWORD"`
-		Addrs      []string        `toml:"addrs" comment:"Redis Cluster or Sentinel addresses (instead of url)"`
-		MasterName string          `toml:"master_name" comment:"Sentinel master name"`
-		Prefix     string          `toml:"prefix"`
-		Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the gateway falls back to local state"`
-	} `toml:"redis"`
+	Filters filtersConfig `toml:"filters"`
+	Interop interopConfig `toml:"interop"`
+	Redis   redisConfig   `toml:"redis"`
 	State struct {
 		MaxQueue      int `toml:"max_queue" comment:"transactions in the delay queue (Redis and memory)"`
 		MaxQueueBytes int `toml:"max_queue_bytes" comment:"bytes of raw transactions in the delay queue (Redis and memory)"`
@@ -66,12 +45,6 @@ type gatewayConfig struct {
 	} `toml:"state"`
 }
 
-// filterEndpoint is one interop filter the gateway asks.
-type filterEndpoint struct {
-	Name string `toml:"name"`
-	URL  string `toml:"url"`
-}
-
 func defaultGatewayConfig() *gatewayConfig {
 	var c gatewayConfig
 	c.RPC.Addr, c.RPC.Port = "0.0.0.0", 8545
@@ -80,32 +53,15 @@ func defaultGatewayConfig() *gatewayConfig {
 	c.Sentries.HealthInterval = config.Duration(2 * time.Second)
 	c.Sentries.HealthFailures = 2
 	c.Sentries.MaxConns = 512
-	c.Filters.Namespace = sc.NamespaceInterop
-	c.Filters.Strategy = string(sc.StrategyAgreement)
-	c.Filters.Cooldown = config.Duration(sc.DefaultCooldown)
-	c.Filters.Timeout = config.Duration(sc.DefaultTimeout)
-	c.Filters.MaxBatchSize = sc.DefaultMaxBatchSize
-	c.Filters.FailsafeInterval = config.Duration(sc.DefaultFailsafeInterval)
-	c.Redis.Prefix = "interopgate:"
-	c.Redis.Timeout = config.Duration(250 * time.Millisecond)
+	c.Filters = defaultFiltersConfig()
+	c.Redis = defaultRedisConfig()
 	c.State.MaxQueue, c.State.FeedSize, c.State.MaxQueueBytes = 10_000, 10_000, 256<<20
 	c.State.MaxVerdicts, c.State.MaxKeys, c.State.MaxStatuses = 100_000, 100_000, 100_000
 	return &c
 }
 
-// checkerID describes everything of the filters section that decides a verdict; gateways
-// sharing a Redis share cached verdicts only when it is the same.
-func (c *gatewayConfig) checkerID() string {
-	f := c.Filters
-	id := fmt.Sprintf("ns=%s strategy=%s min=%d oos_invalid=%t", f.Namespace, f.Strategy, f.MinResponses, f.OutOfScopeInvalid)
-	for _, e := range f.Endpoints {
-		id += " " + e.URL
-	}
-	return id
-}
-
 func (c *gatewayConfig) dependencySet() (*accesslist.DependencySet, error) {
-	return loadDependencySet("interop", c.Interop.DependencySet, c.Interop.Chains, c.Interop.ExpiryWindow)
+	return c.Interop.dependencySet()
 }
 
 func gatewayCommand(st *appState) *cli.Command {
@@ -144,34 +100,10 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, err
 	}
-	scMetrics := sc.NewMetrics(reg)
-	var endpoints []sc.Endpoint
-	var sources []sc.NamedFailsafeSource
-	for i, e := range cfg.Filters.Endpoints {
-		client, err := sc.NewClient(sc.ClientConfig{
-			URL: e.URL, Name: e.Name, Namespace: cfg.Filters.Namespace, Timeout: cfg.Filters.Timeout.D(),
-			MaxBatchSize: cfg.Filters.MaxBatchSize, Classifier: sc.Classifier{OutOfScopeInvalid: cfg.Filters.OutOfScopeInvalid},
-		}, sc.WithMetrics(scMetrics))
-		if err != nil {
-			return nil, fmt.Errorf("filters.endpoints[%d]: %w", i, err)
-		}
-		endpoints = append(endpoints, sc.Endpoint{Name: client.Name(), Checker: client})
-		sources = append(sources, sc.NamedFailsafeSource{Name: client.Name(), Source: client})
-	}
-	if len(endpoints) == 0 {
-		log.Warn("no filter endpoint configured: every interop tx will be rejected (fail closed)")
-	}
-	pool, err := sc.NewPool(endpoints, sc.PoolConfig{Strategy: sc.Strategy(cfg.Filters.Strategy), MinResponses: cfg.Filters.MinResponses, Cooldown: cfg.Filters.Cooldown.D()})
+	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
 	if err != nil {
 		return nil, err
 	}
-	watcher := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{
-		Interval: cfg.Filters.FailsafeInterval.D(),
-		OnChange: func(on bool) { log.Warn("interop failsafe changed", zap.Bool("enabled", on)) },
-		OnError: func(ep string, err error) {
-			log.Debug("failsafe poll failed", zap.String("filter", ep), zap.Error(err))
-		},
-	}, sc.WithMetrics(scMetrics))
 	metrics := ingress.NewMetrics(reg)
 	group, err := ingress.NewGroup(ingress.GroupConfig{
 		Backends: cfg.Sentries.Backends, Timeout: cfg.Sentries.Timeout.D(), HealthInterval: cfg.Sentries.HealthInterval.D(),
@@ -182,10 +114,8 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	}
 	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.State.MaxQueue, MaxQueueBytes: cfg.State.MaxQueueBytes, FeedSize: cfg.State.FeedSize,
 		MaxVerdicts: cfg.State.MaxVerdicts, MaxKeys: cfg.State.MaxKeys, MaxStatuses: cfg.State.MaxStatuses})
-	if cfg.Redis.URL != "" || len(cfg.Redis.Addrs) > 0 {
-		r, err := store.NewRedis(store.RedisConfig{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
-			Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout.D(), MaxQueue: cfg.State.MaxQueue,
-			MaxQueueBytes: cfg.State.MaxQueueBytes, FeedSize: cfg.State.FeedSize})
+	if cfg.Redis.enabled() {
+		r, err := cfg.Redis.stores(cfg.State.MaxQueue, cfg.State.MaxQueueBytes, cfg.State.FeedSize)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +131,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 			},
 		})
 	}
-	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, CheckerID: cfg.checkerID(), Failsafe: watcher.Enabled, Dependencies: deps,
+	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, CheckerID: cfg.Filters.checkerID(), Failsafe: watcher.Enabled, Dependencies: deps,
 		Backends: group, Stores: &stores, Log: log, Metrics: metrics})
 	if err != nil {
 		stores.Close()

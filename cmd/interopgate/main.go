@@ -52,7 +52,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			withShared(st, gatewayCommand(st)),
-			withShared(st, notBuilt("revalidator", "run the mempool revalidator beside the sequencer", "the revalidator issue")),
+			withShared(st, revalidatorCommand(st)),
 			withShared(st, filterCommand(st)),
 			withShared(st, devnetCommand(st)),
 			withShared(st, notBuilt("loadtest", "attack a gateway with denial-of-service traffic shapes", "the load test issue")),

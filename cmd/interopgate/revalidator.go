@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/revalidator"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// revalidatorConfig is the file of `interopgate revalidator --config F`.
+type revalidatorConfig struct {
+	RPC struct {
+		Addr string `toml:"addr" comment:"listen address of the check API the execution client asks (--rpc.addr)"`
+		Port int    `toml:"port" comment:"listen port; 0 picks a free one (--rpc.port)"`
+	} `toml:"rpc"`
+	Revalidator revalidator.Config `toml:"revalidator"`
+	Node        struct {
+		URL string `toml:"url" comment:"the sequencer's execution client JSON-RPC (eth and txpool namespaces)"`
+	} `toml:"node"`
+	Filters filtersConfig `toml:"filters"`
+	Interop interopConfig `toml:"interop"`
+	Redis   redisConfig   `toml:"redis" comment:"optional: read the gateway's feed of accepted txs from the same Redis"`
+	API     struct {
+		MaxBodyBytes    int             `toml:"max_body_bytes"`
+		MaxBatchSize    int             `toml:"max_batch_size"`
+		MaxInboxEntries int             `toml:"max_inbox_entries"`
+		CheckTimeout    config.Duration `toml:"check_timeout"`
+	} `toml:"api"`
+}
+
+func defaultRevalidatorConfig() *revalidatorConfig {
+	var c revalidatorConfig
+	c.RPC.Addr, c.RPC.Port = "127.0.0.1", 8561
+	c.Revalidator = revalidator.DefaultConfig()
+	c.Filters = defaultFiltersConfig()
+	c.Redis = defaultRedisConfig()
+	c.API.MaxBodyBytes = 5 << 20
+	c.API.MaxBatchSize = 1000
+	c.API.MaxInboxEntries = 1024
+	c.API.CheckTimeout = config.Duration(10 * time.Second)
+	return &c
+}
+
+func revalidatorCommand(st *appState) *cli.Command {
+	return &cli.Command{
+		Name:  "revalidator",
+		Usage: "run the mempool revalidator beside the sequencer's execution client",
+		Description: "Mirrors the execution client's pending pool, checks the presumed next block's interop txs in " +
+			"one batched call per head, and serves interop_/supervisor_checkAccessList from memory, so op-geth " +
+			"(--rollup.interoprpc) and op-reth (--rollup.interop-http) point at it unchanged. Every config key can " +
+			"also be set with INTEROPGATE_REVALIDATOR_<SECTION>_<KEY>.",
+		Flags: serviceFlags("INTEROPGATE_REVALIDATOR"),
+		Action: func(c *cli.Context) error {
+			cfg := defaultRevalidatorConfig()
+			done, err := loadServiceConfig(c, st, cfg, &cfg.RPC.Addr, &cfg.RPC.Port, "INTEROPGATE_REVALIDATOR")
+			if done || err != nil {
+				return err
+			}
+			return runRevalidator(c, st, cfg)
+		},
+	}
+}
+
+// revalidatorParts is a built revalidator, its server, and what runs or closes with them.
+type revalidatorParts struct {
+	r       *revalidator.Revalidator
+	srv     *filterapi.Server
+	watcher *sc.FailsafeWatcher
+	stores  *store.Stores
+}
+
+func (p *revalidatorParts) close() {
+	p.r.Close()
+	if p.stores != nil {
+		_ = p.stores.Close()
+	}
+}
+
+// buildRevalidator assembles a revalidator from its config. Shared by `revalidator` and `devnet`
+// (which hands it its gateway's in-memory feed; otherwise the feed is Redis's, when configured).
+func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logger, reg prometheus.Registerer, feed store.Feed) (*revalidatorParts, error) {
+	if cfg.Node.URL == "" {
+		return nil, errors.New("node.url is required: the sequencer's execution client")
+	}
+	deps, err := cfg.Interop.dependencySet()
+	if err != nil {
+		return nil, err
+	}
+	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	parts := &revalidatorParts{watcher: watcher}
+	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, Dependencies: deps, NodeURL: cfg.Node.URL,
+		Log: log, Metrics: revalidator.NewMetrics(reg), Feed: feed}
+	if feed == nil && cfg.Redis.enabled() {
+		st, err := cfg.Redis.stores(0, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		parts.stores, d.Feed = &st, st.Feed
+	}
+	if parts.r, err = revalidator.New(ctx, cfg.Revalidator, d); err != nil {
+		if parts.stores != nil {
+			_ = parts.stores.Close()
+		}
+		return nil, err
+	}
+	parts.srv, err = revalidator.NewServer(parts.r, filterapi.Config{
+		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
+		CheckTimeout: cfg.API.CheckTimeout.D(),
+	}, filterapi.WithLogger(log), filterapi.WithMetrics(filterapi.NewMetrics(reg)))
+	if err != nil {
+		parts.close()
+		return nil, err
+	}
+	return parts, nil
+}
+
+func runRevalidator(c *cli.Context, st *appState, cfg *revalidatorConfig) error {
+	ctx, cancel := signalContext(c.Context)
+	defer cancel()
+	reg := newRegistry()
+	parts, err := buildRevalidator(ctx, cfg, st.log, reg, nil)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer parts.close()
+	stopMetrics, err := startMetrics(c, reg, st.log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer stopMetrics()
+	go parts.watcher.Run(ctx)
+	if err := parts.srv.Start(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(cfg.RPC.Port))); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	st.log.Info("revalidator listening", zap.String("url", parts.srv.URL()), zap.String("node", cfg.Node.URL),
+		zap.Uint64("chain_id", cfg.Revalidator.ChainID))
+	fmt.Fprintf(st.stdout, "revalidator listening on %s\n", parts.srv.URL())
+	parts.r.Run(ctx)
+	st.log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	return parts.srv.Shutdown(sctx)
+}

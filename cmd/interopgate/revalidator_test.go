@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+		"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/internal/rpctest"
+)
+
+var revalidatorListening = regexp.MustCompile(`revalidator listening on (http://\S+)`)
+
+// `interopgate revalidator` beside chain 902's node, asking a light filter: the execution
+// client's check is answered, and the pending interop tx is tracked and known valid.
+func TestRevalidatorCommand(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	ctx := context.Background()
+	e, err := net.Chain(901).Emit(ctx, net.Accounts[0], common.Hash{5}, []byte("revalidator command"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filterOut, stopFilter := startCommand(t, "filter", "--metrics.enabled=false", "--rpc.port", "0", "--config", devnetFilterConfig(t, net))
+	defer stopFilter()
+	filterURL := waitForURL(t, "the filter", filterOut, listening)
+	out, stop := startCommand(t, "revalidator", "--metrics.enabled=false", "--rpc.port", "0", "--config", writeFile(t, "revalidator.toml", fmt.Sprintf(`
+[revalidator]
+chain_id = 902
+block_time = "1m"   # on-demand devnet chains run ahead of the clock
+[node]
+url = %q
+[[filters.endpoints]]
+name = "light"
+url = %q
+[interop]
+chains = [901, 902]
+`, net.Chain(902).RPCURL(), filterURL)))
+	url := waitForURL(t, "the revalidator", out, revalidatorListening)
+	tx, err := net.Chain(902).ExecutingTx(ctx, net.Accounts[1], 0, e.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Chain(902).Client().SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, len(e.Keys()))
+	for i, k := range e.Keys() {
+		keys[i] = `"` + k.Hex() + `"`
+	}
+	_, body := rpctest.Post(t, url, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"supervisor_checkAccessList","params":[[%s],"cross-unsafe",{"chainID":"902","timestamp":"0x%x","timeout":"0x15180"}]}`,
+		strings.Join(keys, ","), e.ID.Timestamp+2))
+	if !strings.Contains(string(body), `"result":null`) {
+		t.Fatalf("op-geth's check: %s", body)
+	}
+	// The check fills the message table; the pool mirror picks the tx up within pool_poll.
+	waitFor(t, "the pending tx to be tracked and known valid", 30*time.Second, func() bool {
+		_, body := rpctest.Post(t, url, `{"jsonrpc":"2.0","id":1,"method":"interopgate_checkTransactions","params":[["`+tx.Hash().Hex()+`"]]}`)
+		return strings.Contains(string(body), `"invalid":[],"unknown":[]`)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRevalidatorConfigErrors(t *testing.T) {
+	if _, err := run(t, "revalidator", "--metrics.enabled=false", "--config", writeFile(t, "r.toml", "[revalidator]\nchain_id = 902\n[interop]\nchains=[901,902]\n")); err == nil || !strings.Contains(err.Error(), "node.url") {
+		t.Fatalf("missing node.url: %v", err)
+	}
+	if _, err := run(t, "revalidator", "--metrics.enabled=false", "--config", writeFile(t, "r2.toml", "[revalidator]\nchain_idd = 902\n")); err == nil || !strings.Contains(err.Error(), `"revalidator.chain_idd"`) {
+		t.Fatalf("typo: %v", err)
+	}
+	out, err := run(t, "revalidator", "--print-default-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back revalidatorConfig
+	if err := config.Decode([]byte(out), &back); err != nil {
+		t.Fatalf("the printed default does not decode strictly: %v\n%s", err, out)
+	}
+	if fmt.Sprint(back) != fmt.Sprint(*defaultRevalidatorConfig()) {
+		t.Fatalf("round trip changed the defaults")
+	}
+}

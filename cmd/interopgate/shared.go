@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/store"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// filtersConfig is the [filters] section of the gateway and the revalidator: the interop
+// filters asked, and how their answers combine.
+type filtersConfig struct {
+	Namespace         string           `toml:"namespace" comment:"interop (op-interop-filter) or supervisor (op-supervisor)"`
+	Strategy          string           `toml:"strategy" comment:"first, failover, any or agreement"`
+	MinResponses      int              `toml:"min_responses" comment:"agreement quorum of valid answers; 0 = every endpoint"`
+	Cooldown          config.Duration  `toml:"cooldown" comment:"failover: how long a failing endpoint is skipped"`
+	Timeout           config.Duration  `toml:"timeout" comment:"timeout of each filter HTTP call"`
+	MaxBatchSize      int              `toml:"max_batch_size" comment:"checks per JSON-RPC batch to a filter"`
+	OutOfScopeInvalid bool             `toml:"out_of_scope_invalid" comment:"treat -321100 as invalid (op-reth) instead of retry-later"`
+	FailsafeInterval  config.Duration  `toml:"failsafe_interval" comment:"how often admin_getFailsafeEnabled is polled"`
+	Endpoints         []filterEndpoint `toml:"endpoints" comment:"op-interop-filter, op-supervisor or interopgate filter instances"`
+}
+
+// filterEndpoint is one interop filter.
+type filterEndpoint struct {
+	Name string `toml:"name"`
+	URL  string `toml:"url"`
+}
+
+func defaultFiltersConfig() filtersConfig {
+	return filtersConfig{
+		Namespace: sc.NamespaceInterop, Strategy: string(sc.StrategyAgreement), Cooldown: config.Duration(sc.DefaultCooldown),
+		Timeout: config.Duration(sc.DefaultTimeout), MaxBatchSize: sc.DefaultMaxBatchSize,
+		FailsafeInterval: config.Duration(sc.DefaultFailsafeInterval),
+	}
+}
+
+// build makes the filter pool and its failsafe watcher (not yet running).
+func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.FailsafeWatcher, error) {
+	var endpoints []sc.Endpoint
+	var sources []sc.NamedFailsafeSource
+	for i, e := range f.Endpoints {
+		client, err := sc.NewClient(sc.ClientConfig{
+			URL: e.URL, Name: e.Name, Namespace: f.Namespace, Timeout: f.Timeout.D(),
+			MaxBatchSize: f.MaxBatchSize, Classifier: sc.Classifier{OutOfScopeInvalid: f.OutOfScopeInvalid},
+		}, sc.WithMetrics(m))
+		if err != nil {
+			return nil, nil, fmt.Errorf("filters.endpoints[%d]: %w", i, err)
+		}
+		endpoints = append(endpoints, sc.Endpoint{Name: client.Name(), Checker: client})
+		sources = append(sources, sc.NamedFailsafeSource{Name: client.Name(), Source: client})
+	}
+	if len(endpoints) == 0 {
+		log.Warn("no filter endpoint configured: every interop tx will be rejected (fail closed)")
+	}
+	pool, err := sc.NewPool(endpoints, sc.PoolConfig{Strategy: sc.Strategy(f.Strategy), MinResponses: f.MinResponses, Cooldown: f.Cooldown.D()})
+	if err != nil {
+		return nil, nil, err
+	}
+	watcher := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{
+		Interval: f.FailsafeInterval.D(),
+		OnChange: func(on bool) { log.Warn("interop failsafe changed", zap.Bool("enabled", on)) },
+		OnError: func(ep string, err error) {
+			log.Debug("failsafe poll failed", zap.String("filter", ep), zap.Error(err))
+		},
+	}, sc.WithMetrics(m))
+	return pool, watcher, nil
+}
+
+// checkerID describes everything of the section that decides a verdict; gateways sharing a
+// Redis share cached verdicts only when it is the same.
+func (f *filtersConfig) checkerID() string {
+	id := fmt.Sprintf("ns=%s strategy=%s min=%d oos_invalid=%t", f.Namespace, f.Strategy, f.MinResponses, f.OutOfScopeInvalid)
+	for _, e := range f.Endpoints {
+		id += " " + e.URL
+	}
+	return id
+}
+
+// interopConfig is the [interop] section: the dependency set.
+type interopConfig struct {
+	DependencySet string   `toml:"dependency_set" comment:"path of the dependency-set JSON; empty: the chains below"`
+	Chains        []uint64 `toml:"chains" comment:"the dependency set's chains when no file is given"`
+	ExpiryWindow  uint64   `toml:"expiry_window" comment:"with chains: the expiry window in seconds, 0 = 7 days"`
+}
+
+func (c *interopConfig) dependencySet() (*accesslist.DependencySet, error) {
+	return loadDependencySet("interop", c.DependencySet, c.Chains, c.ExpiryWindow)
+}
+
+// redisConfig is the [redis] section.
+type redisConfig struct {
+	URL        string          `toml:"url" comment:"redis:// URL; empty = state in memory (one replica). Put the password in INTEROPGATE_REDIS_PASSWORD"`
+	Addrs      []string        `toml:"addrs" comment:"Redis Cluster or Sentinel addresses (instead of url)"`
+	MasterName string          `toml:"master_name" comment:"Sentinel master name"`
+	Prefix     string          `toml:"prefix"`
+	Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the process falls back to local state"`
+}
+
+func defaultRedisConfig() redisConfig {
+	return redisConfig{Prefix: "interopgate:", Timeout: config.Duration(250 * time.Millisecond)}
+}
+
+func (c *redisConfig) enabled() bool { return c.URL != "" || len(c.Addrs) > 0 }
+
+// stores connects (lazily) to the configured Redis.
+func (c *redisConfig) stores(maxQueue, maxQueueBytes, feedSize int) (store.Stores, error) {
+	return store.NewRedis(store.RedisConfig{URL: c.URL, Addrs: c.Addrs, MasterName: c.MasterName,
+		Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: c.Prefix, Timeout: c.Timeout.D(), MaxQueue: maxQueue,
+		MaxQueueBytes: maxQueueBytes, FeedSize: feedSize})
+}
