@@ -35,7 +35,7 @@ type gatewayConfig struct {
 	Filters filtersConfig `toml:"filters"`
 	Interop interopConfig `toml:"interop"`
 	Redis   redisConfig   `toml:"redis"`
-	State struct {
+	State   struct {
 		MaxQueue      int `toml:"max_queue" comment:"transactions in the delay queue (Redis and memory)"`
 		MaxQueueBytes int `toml:"max_queue_bytes" comment:"bytes of raw transactions in the delay queue (Redis and memory)"`
 		FeedSize      int `toml:"feed_size" comment:"accepted interop txs kept on the feed for the revalidator (approximate in Redis)"`
