@@ -44,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		failsafe: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "failsafe_enabled",
 			Help: "1 while the upstream filters' failsafe is on."}),
 		untracked: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "untracked_total",
-			Help: "Pending txs not tracked because the table was full (their checks go upstream)."}),
+			Help: "Refusals to track a pending tx because the table was full, counted at each pool read (their checks go upstream)."}),
 	}
 	reg.MustRegister(m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
 		m.invalidFound, m.failsafe, m.untracked)

@@ -65,15 +65,11 @@ func newTxTable(maxTxs, maxBytes int) *txTable {
 }
 
 // add tracks t, replacing a tx of the same sender and nonce; false if the table is full.
-// t.mu is held.
+// tt.mu is held.
 func (tt *txTable) add(t *tracked) bool {
 	if old, ok := tt.byHash[t.hash]; ok {
 		old.fromFeed = old.fromFeed && t.fromFeed
 		return true
-	}
-	if len(tt.byHash) >= tt.maxTxs || tt.bytes+t.size() > tt.maxBytes {
-		tt.full++
-		return false
 	}
 	list := tt.bySender[t.sender]
 	i, found := slices.BinarySearchFunc(list, t.nonce, func(x *tracked, n uint64) int {
@@ -85,10 +81,18 @@ func (tt *txTable) add(t *tracked) bool {
 		}
 		return 0
 	})
-	if found { // a replacement: the new tx takes the nonce
+	grows := 1
+	freed := 0
+	if found {
+		grows, freed = 0, list[i].size()
+	}
+	if len(tt.byHash)+grows > tt.maxTxs || tt.bytes-freed+t.size() > tt.maxBytes {
+		tt.full++
+		return false
+	}
+	if found { // a replacement: the new tx takes the old one's nonce
 		tt.forget(list[i])
-		list = tt.bySender[t.sender]
-		list = slices.Insert(list, i, t)
+		list[i] = t
 	} else {
 		list = slices.Insert(list, i, t)
 	}
@@ -128,17 +132,20 @@ func (tt *txTable) sync(pending []*tracked, now time.Time, grace time.Duration) 
 	in := make(map[common.Hash]bool, len(pending))
 	for _, t := range pending {
 		in[t.hash] = true
-		tt.add(t)
-		if x := tt.byHash[t.hash]; x != nil {
-			x.fromFeed = false
-		}
 	}
+	// Leavers first, so their room goes to newcomers.
 	for h, t := range tt.byHash {
 		if in[h] || (t.fromFeed && now.Sub(t.firstSeen) < grace) {
 			continue
 		}
 		tt.remove(t)
 		gone++
+	}
+	for _, t := range pending {
+		tt.add(t)
+		if x := tt.byHash[t.hash]; x != nil {
+			x.fromFeed = false
+		}
 	}
 	return gone
 }
@@ -151,6 +158,13 @@ func (tt *txTable) addFeed(ts []*tracked) {
 		t.fromFeed = true
 		tt.add(t)
 	}
+}
+
+// untracked is how many txs were not tracked because the table was full.
+func (tt *txTable) untracked() int {
+	tt.mu.RLock()
+	defer tt.mu.RUnlock()
+	return tt.full
 }
 
 func (tt *txTable) get(h common.Hash) *tracked {

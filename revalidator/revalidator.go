@@ -184,8 +184,9 @@ func (r *Revalidator) refresh(ctx context.Context) error {
 	r.txs.sync(pending, now, r.cfg.FeedGrace.D())
 	txs, interop := r.txs.len()
 	r.metrics.sizes(txs, interop, r.msgs.len())
+	full := r.txs.untracked()
 	r.mu.Lock()
-	r.metrics.setUntracked(r.txs.full, &r.untracked)
+	r.metrics.setUntracked(full, &r.untracked)
 	r.mu.Unlock()
 	return nil
 }
