@@ -30,12 +30,18 @@ type Deps struct {
 	// NodeURL is the local execution client's JSON-RPC (eth and txpool namespaces; required).
 	NodeURL string
 	// Feed is the gateway's feed of accepted interop txs (optional).
-	Feed    store.Feed
+	Feed store.Feed
+	// Invalid is where the invalid txs found are published besides the RPC method (optional;
+	// the Redis set when Redis is configured).
+	Invalid store.TxSet
 	Log     *zap.Logger
 	Metrics *Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// invalidSetTTL is how long a published invalid tx stays in the shared set.
+const invalidSetTTL = 10 * time.Minute
 
 // Invalid is a pool tx a cycle found invalid.
 type Invalid struct {
@@ -365,10 +371,19 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
 	}
 	r.invalid = found
 	r.mu.Unlock()
-	for _, inv := range fresh {
+	hashes := make([]string, len(fresh))
+	for i, inv := range fresh {
+		hashes[i] = inv.Hash.Hex()
 		r.log.Warn("invalid interop tx in the pool", zap.String("tx", inv.Hash.Hex()), zap.Int("code", inv.Code), zap.String("reason", inv.Message))
 	}
 	r.metrics.found(len(fresh))
+	if r.d.Invalid != nil && len(hashes) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := r.d.Invalid.AddTxs(ctx, hashes, invalidSetTTL); err != nil {
+			r.log.Warn("publishing invalid txs", zap.Error(err))
+		}
+		cancel()
+	}
 }
 
 // InvalidTransactions lists the invalid txs the cycles found, oldest first.

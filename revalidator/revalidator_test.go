@@ -37,6 +37,11 @@ type rig struct {
 }
 
 func newRig(t *testing.T, feed store.Feed, mutate func(*Config)) *rig {
+	return newRigWith(t, Deps{Feed: feed}, mutate)
+}
+
+// newRigWith takes the optional deps (feed, invalid set) from d.
+func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
 	t.Helper()
 	net, err := devnet.Start(devnet.Config{Accounts: 40}, zaptest.NewLogger(t))
 	if err != nil {
@@ -82,7 +87,7 @@ func newRig(t *testing.T, feed store.Feed, mutate func(*Config)) *rig {
 		mutate(&cfg)
 	}
 	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, Dependencies: net.DependencySet(),
-		NodeURL: net.Chain(902).RPCURL(), Feed: feed, Log: zaptest.NewLogger(t)})
+		NodeURL: net.Chain(902).RPCURL(), Feed: d.Feed, Invalid: d.Invalid, Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +272,8 @@ func TestClientChecksAreAnsweredFromMemory(t *testing.T) {
 // A message invalidated by a reorg of its source chain is found by the next cycle, published,
 // and the builder's call reports its tx.
 func TestReorgedMessageIsFoundWithinOneCycle(t *testing.T) {
-	g := newRig(t, nil, nil)
+	published := store.NewMemory(store.MemoryConfig{})
+	g := newRigWith(t, Deps{Invalid: published.Invalid}, nil)
 	g.emit("padding")
 	e := g.emit("reorged")
 	tx := g.pend(1, e.Keys())
@@ -286,6 +292,9 @@ func TestReorgedMessageIsFoundWithinOneCycle(t *testing.T) {
 	var listed []Invalid
 	if err := json.Unmarshal(g.call(MethodInvalidTransactions, "[]"), &listed); err != nil || len(listed) != 1 {
 		t.Fatalf("interopgate_invalidTransactions: %+v %v", listed, err)
+	}
+	if set, _ := published.Invalid.Txs(g.ctx); len(set) != 1 || set[0] != tx.Hash().Hex() {
+		t.Fatalf("published set %v", set)
 	}
 	var res CheckResult
 	before := g.upstream.Load()

@@ -34,7 +34,7 @@ func Fallback(primary, secondary Stores, cfg FallbackConfig) Stores {
 		cfg.OnState = func(bool) {}
 	}
 	f := &fallback{p: primary, s: secondary, cfg: cfg}
-	return Stores{Verdicts: f, Limiter: f, Queue: f, Statuses: f, Feed: f, Close: func() error {
+	return Stores{Verdicts: f, Limiter: f, Queue: f, Statuses: f, Feed: f, Invalid: f, Close: func() error {
 		return errors.Join(primary.Close(), secondary.Close())
 	}}
 }
@@ -321,4 +321,28 @@ func (f *fallback) Read(ctx context.Context, after string, max int) ([]FeedEntry
 		f.failed("feed_read", err)
 	}
 	return f.s.Feed.Read(ctx, after, max)
+}
+
+func (f *fallback) AddTxs(ctx context.Context, hashes []string, ttl time.Duration) error {
+	if f.usePrimary() {
+		if err := f.p.Invalid.AddTxs(ctx, hashes, ttl); err == nil {
+			f.ok()
+			return nil
+		} else {
+			f.failed("invalid_add", err)
+		}
+	}
+	return f.s.Invalid.AddTxs(ctx, hashes, ttl)
+}
+
+func (f *fallback) Txs(ctx context.Context) ([]string, error) {
+	if f.usePrimary() {
+		txs, err := f.p.Invalid.Txs(ctx)
+		if err == nil {
+			f.ok()
+			return txs, nil
+		}
+		f.failed("invalid_read", err)
+	}
+	return f.s.Invalid.Txs(ctx)
 }

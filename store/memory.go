@@ -48,6 +48,7 @@ func NewMemory(cfg MemoryConfig) Stores {
 		Queue:    &memQueue{max: cfg.MaxQueue, maxBytes: cfg.MaxQueueBytes, items: map[string]*memItem{}},
 		Statuses: &memStatuses{ttlMap: newTTLMap[Status](cfg.MaxStatuses, cfg.Now)},
 		Feed:     &memFeed{size: cfg.FeedSize, now: cfg.Now},
+		Invalid:  &memTxSet{ttlMap: newTTLMap[struct{}](cfg.MaxStatuses, cfg.Now)},
 		Close:    func() error { return nil },
 	}
 }
@@ -348,5 +349,28 @@ func (f *memFeed) Read(_ context.Context, after string, max int) ([]FeedEntry, e
 			}
 		}
 	}
+	return out, nil
+}
+
+type memTxSet struct{ *ttlMap[struct{}] }
+
+func (m *memTxSet) AddTxs(_ context.Context, hashes []string, ttl time.Duration) error {
+	for _, h := range hashes {
+		m.set(h, struct{}{}, ttl)
+	}
+	return nil
+}
+
+func (m *memTxSet) Txs(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	var out []string
+	for k, e := range m.entries {
+		if now.Before(e.expires) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
 	return out, nil
 }

@@ -70,7 +70,7 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 	}
 	c := redis.NewUniversalClient(opts)
 	r := &redisStore{c: c, p: cfg.Prefix, maxQueue: cfg.MaxQueue, maxQueueBytes: cfg.MaxQueueBytes, feedSize: int64(cfg.FeedSize)}
-	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Close: c.Close}, nil
+	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Invalid: r, Close: c.Close}, nil
 }
 
 type redisStore struct {
@@ -349,4 +349,26 @@ func (r *redisStore) Read(ctx context.Context, after string, max int) ([]FeedEnt
 		out = append(out, FeedEntry{ID: m.ID, Hash: fmt.Sprint(m.Values["hash"]), Raw: raw, At: time.UnixMilli(ms)})
 	}
 	return out, nil
+}
+
+// The invalid-tx set is a sorted set scored by each member's expiry (unix ms).
+func (r *redisStore) AddTxs(ctx context.Context, hashes []string, ttl time.Duration) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	now := time.Now()
+	until := float64(now.Add(ttl).UnixMilli())
+	zs := make([]redis.Z, len(hashes))
+	for i, h := range hashes {
+		zs[i] = redis.Z{Score: until, Member: h}
+	}
+	pipe := r.c.Pipeline()
+	pipe.ZRemRangeByScore(ctx, r.p+"invalid", "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+	pipe.ZAdd(ctx, r.p+"invalid", zs...)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func (r *redisStore) Txs(ctx context.Context) ([]string, error) {
+	return r.c.ZRangeByScore(ctx, r.p+"invalid", &redis.ZRangeBy{Min: "(" + strconv.FormatInt(time.Now().UnixMilli(), 10), Max: "+inf"}).Result()
 }

@@ -120,13 +120,22 @@ type Feed interface {
 	Read(ctx context.Context, after string, max int) ([]FeedEntry, error)
 }
 
-// Stores is the set the gateway uses.
+// TxSet is a set of tx hashes, each member expiring on its own: the revalidator publishes the
+// invalid txs it finds in the pool on it, for builders and tools that read Redis.
+type TxSet interface {
+	AddTxs(ctx context.Context, hashes []string, ttl time.Duration) error
+	// Txs lists the live members.
+	Txs(ctx context.Context) ([]string, error)
+}
+
+// Stores is the set the gateway and the revalidator use.
 type Stores struct {
 	Verdicts Verdicts
 	Limiter  Limiter
 	Queue    Queue
 	Statuses Statuses
 	Feed     Feed
+	Invalid  TxSet
 	// Close releases connections (a no-op in memory).
 	Close func() error
 }

@@ -337,3 +337,29 @@ func TestFallbackSurvivesAnOutage(t *testing.T) {
 		t.Fatalf("recovery not reported: ups %d", ups.Load())
 	}
 }
+
+func TestInvalidTxSet(t *testing.T) {
+	backends(t, func(t *testing.T, s store.Stores) {
+		ctx := context.Background()
+		if err := s.Invalid.AddTxs(ctx, []string{"0xb", "0xa"}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Invalid.AddTxs(ctx, []string{"0xc"}, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			txs, err := s.Invalid.Txs(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(txs) == "[0xa 0xb]" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("set %v, want [0xa 0xb] once 0xc expired", txs)
+			}
+			time.Sleep(5 * time.Millisecond) // polling for expiry against a deadline
+		}
+	})
+}

@@ -31,7 +31,7 @@ type revalidatorConfig struct {
 	} `toml:"node"`
 	Filters filtersConfig `toml:"filters"`
 	Interop interopConfig `toml:"interop"`
-	Redis   redisConfig   `toml:"redis" comment:"optional: read the gateway's feed of accepted txs from the same Redis"`
+	Redis   redisConfig   `toml:"redis" comment:"optional: read the gateway's feed of accepted txs, and publish the invalid txs found (the set <prefix>invalid)"`
 	API     struct {
 		MaxBodyBytes    int             `toml:"max_body_bytes"`
 		MaxBatchSize    int             `toml:"max_batch_size"`
@@ -110,7 +110,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		if err != nil {
 			return nil, err
 		}
-		parts.stores, d.Feed = &st, st.Feed
+		parts.stores, d.Feed, d.Invalid = &st, st.Feed, st.Invalid
 	}
 	if parts.r, err = revalidator.New(ctx, cfg.Revalidator, d); err != nil {
 		if parts.stores != nil {
