@@ -3,11 +3,15 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: test test-short lint bench fuzz build
+.PHONY: test test-e2e test-short lint bench fuzz build
 
 ## test: every test, with the race detector; starts a loopback redis-server for the tests that need one
 test:
 	GO="$(GO)" PKGS="$(PKGS)" bash scripts/test.sh
+
+## test-e2e: only the suites against the real OP Stack clients (module e2e/, built against op-geth)
+test-e2e:
+	cd e2e && GONOSUMDB=github.com/ethereum-optimism $(GO) test -tags opgeth -count=1 -v ./...
 
 ## test-short: the fast tests only, no race detector (for the edit-compile loop)
 test-short:
@@ -20,6 +24,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	cd e2e && GONOSUMDB=github.com/ethereum-optimism $(GO) vet -tags opgeth ./...
 
 ## bench: every benchmark, 5 runs each (compare medians, or feed the output to benchstat)
 bench:

@@ -83,7 +83,7 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 	}
 	chainConfig := *params.AllDevChainProtocolChanges
 	chainConfig.ChainID = new(big.Int).SetUint64(cfg.ChainID)
-	alloc := core.SystemContractAllocs()
+	alloc := systemContracts()
 	maps.Copy(alloc, cfg.Alloc)
 
 	ethConf := ethconfig.Defaults

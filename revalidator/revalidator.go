@@ -79,6 +79,8 @@ type Revalidator struct {
 
 	mu         sync.Mutex
 	lastHead   common.Hash
+	headSeen   head      // the last head a cycle ran for
+	lastCycle  time.Time // when the last cycle ran
 	next       accesslist.ExecContext // the presumed next block's descriptor
 	invalid    map[common.Hash]Invalid
 	feedCursor string
@@ -124,8 +126,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 // Close releases the node connection.
 func (r *Revalidator) Close() { r.node.close() }
 
-// Run follows the node until ctx ends: a cycle on every new head, the pool re-read every
-// pool_poll in between, failsafe transitions applied as soon as they are seen.
+// Run follows the node until ctx ends: a cycle on every new head; in between, the pool re-read
+// every pool_poll and, when no head came for half of recheck, a cycle for the last head (so
+// every tracked message is rechecked within recheck, heads or not); failsafe transitions
+// applied as soon as they are seen.
 func (r *Revalidator) Run(ctx context.Context) {
 	heads := time.NewTicker(r.cfg.HeadPoll.D())
 	defer heads.Stop()
@@ -137,6 +141,10 @@ func (r *Revalidator) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-pool.C:
+			if h, ok := r.recheckDue(); ok {
+				r.Cycle(ctx, h)
+				continue
+			}
 			if err := r.refresh(ctx); err != nil {
 				r.log.Debug("reading the node's pool", zap.Error(err))
 			}
@@ -157,6 +165,16 @@ func (r *Revalidator) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// recheckDue returns the last head when no cycle ran for half of recheck.
+func (r *Revalidator) recheckDue() (head, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastCycle.IsZero() || r.now().Sub(r.lastCycle) < r.cfg.Recheck.D()/2 {
+		return head{}, false
+	}
+	return r.headSeen, true
 }
 
 // watchFailsafe mirrors the upstream failsafe; a transition voids every message verdict.
@@ -235,7 +253,7 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 	start := r.now()
 	exec := accesslist.ExecContext{ChainID: r.chainID, Timestamp: uint64(h.Time) + uint64(r.cfg.BlockTime.D()/time.Second)}
 	r.mu.Lock()
-	r.next = exec
+	r.next, r.headSeen, r.lastCycle = exec, h, start
 	r.mu.Unlock()
 	r.stats.cycles.Add(1)
 	if r.FailsafeEnabled() {
