@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite with the race detector, then the e2e module (real op-geth). Tests that need Redis read
-# INTEROPGATE_TEST_REDIS_URL; this script starts a real redis-server on a free loopback port for
+# Runs the whole test suite with the race detector, then the e2e module (the real op-geth).
+# Tests that need Redis read INTEROPGATE_TEST_REDIS_URL; this script starts a real redis-server on a free loopback port for
 # them and stops it afterwards. Under CI (CI=true) a missing redis-server is an error; elsewhere
 # those tests skip and say so.
 set -euo pipefail
