@@ -12,38 +12,18 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/revalidator"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
-
-// countingProxy forwards HTTP requests to target and counts them.
-func countingProxy(t *testing.T, target string, n *atomic.Int64) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &fasthttp.Client{}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		n.Add(1)
-		req := &ctx.Request
-		req.SetRequestURI(target)
-		if err := client.Do(req, &ctx.Response); err != nil {
-			ctx.Error(err.Error(), 502)
-		}
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
-}
 
 // waitFor polls cond until it holds, or fails the test after d.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
@@ -105,7 +85,7 @@ func TestOpGethMempoolAsksTheRevalidator(t *testing.T) {
 	}
 	defer api.Shutdown(context.Background())
 	var upstream atomic.Int64
-	client, _ := sc.NewClient(sc.ClientConfig{URL: countingProxy(t, api.URL(), &upstream), Name: "light"})
+	client, _ := sc.NewClient(sc.ClientConfig{URL: rpctest.CountingProxy(t, api.URL(), &upstream), Name: "light"})
 	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "light", Checker: client}}, sc.PoolConfig{})
 	direct, _ := sc.NewClient(sc.ClientConfig{URL: api.URL(), Name: "light"})
 	watcher := sc.NewFailsafeWatcher([]sc.NamedFailsafeSource{{Name: "light", Source: direct}}, sc.FailsafeWatcherConfig{Interval: 100 * time.Millisecond})

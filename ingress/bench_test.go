@@ -1,8 +1,6 @@
 package ingress_test
 
 import (
-	"encoding/json"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -25,44 +23,9 @@ func fastSentry(b *testing.B) string {
 	return fastServer(b, 0, `"0x10"`)
 }
 
-// fastServer is a minimal fasthttp JSON-RPC peer that answers every call, single or batch,
-// with result, after delay: a filter or a sentry that costs the benchmark's two cores almost
-// nothing, as a remote one would.
+// fastServer is a minimal loopback peer answering result after delay (rpctest.Fast).
 func fastServer(b *testing.B, delay time.Duration, result string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if delay > 0 {
-			time.Sleep(delay) // the peer's injected latency
-		}
-		ctx.SetContentType("application/json")
-		body := ctx.PostBody()
-		if len(body) == 0 || body[0] != '[' {
-			var one struct{ ID json.RawMessage }
-			_ = json.Unmarshal(body, &one)
-			ctx.SetBodyString(`{"jsonrpc":"2.0","id":` + string(one.ID) + `,"result":` + result + `}`)
-			return
-		}
-		var calls []struct{ ID json.RawMessage }
-		_ = json.Unmarshal(body, &calls)
-		out := []byte{'['}
-		for i, c := range calls {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `{"jsonrpc":"2.0","id":`...)
-			out = append(out, c.ID...)
-			out = append(out, `,"result":`...)
-			out = append(out, result...)
-			out = append(out, '}')
-		}
-		ctx.SetBody(append(out, ']'))
-	}}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+	return rpctest.Fast(b, delay, result, nil)
 }
 
 func p50(ds []time.Duration) time.Duration {
@@ -210,24 +173,8 @@ func freshBatch(b *testing.B, n, base int) string {
 
 func post2(b *testing.B, url, body string) (int, []byte) { return rpctest.Post(b, url, body) }
 
-// countingProxy forwards to target and counts the HTTP requests.
 func countingProxy(b *testing.B, target string, n *atomic.Int64) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	client := &fasthttp.Client{}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		n.Add(1)
-		req := &ctx.Request
-		req.SetRequestURI(target)
-		if err := client.Do(req, &ctx.Response); err != nil {
-			ctx.Error(err.Error(), 502)
-		}
-	}}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+	return rpctest.CountingProxy(b, target, n)
 }
 
 // BenchmarkConcurrentSingles: 1,000 single-tx requests with distinct access lists from 50

@@ -2,12 +2,11 @@ package revalidator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,46 +16,9 @@ import (
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
-
-// fastFilter is a minimal fasthttp filter that answers null to every call, single or batch,
-// after delay per HTTP request, and counts the requests.
-func fastFilter(b *testing.B, delay time.Duration, requests *int64, mu *sync.Mutex) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		mu.Lock()
-		*requests++
-		mu.Unlock()
-		time.Sleep(delay) // the filter's injected latency
-		ctx.SetContentType("application/json")
-		body := ctx.PostBody()
-		if len(body) == 0 || body[0] != '[' {
-			var one struct{ ID json.RawMessage }
-			_ = json.Unmarshal(body, &one)
-			ctx.SetBodyString(`{"jsonrpc":"2.0","id":` + string(one.ID) + `,"result":null}`)
-			return
-		}
-		var calls []struct{ ID json.RawMessage }
-		_ = json.Unmarshal(body, &calls)
-		out := []byte{'['}
-		for i, c := range calls {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `{"jsonrpc":"2.0","id":`...)
-			out = append(out, c.ID...)
-			out = append(out, `,"result":null}`...)
-		}
-		ctx.SetBody(append(out, ']'))
-	}, MaxRequestBodySize: 64 << 20}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
-}
 
 // benchRevalidator is a revalidator over upstream with no node behind it (the benchmarks fill
 // its tables themselves).
@@ -127,9 +89,7 @@ func BenchmarkTableHitOverHTTP(b *testing.B) {
 		keys[0].Hex(), keys[1].Hex(), time.Now().Unix()+2))
 	// The floor: a fasthttp server that answers the same bytes without reading the request,
 	// asked alternately with the revalidator in the same run.
-	var floorRequests int64
-	var floorMu sync.Mutex
-	floor := fastFilter(b, 0, &floorRequests, &floorMu)
+	floor := rpctest.Fast(b, 0, "null", nil)
 	client := &fasthttp.Client{}
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	req.Header.SetMethod("POST")
@@ -182,9 +142,8 @@ func BenchmarkPlanFromPool(b *testing.B) {
 // Target: at most 20 round trips and 100 ms, against ~5 s.
 func BenchmarkRevalidateTenThousand(b *testing.B) {
 	const n = 10_000
-	var requests int64
-	var mu sync.Mutex
-	url := fastFilter(b, 5*time.Millisecond, &requests, &mu)
+	var requests atomic.Int64
+	url := rpctest.Fast(b, 5*time.Millisecond, "null", &requests)
 	client, err := sc.NewClient(sc.ClientConfig{URL: url, MaxBatchSize: 1000, Timeout: 30 * time.Second, MaxResponseBytes: 64 << 20})
 	if err != nil {
 		b.Fatal(err)
@@ -192,7 +151,7 @@ func BenchmarkRevalidateTenThousand(b *testing.B) {
 	r := benchRevalidator(b, client, func(c *Config) { c.MaxCycleChecks = n; c.CycleTimeout = 30 * 1e9 })
 	txs := fillPool(r, n)
 	h := head{Time: hexutil.Uint64(time.Now().Unix()), GasLimit: 30_000_000, BaseFee: (*hexutil.Big)(big.NewInt(1e9))}
-	count := func() int64 { mu.Lock(); defer mu.Unlock(); return requests }
+	count := requests.Load
 	var cycleWall, perTxWall time.Duration
 	var cycleRT, perTxRT int64
 	for b.Loop() {

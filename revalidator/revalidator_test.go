@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/valyala/fasthttp"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/devnet"
@@ -67,7 +65,7 @@ func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.filter.Shutdown(context.Background()) })
-	client, err := sc.NewClient(sc.ClientConfig{URL: countingProxy(t, g.filter.URL(), &g.upstream), Name: "light", MaxBatchSize: 10})
+	client, err := sc.NewClient(sc.ClientConfig{URL: rpctest.CountingProxy(t, g.filter.URL(), &g.upstream), Name: "light", MaxBatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,26 +98,6 @@ func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
 	}
 	t.Cleanup(func() { g.srv.Shutdown(context.Background()) })
 	return g
-}
-
-// countingProxy forwards HTTP requests to target and counts them.
-func countingProxy(t testing.TB, target string, n *atomic.Int64) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &fasthttp.Client{}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		n.Add(1)
-		req := &ctx.Request
-		req.SetRequestURI(target)
-		if err := client.Do(req, &ctx.Response); err != nil {
-			ctx.Error(err.Error(), 502)
-		}
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
 }
 
 // cycle runs one revalidation cycle for chain 902's current head.

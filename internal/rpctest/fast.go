@@ -1,0 +1,74 @@
+package rpctest
+
+import (
+	"encoding/json"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Fast is a minimal fasthttp JSON-RPC peer that answers every call, single or batch, with
+// result (raw JSON) after delay per HTTP request: a filter or a sentry that costs a benchmark's
+// cores almost nothing, as a remote one would. It counts the HTTP requests in requests.
+func Fast(t testing.TB, delay time.Duration, result string, requests *atomic.Int64) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{MaxRequestBodySize: 64 << 20, Handler: func(ctx *fasthttp.RequestCtx) {
+		if requests != nil {
+			requests.Add(1)
+		}
+		if delay > 0 {
+			time.Sleep(delay) // the peer's injected latency
+		}
+		ctx.SetContentType("application/json")
+		body := ctx.PostBody()
+		if len(body) == 0 || body[0] != '[' {
+			var one struct{ ID json.RawMessage }
+			_ = json.Unmarshal(body, &one)
+			ctx.SetBodyString(`{"jsonrpc":"2.0","id":` + string(one.ID) + `,"result":` + result + `}`)
+			return
+		}
+		var calls []struct{ ID json.RawMessage }
+		_ = json.Unmarshal(body, &calls)
+		out := []byte{'['}
+		for i, c := range calls {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"jsonrpc":"2.0","id":`...)
+			out = append(out, c.ID...)
+			out = append(out, `,"result":`...)
+			out = append(out, result...)
+			out = append(out, '}')
+		}
+		ctx.SetBody(append(out, ']'))
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// CountingProxy forwards every HTTP request to target and counts them in n.
+func CountingProxy(t testing.TB, target string, n *atomic.Int64) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &fasthttp.Client{}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		n.Add(1)
+		req := &ctx.Request
+		req.SetRequestURI(target)
+		if err := client.Do(req, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
