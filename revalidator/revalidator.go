@@ -79,8 +79,8 @@ type Revalidator struct {
 
 	mu         sync.Mutex
 	lastHead   common.Hash
-	headSeen   head      // the last head a cycle ran for
-	lastCycle  time.Time // when the last cycle ran
+	headSeen   head                   // the last head a cycle ran for
+	lastCycle  time.Time              // when the last cycle ran
 	next       accesslist.ExecContext // the presumed next block's descriptor
 	invalid    map[common.Hash]Invalid
 	feedCursor string
