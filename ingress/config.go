@@ -104,7 +104,7 @@ func (c *Config) Check() error {
 	if c.ChainID == 0 {
 		return errors.New("chain_id is required")
 	}
-	if _, err := sc.ParseSafetyLevel(c.MinSafety); err != nil {
+	if _, err := sc.ParseCheckSafety(c.MinSafety); err != nil {
 		return fmt.Errorf("min_safety: %w", err)
 	}
 	positive := map[string]int64{

@@ -374,6 +374,7 @@ func TestConfigCheck(t *testing.T) {
 		"no chain":            func(c *ingress.Config) { c.ChainID = 0 },
 		"chain not in deps":   func(c *ingress.Config) { c.ChainID = 7 },
 		"bad safety":          func(c *ingress.Config) { c.MinSafety = "CROSS-UNSAFE" },
+		"safe is not served":  func(c *ingress.Config) { c.MinSafety = "safe" },
 		"zero batch":          func(c *ingress.Config) { c.MaxBatchSize = 0 },
 		"send in reads":       func(c *ingress.Config) { c.Methods = append(c.Methods, ingress.MethodSendRawTransaction) },
 		"lease below timeout": func(c *ingress.Config) { c.AsyncRetry = true; c.QueueLease = d(time.Second) },

@@ -172,6 +172,19 @@ func ParseSafetyLevel(s string) (SafetyLevel, error) {
 	return "", fmt.Errorf("unknown safety level %q (want one of invalid, unsafe, cross-unsafe, local-safe, safe, finalized)", s)
 }
 
+// ParseCheckSafety accepts the levels a check may ask for: op-interop-filter serves only
+// unsafe and cross-unsafe and answers every other level -32602, which would reject every tx.
+func ParseCheckSafety(s string) (SafetyLevel, error) {
+	l, err := ParseSafetyLevel(s)
+	if err != nil {
+		return "", err
+	}
+	if l != SafetyUnsafe && l != SafetyCrossUnsafe {
+		return "", fmt.Errorf("safety level %q: interop filters check only unsafe and cross-unsafe (op-interop-filter answers any other -32602)", s)
+	}
+	return l, nil
+}
+
 // ExecutingDescriptor says where and when the executing tx is expected to be included.
 type ExecutingDescriptor = accesslist.ExecContext
 
