@@ -23,11 +23,12 @@ var (
 // Timing and dependency errors. Each is a conflict in protocol terms; all wrap ErrTiming or
 // ErrDependency so that callers can test for the family.
 var (
-	ErrTiming        = errors.New("timing rule violated")
-	ErrSameTimestamp = wrap(ErrTiming, "initiating and executing timestamps are equal")
-	ErrInitAfterExec = wrap(ErrTiming, "initiating timestamp is after the executing timestamp")
-	ErrExpired       = wrap(ErrTiming, "message expired")
-	ErrTimeout       = wrap(ErrTiming, "message expires before the timeout")
+	ErrTiming         = errors.New("timing rule violated")
+	ErrSameTimestamp  = wrap(ErrTiming, "initiating and executing timestamps are equal")
+	ErrInitAfterExec  = wrap(ErrTiming, "initiating timestamp is after the executing timestamp")
+	ErrExpired        = wrap(ErrTiming, "message expired")
+	ErrTimeout        = wrap(ErrTiming, "message expires before the timeout")
+	ErrExpiryOverflow = wrap(ErrTiming, "initiating timestamp plus the expiry window overflows 64 bits")
 
 	ErrDependency      = errors.New("dependency rule violated")
 	ErrUnknownChain    = wrap(ErrDependency, "chain not in the dependency set")

@@ -19,7 +19,8 @@ const DefaultExpiryWindow uint64 = 604800
 //   - not expired: initTS + window >= execTS (the window is inclusive);
 //   - with a timeout, still valid at execTS + timeout: initTS + window >= execTS + timeout.
 //
-// Arithmetic saturates instead of wrapping, so extreme inputs cannot turn a failure into a pass.
+// An initTS + window that overflows 64 bits is a conflict, as op-interop-filter has it; execTS +
+// timeout saturates, so extreme inputs cannot turn a failure into a pass.
 func CheckTiming(initTS, execTS, timeout, window uint64) error {
 	switch {
 	case initTS == execTS:
@@ -27,7 +28,10 @@ func CheckTiming(initTS, execTS, timeout, window uint64) error {
 	case initTS > execTS:
 		return ErrInitAfterExec
 	}
-	deadline := satAdd(initTS, window)
+	if initTS > math.MaxUint64-window {
+		return ErrExpiryOverflow
+	}
+	deadline := initTS + window
 	if deadline < execTS {
 		return ErrExpired
 	}

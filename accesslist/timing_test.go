@@ -24,7 +24,8 @@ func TestCheckTiming(t *testing.T) {
 		{"timeout rule one past the boundary", 100, 101, 10, 10, ErrTimeout},
 		{"valid one second apart", 99, 100, 0, DefaultExpiryWindow, nil},
 		{"default window, op-reth timeout", 1_700_000_000, 1_700_000_002, 7200, DefaultExpiryWindow, nil},
-		{"saturating: huge window does not wrap", math.MaxUint64 - 5, math.MaxUint64, math.MaxUint64, math.MaxUint64, nil},
+		{"init + window overflowing is a conflict (the reference's rule), not a saturation", math.MaxUint64 - 5, math.MaxUint64, math.MaxUint64, math.MaxUint64, ErrExpiryOverflow},
+		{"init + window exactly at the limit", math.MaxUint64 - 10, math.MaxUint64 - 5, 0, 10, nil},
 		{"saturating: huge timeout does not wrap", 1, 2, math.MaxUint64, DefaultExpiryWindow, ErrTimeout},
 	}
 	for _, tc := range tests {

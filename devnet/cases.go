@@ -11,7 +11,7 @@ import (
 const (
 	codeUnknownChain  = -320501
 	codeConflict      = -320600
-	codeFuture        = -321401
+	codeOutOfScope    = -321100 // op-interop-filter's answer for a block beyond its head
 	codeInvalidParams = -32602
 )
 
@@ -48,7 +48,7 @@ func Cases(e Emitted, execHead, window, unknownChain uint64) []Case {
 		{Name: "wrong block", Keys: with(func(m *accesslist.Message) { m.BlockNumber-- }), ExecTimestamp: execHead, WantCode: codeConflict},
 		{Name: "wrong timestamp", Keys: with(func(m *accesslist.Message) { m.Timestamp-- }), ExecTimestamp: execHead, WantCode: codeConflict},
 		{Name: "unknown chain", Keys: with(func(m *accesslist.Message) { m.ChainID = *uint256.NewInt(unknownChain) }), ExecTimestamp: execHead, WantCode: codeUnknownChain},
-		{Name: "future block", Keys: with(func(m *accesslist.Message) { m.BlockNumber += 1000; m.Timestamp += 1_000_000 }), ExecTimestamp: valid.Timestamp + 1_000_001, WantCode: codeFuture},
+		{Name: "future block", Keys: with(func(m *accesslist.Message) { m.BlockNumber += 1000; m.Timestamp += 1_000_000 }), ExecTimestamp: valid.Timestamp + 1_000_001, WantCode: codeOutOfScope},
 		{Name: "same timestamp", Keys: e.Keys(), ExecTimestamp: e.ID.Timestamp, WantCode: codeConflict},
 		{Name: "expired", Keys: e.Keys(), ExecTimestamp: e.ID.Timestamp + window + 1, WantCode: codeConflict},
 		{Name: "malformed: checksum first", Keys: malformed, ExecTimestamp: execHead, WantCode: codeInvalidParams},

@@ -76,6 +76,9 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		HTTPVirtualHosts: []string{"*"},
 		HTTPCors:         []string{"*"},
 		P2P:              p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
+		// geth's own limits on JSON-RPC batches (1,000 calls, 25 MB), so clients meet them here.
+		BatchRequestLimit:    node.DefaultConfig.BatchRequestLimit,
+		BatchResponseMaxSize: node.DefaultConfig.BatchResponseMaxSize,
 	}
 	stack, err := node.New(&nodeConf)
 	if err != nil {

@@ -106,8 +106,8 @@ func TestEndToEndFutureThenMined(t *testing.T) {
 	}
 	client := f.client(t, sc.NamespaceInterop)
 	r := req(p.Keys(), p.ID.Timestamp+1)
-	if v := client.CheckAccessList(f.ctx, r); v.Code != sc.CodeFuture || v.Class != sc.ClassRetryLater {
-		t.Fatalf("before mining: %v, want -321401", v)
+	if v := client.CheckAccessList(f.ctx, r); v.Code != sc.CodeOutOfScope || v.Class != sc.ClassRetryLater {
+		t.Fatalf("before mining: %v, want -321100 (as op-interop-filter)", v)
 	}
 	if _, err := p.Mine(f.ctx); err != nil {
 		t.Fatal(err)

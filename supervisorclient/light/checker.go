@@ -46,6 +46,9 @@ type Config struct {
 	LogCacheRecords int
 	// Timeout of each upstream HTTP request (default 5 s).
 	Timeout time.Duration
+	// MaxBatchCalls bounds the calls of one JSON-RPC batch to a chain (default 500; geth refuses
+	// more than 1,000 by default). Larger needs are split and sent concurrently.
+	MaxBatchCalls int
 }
 
 // Defaults of Config.
@@ -53,6 +56,7 @@ const (
 	DefaultMaxConcurrentPerChain = 16
 	DefaultLogCacheRecords       = 1_000_000
 	DefaultTimeout               = 5 * time.Second
+	DefaultMaxBatchCalls         = 500
 )
 
 // Check validates the config and names the bad field.
@@ -83,8 +87,8 @@ func (c *Config) Check() error {
 			return fmt.Errorf("chains: chain %s of the dependency set has no rpc", id.Dec())
 		}
 	}
-	if c.MaxConcurrentPerChain < 0 || c.LogCacheRecords < 0 || c.Timeout < 0 {
-		return errors.New("max_concurrent_per_chain, log_cache_records and timeout must not be negative")
+	if c.MaxConcurrentPerChain < 0 || c.LogCacheRecords < 0 || c.Timeout < 0 || c.MaxBatchCalls < 0 {
+		return errors.New("max_concurrent_per_chain, log_cache_records, timeout and max_batch_calls must not be negative")
 	}
 	return nil
 }
@@ -110,7 +114,10 @@ func New(cfg Config, opts ...Option) (*Checker, error) {
 		return nil, fmt.Errorf("light filter: %w", err)
 	}
 	if cfg.CrossUnsafeHead == "" {
-		cfg.CrossUnsafeHead = HeadSafe
+		cfg.CrossUnsafeHead = HeadLatest
+	}
+	if cfg.MaxBatchCalls == 0 {
+		cfg.MaxBatchCalls = DefaultMaxBatchCalls
 	}
 	if cfg.MaxConcurrentPerChain == 0 {
 		cfg.MaxConcurrentPerChain = DefaultMaxConcurrentPerChain
@@ -126,7 +133,7 @@ func New(cfg Config, opts ...Option) (*Checker, error) {
 		o(c)
 	}
 	for _, ch := range cfg.Chains {
-		up, err := newUpstream(ch.ChainID, ch.RPC, cfg.MaxConcurrentPerChain, cfg.Timeout, &c.stats, c.metrics)
+		up, err := newUpstream(ch.ChainID, ch.RPC, cfg.MaxConcurrentPerChain, cfg.MaxBatchCalls, cfg.Timeout, &c.stats, c.metrics)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("light filter: %w", err)
@@ -179,9 +186,10 @@ type chainWork struct {
 	numbers  map[uint64]struct{}
 	needRule bool
 	// answers, filled by resolve
-	heads heads
-	logs  map[common.Hash]blockLogs
-	err   error
+	heads      heads
+	logs       map[common.Hash]blockLogs
+	logsFailed map[common.Hash]error // blocks whose logs could not be read completely
+	err        error
 }
 
 // CheckAccessLists proves a batch of access lists. Messages of all requests are grouped by
@@ -275,6 +283,10 @@ func (c *Checker) local(req *sc.Request) (msgs []accesslist.Message, v sc.Verdic
 	default:
 		return fail(reasonBadParams, verdict(sc.ClassInvalid, sc.CodeInvalidParams, "unsupported safety level %q: this filter accepts unsafe and cross-unsafe", req.MinSafety))
 	}
+	if len(req.InboxKeys) == 0 {
+		// The reference loops over the entries: none is nothing to refuse.
+		return fail(reasonValid, sc.Verdict{Class: sc.ClassValid, Endpoint: "light"})
+	}
 	msgs, err := accesslist.ParseMessages(req.InboxKeys)
 	if err != nil {
 		return fail(reasonBadParams, verdict(sc.ClassInvalid, sc.CodeInvalidParams, "failed to parse access list: %v", err))
@@ -313,7 +325,7 @@ func (c *Checker) resolve(ctx context.Context, w *chainWork) {
 		return
 	}
 	w.logs = make(map[common.Hash]blockLogs, len(numbers))
-	var missing []common.Hash
+	var missing []*header
 	for _, n := range numbers {
 		h := w.heads.byNumber[n]
 		if h == nil {
@@ -327,16 +339,17 @@ func (c *Checker) resolve(ctx context.Context, w *chainWork) {
 		}
 		c.stats.cacheMisses.Add(1)
 		c.metrics.cacheLookup(false)
-		missing = append(missing, h.Hash)
+		missing = append(missing, h)
 	}
 	if len(missing) == 0 {
 		return
 	}
-	fetched, err := w.up.fetchLogs(ctx, missing)
+	fetched, failed, err := w.up.fetchLogs(ctx, missing)
 	if err != nil {
 		w.err = err
 		return
 	}
+	w.logsFailed = failed
 	for h, logs := range fetched {
 		c.cache.add(h, logs)
 		w.logs[h] = logs
@@ -349,14 +362,21 @@ func (c *Checker) prove(w *chainWork, it item) (sc.Verdict, string) {
 	if w.err != nil {
 		return sc.Unavailable("light", w.err), reasonUpstreamFailed
 	}
+	if err := w.heads.failed[m.BlockNumber]; err != nil {
+		return sc.Unavailable("light", err), reasonUpstreamFailed
+	}
 	h := w.heads.byNumber[m.BlockNumber]
 	if h == nil {
 		if uint64(w.heads.latest.Time) >= m.Timestamp {
 			return verdict(sc.ClassInvalid, sc.CodeConflict, "conflict: chain %s has no block %d yet, but its head (block %d) is already at timestamp %d >= the claimed %d",
 				m.ChainID.Dec(), m.BlockNumber, w.heads.latest.Number, w.heads.latest.Time, m.Timestamp), reasonNoBlock
 		}
-		return verdict(sc.ClassRetryLater, sc.CodeFuture, "future data: chain %s is at block %d, message is in block %d",
+		// As op-interop-filter: data beyond what is ingested is out of scope (not yet).
+		return verdict(sc.ClassRetryLater, sc.CodeOutOfScope, "out of scope: chain %s is at block %d, message is in block %d",
 			m.ChainID.Dec(), w.heads.latest.Number, m.BlockNumber), reasonFuture
+	}
+	if err := w.logsFailed[h.Hash]; err != nil {
+		return sc.Unavailable("light", err), reasonUpstreamFailed
 	}
 	if uint64(h.Time) != m.Timestamp {
 		return verdict(sc.ClassInvalid, sc.CodeConflict, "conflict: block %d of chain %s has timestamp %d, message claims %d",

@@ -1,8 +1,13 @@
 package light_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
@@ -117,8 +123,8 @@ func TestFutureBlockPassesOnceMined(t *testing.T) {
 	}
 	req := request(p.Keys(), 902, p.ID.Timestamp+1)
 	v := f.checker.CheckAccessList(f.ctx, req)
-	if v.Code != sc.CodeFuture || v.Class != sc.ClassRetryLater {
-		t.Fatalf("before the block: %v, want retry-later %d", v, sc.CodeFuture)
+	if v.Code != sc.CodeOutOfScope || v.Class != sc.ClassRetryLater {
+		t.Fatalf("before the block: %v, want retry-later %d (as op-interop-filter)", v, sc.CodeOutOfScope)
 	}
 	if _, err := p.Mine(f.ctx); err != nil {
 		t.Fatal(err)
@@ -271,5 +277,101 @@ func TestConfigCheck(t *testing.T) {
 		if _, err := light.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// A message claiming a block no node can have (2^63: geth refuses such numbers) coalesced with a
+// valid check leaves the valid one valid.
+func TestImpossibleBlockSpoilsNoOtherCheck(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	e := f.emit(t, 901, "neighbour")
+	bad := e.Message()
+	bad.BlockNumber = 1 << 63
+	vs := f.checker.CheckAccessLists(f.ctx, []sc.Request{
+		request(e.Keys(), 902, e.ID.Timestamp+1),
+		request(accesslist.EncodeMessages([]accesslist.Message{bad}), 902, e.ID.Timestamp+1),
+	})
+	if !vs[0].Valid() {
+		t.Fatalf("the valid check: %v", vs[0])
+	}
+	if vs[1].Class != sc.ClassInvalid || vs[1].Code != sc.CodeConflict {
+		t.Fatalf("block 2^63, timestamp already reached: %v, want a conflict", vs[1])
+	}
+}
+
+// A burst needing more calls than geth accepts in one batch (1,000, the devnet's limit as
+// geth's) is answered in full: the batches are split.
+func TestBurstLargerThanABatchIsAnsweredInFull(t *testing.T) {
+	f := setup(t, light.HeadLatest)
+	e := f.emit(t, 901, "burst")
+	reqs := []sc.Request{request(e.Keys(), 902, e.ID.Timestamp+1)}
+	for i := range 1200 {
+		m := e.Message()
+		m.BlockNumber += uint64(1000 + i) // distinct blocks not mined yet: 1,200 header lookups
+		m.Timestamp += uint64(1000 + i)
+		reqs = append(reqs, request(accesslist.EncodeMessages([]accesslist.Message{m}), 902, m.Timestamp+1))
+	}
+	vs := f.checker.CheckAccessLists(f.ctx, reqs)
+	if !vs[0].Valid() {
+		t.Fatalf("the valid check: %v", vs[0])
+	}
+	for i, v := range vs[1:] {
+		if v.Class != sc.ClassRetryLater || v.Code != sc.CodeOutOfScope {
+			t.Fatalf("check %d of the burst: %v, want out of scope (not mined yet)", i+1, v)
+		}
+	}
+}
+
+// An RPC that answers eth_getLogs incompletely (a flaky or load-balanced node behind the URL)
+// is not believed: the check is unavailable, not invalid, and nothing is cached, so the same
+// check is valid once the RPC answers in full.
+func TestIncompleteLogsAreNotBelieved(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	var truncate atomic.Bool
+	truncate.Store(true)
+	target := net.Chain(901).RPCURL()
+	proxy := rpctest.NewRaw(t, func(body []byte) []byte {
+		resp, err := http.Post(target, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if !truncate.Load() || !bytes.Contains(body, []byte("eth_getLogs")) {
+			return out
+		}
+		var answers []map[string]json.RawMessage
+		if json.Unmarshal(out, &answers) != nil {
+			return out
+		}
+		for _, a := range answers {
+			a["result"] = json.RawMessage("[]") // every block's logs "lost"
+		}
+		out, _ = json.Marshal(answers)
+		return out
+	})
+	chains := chainsOf(net)
+	chains[0].RPC = proxy.URL
+	checker, err := light.New(light.Config{Chains: chains, Dependencies: net.DependencySet(), CrossUnsafeHead: light.HeadLatest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checker.Close()
+	ctx := context.Background()
+	e, err := net.Chain(901).Emit(ctx, net.Accounts[0], common.Hash{0xef}, []byte("truncated"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(e.Keys(), 902, e.ID.Timestamp+1)
+	if v := checker.CheckAccessList(ctx, req); v.Class != sc.ClassUnavailable {
+		t.Fatalf("with the logs missing: %v, want unavailable (never a conflict)", v)
+	}
+	truncate.Store(false)
+	if v := checker.CheckAccessList(ctx, req); !v.Valid() {
+		t.Fatalf("once the RPC answers in full: %v (was the empty answer cached?)", v)
 	}
 }
