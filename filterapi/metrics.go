@@ -10,7 +10,7 @@ type Metrics struct {
 // methodLabel bounds the method label; anything else is "other".
 func methodLabel(method string) string {
 	switch method {
-	case MethodInteropCheck, MethodSupervisorCheck, MethodGetFailsafe, MethodSetFailsafe:
+	case MethodInteropCheck, MethodSupervisorCheck, MethodGetFailsafe, MethodSetFailsafe, MethodGetBlockHash:
 		return method
 	}
 	return "other"

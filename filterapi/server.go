@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
@@ -22,6 +24,7 @@ const (
 	MethodInteropCheck    = "interop_checkAccessList"
 	MethodSupervisorCheck = "supervisor_checkAccessList"
 	MethodGetFailsafe     = "admin_getFailsafeEnabled"
+	MethodGetBlockHash    = "interop_getBlockHashByNumber"
 	MethodSetFailsafe     = "admin_setFailsafeEnabled"
 )
 
@@ -103,6 +106,42 @@ func WithReadiness(ready func(context.Context) error) Option {
 // WithFailsafeSource adds an upstream failsafe state (for example a FailsafeWatcher's Enabled):
 // the server is in failsafe while either it or its own switch is on.
 func WithFailsafeSource(enabled func() bool) Option { return func(s *Server) { s.external = enabled } }
+
+// FailsafeMessage is op-interop-filter's own text for the failsafe error.
+const FailsafeMessage = "failsafe is enabled, rejecting all CheckAccessList requests"
+
+// BlockHashSource answers interop_getBlockHashByNumber: the hash of a chain's block at number,
+// or of its latest block when latest is true.
+type BlockHashSource func(ctx context.Context, chainID uint64, number uint64, latest bool) (common.Hash, error)
+
+// WithBlockHashes serves interop_getBlockHashByNumber(chainID, "latest" | number) from src, as
+// op-interop-filter does.
+func WithBlockHashes(src BlockHashSource) Option {
+	return WithMethod(MethodGetBlockHash, func(ctx context.Context, params json.RawMessage) (json.RawMessage, *jsonrpc.Error) {
+		var ps []json.RawMessage
+		if err := json.Unmarshal(params, &ps); err != nil || len(ps) != 2 {
+			return nil, jsonrpc.Errorf(sc.CodeInvalidParams, `invalid params: want [chainID, "latest" | block number]`)
+		}
+		chain, err := decodeChainID(ps[0])
+		if err != nil || !chain.IsUint64() {
+			return nil, jsonrpc.Errorf(sc.CodeInvalidParams, "invalid params: chainID: a decimal string or 0x hex")
+		}
+		var tag string
+		var number hexutil.Uint64
+		latest := json.Unmarshal(ps[1], &tag) == nil && tag == "latest"
+		if !latest {
+			if err := json.Unmarshal(ps[1], &number); err != nil {
+				return nil, jsonrpc.Errorf(sc.CodeInvalidParams, `invalid params: block: "latest" or a 0x hex number (other tags are not supported)`)
+			}
+		}
+		h, err := src(ctx, chain.Uint64(), uint64(number), latest)
+		if err != nil {
+			return nil, jsonrpc.Errorf(sc.CodeInvalidParams, err.Error())
+		}
+		out, _ := json.Marshal(h)
+		return out, nil
+	})
+}
 
 // MethodHandler answers one call of an extra method: a raw JSON result, or an error.
 type MethodHandler func(ctx context.Context, params json.RawMessage) (json.RawMessage, *jsonrpc.Error)
@@ -250,7 +289,7 @@ func (s *Server) serve(ctx context.Context, reqs []jsonrpc.Request, batch bool) 
 			case err != nil:
 				answers[i].err = jsonrpc.Errorf(sc.CodeInvalidParams, "invalid params: "+err.Error())
 			case failsafe:
-				answers[i].err = jsonrpc.Errorf(sc.CodeFailsafe, "failsafe is enabled: all interop messages are rejected")
+				answers[i].err = jsonrpc.Errorf(sc.CodeFailsafe, FailsafeMessage)
 			default:
 				checks = append(checks, req)
 				checkIdx = append(checkIdx, i)
@@ -308,7 +347,7 @@ func (s *Server) answerOf(v sc.Verdict) answer {
 	case v.Code != 0:
 		return answer{err: jsonrpc.Errorf(v.Code, v.Message)}
 	case v.Class == sc.ClassFailsafe:
-		return answer{err: jsonrpc.Errorf(sc.CodeFailsafe, "failsafe is enabled")}
+		return answer{err: jsonrpc.Errorf(sc.CodeFailsafe, FailsafeMessage)}
 	}
 	// No verdict: say so without leaking upstream addresses; the log has the cause.
 	s.log.Warn("check unavailable", zap.Error(v.Err))

@@ -105,8 +105,10 @@ func runDevnet(c *cli.Context, st *appState) error {
 		return cli.Exit(err.Error(), 2)
 	}
 	defer checker.Close()
+	checker.StartWatch(ctx, time.Second, 30*time.Second)
 	api, err := filterapi.New(coalesce(checker, 8, 256), filterapi.Config{AllowSetFailsafe: true},
-		filterapi.WithLogger(log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready))
+		filterapi.WithLogger(log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready),
+		filterapi.WithFailsafeSource(checker.Failsafe), filterapi.WithBlockHashes(checker.BlockHash))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}

@@ -31,6 +31,9 @@ type filterConfig struct {
 		UpstreamTimeout       config.Duration  `toml:"upstream_timeout" comment:"timeout of each request to a chain's RPC"`
 		CallsInFlight         int              `toml:"calls_in_flight" comment:"proofs in flight at once; checks arriving meanwhile are proved together in the next one (0 = every request alone)"`
 		MaxBatch              int              `toml:"max_batch" comment:"most checks proved together"`
+		MaxBatchCalls         int              `toml:"max_batch_calls" comment:"calls per JSON-RPC batch to a chain's RPC (geth refuses more than 1,000); larger needs are split"`
+		WatchInterval         config.Duration  `toml:"watch_interval" comment:"how often every chain's head is read: until each was read once, checks answer -320400"`
+		FailsafeAfter         config.Duration  `toml:"failsafe_after" comment:"failsafe goes on while a chain cannot be read for longer than this, as the reference on ingestion errors; 0 = never"`
 		Chains                []light.ChainRPC `toml:"chains" comment:"every chain of the dependency set and its RPC URL"`
 	} `toml:"filter"`
 	API struct {
@@ -46,7 +49,10 @@ func defaultFilterConfig() *filterConfig {
 	var c filterConfig
 	c.RPC.Addr = "127.0.0.1"
 	c.RPC.Port = 8560
-	c.Filter.CrossUnsafeHead = string(light.HeadSafe)
+	c.Filter.CrossUnsafeHead = string(light.HeadLatest)
+	c.Filter.MaxBatchCalls = light.DefaultMaxBatchCalls
+	c.Filter.WatchInterval = config.Duration(time.Second)
+	c.Filter.FailsafeAfter = config.Duration(30 * time.Second)
 	c.Filter.MaxConcurrentPerChain = light.DefaultMaxConcurrentPerChain
 	c.Filter.LogCacheRecords = light.DefaultLogCacheRecords
 	c.Filter.UpstreamTimeout = config.Duration(light.DefaultTimeout)
@@ -99,6 +105,7 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 		MaxConcurrentPerChain: cfg.Filter.MaxConcurrentPerChain,
 		LogCacheRecords:       cfg.Filter.LogCacheRecords,
 		Timeout:               cfg.Filter.UpstreamTimeout.D(),
+		MaxBatchCalls:         cfg.Filter.MaxBatchCalls,
 	}, light.WithMetrics(light.NewMetrics(reg)))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -107,12 +114,14 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 	api, err := filterapi.New(coalesce(checker, cfg.Filter.CallsInFlight, cfg.Filter.MaxBatch), filterapi.Config{
 		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
 		CheckTimeout: cfg.API.CheckTimeout.D(), AllowSetFailsafe: cfg.API.AllowSetFailsafe,
-	}, filterapi.WithLogger(st.log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready))
+	}, filterapi.WithLogger(st.log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready),
+		filterapi.WithFailsafeSource(checker.Failsafe), filterapi.WithBlockHashes(checker.BlockHash))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	ctx, cancel := signalContext(c.Context)
 	defer cancel()
+	checker.StartWatch(ctx, cfg.Filter.WatchInterval.D(), cfg.Filter.FailsafeAfter.D())
 	stopMetrics, err := startMetrics(c, reg, st.log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

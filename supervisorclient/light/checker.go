@@ -100,6 +100,7 @@ type Checker struct {
 	cache   *logCache
 	stats   Stats
 	metrics *Metrics
+	watch   watchState
 }
 
 // Option configures a Checker.
@@ -204,7 +205,12 @@ func (c *Checker) CheckAccessLists(ctx context.Context, reqs []sc.Request) []sc.
 	done := make([]bool, len(reqs))
 	var items []item
 	work := map[uint256.Int]*chainWork{}
+	ready := c.initialized()
 	for i := range reqs {
+		if !ready {
+			out[i], done[i] = verdict(sc.ClassRetryLater, sc.CodeUninitialized, "uninitialized: not every chain of the set has been read yet"), true
+			continue
+		}
 		msgs, v, ok := c.local(&reqs[i])
 		if !ok {
 			out[i], done[i] = v, true

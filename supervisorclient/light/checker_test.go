@@ -375,3 +375,69 @@ func TestIncompleteLogsAreNotBelieved(t *testing.T) {
 		t.Fatalf("once the RPC answers in full: %v (was the empty answer cached?)", v)
 	}
 }
+
+// As the reference with its ingestion: checks answer -320400 until every chain has been read
+// once, and failsafe goes on by itself while a chain cannot be read for longer than the bound.
+func TestWatchReadinessAndFailsafe(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	target := net.Chain(902).RPCURL()
+	proxy := rpctest.NewRaw(t, func(body []byte) []byte {
+		resp, err := http.Post(target, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return out
+	})
+	chains := chainsOf(net)
+	chains[1].RPC = proxy.URL
+	checker, err := light.New(light.Config{Chains: chains, Dependencies: net.DependencySet(), CrossUnsafeHead: light.HeadLatest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checker.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := net.Chain(901).Emit(ctx, net.Accounts[0], common.Hash{0xf0}, []byte("watched"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(e.Keys(), 902, e.ID.Timestamp+1)
+	proxy.SetHTTPStatus(503) // chain 902 unreadable from the start
+	checker.StartWatch(ctx, 20*time.Millisecond, 300*time.Millisecond)
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond) // polling against a deadline
+		}
+	}
+	if v := checker.CheckAccessList(ctx, req); v.Code != sc.CodeUninitialized {
+		t.Fatalf("before every chain was read: %v, want -320400", v)
+	}
+	proxy.SetHTTPStatus(0)
+	waitUntil("the check to pass once both chains are read", func() bool { return checker.CheckAccessList(ctx, req).Valid() })
+	if checker.Failsafe() {
+		t.Fatal("failsafe with every chain readable")
+	}
+	proxy.SetHTTPStatus(503)
+	waitUntil("failsafe while chain 902 cannot be read", checker.Failsafe)
+	proxy.SetHTTPStatus(0)
+	waitUntil("failsafe off once chain 902 is back", func() bool { return !checker.Failsafe() })
+	// interop_getBlockHashByNumber's source.
+	h, err := checker.BlockHash(ctx, 901, e.ID.BlockNumber, false)
+	if err != nil || h != net.Chain(901).HeaderByNumber(e.ID.BlockNumber).Hash() {
+		t.Fatalf("block hash: %s %v", h, err)
+	}
+	if h, err := checker.BlockHash(ctx, 901, 0, true); err != nil || h != net.Chain(901).Head().Hash() {
+		t.Fatalf("latest block hash: %s %v", h, err)
+	}
+}

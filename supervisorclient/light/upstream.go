@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -23,7 +24,8 @@ type upstream struct {
 	client   *rpc.Client
 	sem      chan struct{}
 	timeout  time.Duration
-	maxCalls int // calls per JSON-RPC batch: a node refuses larger ones (geth: 1,000)
+	maxCalls int           // calls per JSON-RPC batch: a node refuses larger ones (geth: 1,000)
+	lastOK   *atomic.Int64 // unix nanos of the last successful read (shared by copies)
 	stats    *Stats
 	metrics  *Metrics
 }
@@ -34,7 +36,7 @@ func newUpstream(chainID uint64, url string, maxConcurrent, maxCalls int, timeou
 		return nil, fmt.Errorf("chain %d rpc %q: %w", chainID, url, err)
 	}
 	return &upstream{
-		chainID: chainID, label: fmt.Sprint(chainID), url: url, client: client, maxCalls: maxCalls,
+		chainID: chainID, label: fmt.Sprint(chainID), url: url, client: client, maxCalls: maxCalls, lastOK: new(atomic.Int64),
 		sem: make(chan struct{}, maxConcurrent), timeout: timeout, stats: stats, metrics: m,
 	}, nil
 }
@@ -131,6 +133,7 @@ func (u *upstream) fetchHeaders(ctx context.Context, numbers []uint64, ruleTag s
 	if err := u.batches(ctx, "eth_getBlockByNumber", elems); err != nil {
 		return heads{}, fmt.Errorf("chain %d: eth_getBlockByNumber: %w", u.chainID, err)
 	}
+	u.readOK()
 	h := heads{byNumber: make(map[uint64]*header, len(numbers)), failed: map[uint64]error{}}
 	for i, n := range asked {
 		if elems[i].Error != nil {
