@@ -18,6 +18,7 @@ type Metrics struct {
 	invalidFound  prometheus.Counter
 	failsafe      prometheus.Gauge
 	untracked     prometheus.Counter
+	ready         prometheus.Gauge
 }
 
 // NewMetrics registers the revalidator's metrics on reg.
@@ -45,8 +46,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while the upstream filters' failsafe is on."}),
 		untracked: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "untracked_total",
 			Help: "Refusals to track a pending tx because the table was full, counted at each pool read (their checks go upstream)."}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ready",
+			Help: "1 while the revalidator can do its job (node answers, filters answered the last round, failsafe off), as /readyz."}),
 	}
-	reg.MustRegister(m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
+	reg.MustRegister(m.ready, m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
 		m.invalidFound, m.failsafe, m.untracked)
 	return m
 }
@@ -104,4 +107,15 @@ func (m *Metrics) setUntracked(total int, last *int) {
 		m.untracked.Add(float64(total - *last))
 	}
 	*last = total
+}
+
+func (m *Metrics) setReady(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.ready.Set(1)
+	} else {
+		m.ready.Set(0)
+	}
 }

@@ -75,7 +75,9 @@ type Revalidator struct {
 	now     func() time.Time
 
 	failsafeOn atomic.Bool
-	stats      struct{ cycles, checks, rounds, hits, misses atomic.Int64 }
+	// upstreamDown: the last upstream round got no answer at all (every check unavailable).
+	upstreamDown atomic.Bool
+	stats        struct{ cycles, checks, rounds, hits, misses atomic.Int64 }
 
 	mu         sync.Mutex
 	lastHead   common.Hash
@@ -277,10 +279,12 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 		cancel()
 		r.stats.checks.Add(int64(len(reqs)))
 		r.stats.rounds.Add(1)
+		r.noteUpstream(verdicts)
 		r.record(msgs, verdicts, r.now())
 	}
 	r.evaluate(exec, start)
 	r.metrics.cycle("ok", r.now().Sub(start), len(msgs))
+	r.metrics.setReady(r.cycleReady())
 	txs, interop := r.txs.len()
 	r.metrics.sizes(txs, interop, r.msgs.len())
 }
@@ -432,13 +436,45 @@ func (r *Revalidator) Stats() Stats {
 // Tracked reports whether the tx is in the mirrored pool.
 func (r *Revalidator) Tracked(h common.Hash) bool { return r.txs.get(h) != nil }
 
-// Ready is nil once the node answers and a cycle has run.
+// cycleReady is readiness as a cycle sees it (the node just answered).
+func (r *Revalidator) cycleReady() bool { return !r.failsafeOn.Load() && !r.upstreamDown.Load() }
+
+// noteUpstream records whether the filters answered a round: any answer at all (valid,
+// invalid, not yet, failsafe) means the quorum is reachable.
+func (r *Revalidator) noteUpstream(vs []sc.Verdict) {
+	for _, v := range vs {
+		if v.Class != sc.ClassUnavailable {
+			r.upstreamDown.Store(false)
+			return
+		}
+	}
+	if len(vs) > 0 {
+		r.upstreamDown.Store(true)
+	}
+}
+
+// Ready is nil while the revalidator can do its job: the node answers, a cycle has run, the
+// upstream filters answered the last round, and their failsafe is off. An orchestrator can act
+// on it (for example move sequencer leadership away from a sequencer whose revalidator is not
+// ready); the metric interopgate_revalidator_ready mirrors it.
 func (r *Revalidator) Ready(ctx context.Context) error {
+	err := r.readiness(ctx)
+	r.metrics.setReady(err == nil)
+	return err
+}
+
+func (r *Revalidator) readiness(ctx context.Context) error {
 	if _, err := r.node.head(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	if r.stats.cycles.Load() == 0 {
 		return errors.New("no revalidation cycle yet")
+	}
+	if r.FailsafeEnabled() {
+		return errors.New("the upstream filters' failsafe is on")
+	}
+	if r.upstreamDown.Load() {
+		return errors.New("the upstream filters did not answer the last round")
 	}
 	return nil
 }
@@ -476,6 +512,9 @@ func (r *Revalidator) CheckAccessLists(ctx context.Context, reqs []sc.Request) [
 		miss[j] = reqs[i]
 	}
 	vs, err := r.up.Do(ctx, miss)
+	if err == nil {
+		r.noteUpstream(vs)
+	}
 	for j, i := range missIdx {
 		if err != nil {
 			out[i] = sc.Unavailable("", err)

@@ -339,3 +339,41 @@ func TestFeedTxsAreTracked(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// /readyz follows what the revalidator needs: a cycle, the filters answering, failsafe off.
+func TestReadinessFollowsTheFilters(t *testing.T) {
+	g := newRig(t, nil, nil)
+	e := g.emit("ready")
+	g.pend(1, e.Keys())
+	if err := g.r.Ready(g.ctx); err == nil {
+		t.Fatal("ready before any cycle")
+	}
+	g.cycle()
+	if err := g.r.Ready(g.ctx); err != nil {
+		t.Fatalf("after a cycle: %v", err)
+	}
+	g.filter.SetFailsafe(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.r.Ready(g.ctx) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("still ready with the filters' failsafe on")
+		}
+		time.Sleep(10 * time.Millisecond) // polling against a deadline
+	}
+	g.filter.SetFailsafe(false)
+	for g.r.Ready(g.ctx) != nil {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("not ready again after failsafe off: %v", g.r.Ready(g.ctx))
+		}
+		time.Sleep(10 * time.Millisecond) // polling against a deadline
+	}
+	// The filter goes away: the next round gets no answer.
+	if err := g.filter.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.r.msgs.clear() // so the cycle has something to ask
+	g.cycle()
+	if err := g.r.Ready(g.ctx); err == nil || !strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("with the filter gone: %v", err)
+	}
+}
