@@ -119,6 +119,9 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	if done, err := configOK(c, st); done {
+		return err
+	}
 	ctx, cancel := signalContext(c.Context)
 	defer cancel()
 	checker.StartWatch(ctx, cfg.Filter.WatchInterval.D(), cfg.Filter.FailsafeAfter.D())

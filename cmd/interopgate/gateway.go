@@ -147,6 +147,9 @@ func runGateway(c *cli.Context, st *appState, cfg *gatewayConfig) error {
 		return cli.Exit(err.Error(), 2)
 	}
 	defer parts.stores.Close()
+	if done, err := configOK(c, st); done {
+		return err
+	}
 	ctx, cancel := signalContext(c.Context)
 	defer cancel()
 	go parts.watcher.Run(ctx)

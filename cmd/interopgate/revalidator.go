@@ -138,6 +138,9 @@ func runRevalidator(c *cli.Context, st *appState, cfg *revalidatorConfig) error 
 		return cli.Exit(err.Error(), 2)
 	}
 	defer parts.close()
+	if done, err := configOK(c, st); done {
+		return err
+	}
 	stopMetrics, err := startMetrics(c, reg, st.log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

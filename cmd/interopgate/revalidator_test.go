@@ -92,3 +92,42 @@ func TestRevalidatorConfigErrors(t *testing.T) {
 		t.Fatalf("round trip changed the defaults")
 	}
 }
+
+// --check-config validates a config as a start would, without connecting to anything.
+func TestCheckConfig(t *testing.T) {
+	gateway := writeFile(t, "gw.toml", `
+[gateway]
+chain_id = 902
+[[sentries.backends]]
+name = "s"
+url = "http://127.0.0.1:1"
+[[filters.endpoints]]
+name = "f"
+url = "http://127.0.0.1:1"
+[interop]
+chains = [901, 902]
+`)
+	reval := writeFile(t, "rv.toml", `
+[revalidator]
+chain_id = 902
+[node]
+url = "http://127.0.0.1:1"
+[interop]
+chains = [901, 902]
+`)
+	filter := writeFile(t, "f.toml", `
+[[filter.chains]]
+chain_id = 901
+rpc = "http://127.0.0.1:1"
+`)
+	for _, c := range [][]string{{"gateway", gateway}, {"revalidator", reval}, {"filter", filter}} {
+		out, err := run(t, c[0], "--metrics.enabled=false", "--check-config", "--config", c[1])
+		if err != nil || !strings.Contains(out, "config ok") {
+			t.Errorf("%s --check-config: %q %v", c[0], out, err)
+		}
+	}
+	bad := writeFile(t, "bad.toml", "[gateway]\nchain_id = 902\nmin_safety = \"safe\"\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n[interop]\nchains = [902]\n")
+	if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", bad); err == nil || !strings.Contains(err.Error(), "min_safety") {
+		t.Fatalf("a bad config passed --check-config: %v", err)
+	}
+}

@@ -66,6 +66,7 @@ func serviceFlags(envPrefix string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{envPrefix + "_CONFIG"}},
 		&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
+		&cli.BoolFlag{Name: "check-config", Usage: "load and validate the config as a start would (no connection is made), say \"config ok\" and exit; exit 2 naming the bad key otherwise"},
 		&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
 		&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
 	}
@@ -108,4 +109,13 @@ func loadDependencySet(section, path string, chains []uint64, window uint64) (*a
 		return nil, fmt.Errorf("%s: no chain configured: set dependency_set or the chains", section)
 	}
 	return accesslist.NewDependencySet(chains, window)
+}
+
+// configOK ends a --check-config run: the config built without error.
+func configOK(c *cli.Context, st *appState) (bool, error) {
+	if !c.Bool("check-config") {
+		return false, nil
+	}
+	_, err := fmt.Fprintln(st.stdout, "config ok")
+	return true, err
 }
