@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: test test-e2e test-short lint bench fuzz build
+.PHONY: test test-e2e test-short lint bench fuzz build image
 
 ## test: every test, with the race detector; starts a loopback redis-server for the tests that need one
 test:
@@ -42,3 +42,10 @@ fuzz:
 ## build: the binary, in ./bin
 build:
 	$(GO) build -o bin/interopgate ./cmd/interopgate
+
+IMAGE   ?= interopgate:dev
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+
+## image: the container image (needs Docker); see Dockerfile
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
