@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: test test-e2e test-short lint bench fuzz build image
+.PHONY: test test-e2e test-helm test-short lint bench fuzz build image
 
 ## test: every test, with the race detector; starts a loopback redis-server for the tests that need one
 test:
@@ -12,6 +12,10 @@ test:
 ## test-e2e: only the suites against the real OP Stack clients (module e2e/, built against op-geth)
 test-e2e:
 	cd e2e && GONOSUMDB=github.com/ethereum-optimism $(GO) test -tags opgeth -count=1 -v ./...
+
+## test-helm: only the Helm chart's tests (module helm/, Helm SDK)
+test-helm:
+	cd helm && $(GO) test -count=1 -v ./...
 
 ## test-short: the fast tests only, no race detector (for the edit-compile loop)
 test-short:
@@ -25,6 +29,7 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 	cd e2e && GONOSUMDB=github.com/ethereum-optimism $(GO) vet -tags opgeth ./...
+	cd helm && $(GO) vet ./...
 
 ## bench: every benchmark, 5 runs each (compare medians, or feed the output to benchstat)
 bench:

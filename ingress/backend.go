@@ -17,8 +17,8 @@ import (
 
 // BackendConfig is one sentry node.
 type BackendConfig struct {
-	Name string `toml:"name"`
-	URL  string `toml:"url"`
+	Name string `toml:"name" comment:"labels the sentry in metrics and logs"`
+	URL  string `toml:"url" comment:"the sentry's JSON-RPC URL"`
 }
 
 // GroupConfig configures the sentry group.

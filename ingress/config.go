@@ -39,7 +39,7 @@ type Config struct {
 
 	MaxBodyBytes      int `toml:"max_body_bytes" comment:"request body; the default fits a batch of max_batch_size txs at the max_inbox_entries limit, and one tx of max_tx_bytes"`
 	MaxBatchSize      int `toml:"max_batch_size" comment:"calls in one batch, counted before any is decoded"`
-	MaxTxBytes        int `toml:"max_tx_bytes"`
+	MaxTxBytes        int `toml:"max_tx_bytes" comment:"one signed transaction, in bytes"`
 	MaxInboxEntries   int `toml:"max_inbox_entries" comment:"inbox entries (access-list keys) of one tx"`
 	MaxInFlightChecks int `toml:"max_inflight_checks" comment:"filter checks in flight; beyond it interop txs are shed with a retryable error"`
 
@@ -49,15 +49,15 @@ type Config struct {
 	RequestTimeout      config.Duration `toml:"request_timeout" comment:"bound of one request, re-tests and sentry failover included"`
 
 	IPRateLimit      int             `toml:"ip_rate_limit" comment:"requests per ip_rate_window per client IP (IPv6: per /64); 0 = off"`
-	IPRateWindow     config.Duration `toml:"ip_rate_window"`
+	IPRateWindow     config.Duration `toml:"ip_rate_window" comment:"the per-IP limit's window"`
 	SenderRateLimit  int             `toml:"sender_rate_limit" comment:"interop txs needing a filter call per sender_rate_window per sender; 0 = off"`
-	SenderRateWindow config.Duration `toml:"sender_rate_window"`
+	SenderRateWindow config.Duration `toml:"sender_rate_window" comment:"the per-sender limit's window"`
 	ClientIPHeader   string          `toml:"client_ip_header" comment:"header a trusted proxy writes the client IP into (X-Forwarded-For style); believed only from trusted_proxies"`
 	TrustedProxies   []string        `toml:"trusted_proxies" comment:"networks (CIDRs) of the load balancers whose client_ip_header is believed; the client is the right-most address not in them"`
 
 	ExecTimestampOffset config.Duration `toml:"exec_timestamp_offset" comment:"the executing timestamp sent to the filter is now + this (expected inclusion)"`
 	MessageTimeout      uint64          `toml:"message_timeout" comment:"seconds the messages must stay valid after inclusion (the descriptor's timeout)"`
-	MinSafety           string          `toml:"min_safety"`
+	MinSafety           string          `toml:"min_safety" comment:"safety level asked of the filters: unsafe or cross-unsafe"`
 	FilterTimeout       config.Duration `toml:"filter_timeout" comment:"bound of one filter call from the admission path"`
 	FilterCallsInFlight int             `toml:"filter_calls_in_flight" comment:"filter calls in flight at once; checks arriving meanwhile wait and go together in the next call (no added latency when idle)"`
 	FilterBatchSize     int             `toml:"filter_batch_size" comment:"most checks in one coalesced filter call"`
@@ -68,18 +68,18 @@ type Config struct {
 	RetryDelay    config.Duration `toml:"retry_delay" comment:"delay before re-testing a borderline (not-yet-provable) tx"`
 	RetryAttempts int             `toml:"retry_attempts" comment:"re-tests before a borderline tx is rejected"`
 	AsyncRetry    bool            `toml:"async_retry" comment:"answer borderline txs with their hash at once and finish them from the delay queue"`
-	QueuePoll     config.Duration `toml:"queue_poll"`
+	QueuePoll     config.Duration `toml:"queue_poll" comment:"how often the delay queue is polled for due txs"`
 	QueueLease    config.Duration `toml:"queue_lease" comment:"a claimed queue item returns to the queue after this if its replica died"`
 	QueueBatch    int             `toml:"queue_batch" comment:"queued txs claimed and re-tested together per poll"`
 	StatusTTL     config.Duration `toml:"status_ttl" comment:"how long interopgate_getTransactionStatus remembers a tx"`
 
 	ForwardToAll                 bool `toml:"forward_to_all" comment:"send valid txs to every healthy sentry instead of one"`
-	EnableSendRawTransactionSync bool `toml:"enable_send_raw_transaction_sync"`
-	EnableSendBundle             bool `toml:"enable_send_bundle"`
+	EnableSendRawTransactionSync bool `toml:"enable_send_raw_transaction_sync" comment:"admit eth_sendRawTransactionSync (the client waits for the receipt)"`
+	EnableSendBundle             bool `toml:"enable_send_bundle" comment:"admit eth_sendBundle (every tx of the bundle is checked)"`
 
-	ReadTimeout  config.Duration `toml:"read_timeout"`
-	WriteTimeout config.Duration `toml:"write_timeout"`
-	IdleTimeout  config.Duration `toml:"idle_timeout"`
+	ReadTimeout  config.Duration `toml:"read_timeout" comment:"reading one request from a client connection"`
+	WriteTimeout config.Duration `toml:"write_timeout" comment:"writing one response"`
+	IdleTimeout  config.Duration `toml:"idle_timeout" comment:"keep-alive connections idle longer are closed"`
 }
 
 // DefaultConfig is the gateway's defaults; ChainID must still be set.

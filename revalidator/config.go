@@ -30,7 +30,7 @@ type Config struct {
 	InvalidTTL config.Duration `toml:"invalid_ttl" comment:"how long a message proven invalid is"`
 	FeedGrace  config.Duration `toml:"feed_grace" comment:"how long a tx from the gateway's feed is tracked before it reaches the node's pool"`
 
-	MinSafety         string `toml:"min_safety"`
+	MinSafety         string `toml:"min_safety" comment:"safety level asked of the filters: unsafe or cross-unsafe"`
 	UpstreamInFlight  int    `toml:"upstream_calls_in_flight" comment:"serve-path misses: upstream calls in flight; others wait and go together"`
 	UpstreamBatchSize int    `toml:"upstream_batch_size" comment:"serve-path misses: most checks in one coalesced upstream call"`
 	MaxInvalid        int    `toml:"max_invalid" comment:"invalid txs remembered for interopgate_invalidTransactions"`

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite with the race detector, then the e2e module (the real op-geth).
+# Runs the whole test suite with the race detector, then the e2e module (the real op-geth) and the
+# Helm chart's tests.
 # Tests that need Redis read INTEROPGATE_TEST_REDIS_URL; this script starts a real redis-server on a free loopback port for
 # them and stops it afterwards. Under CI (CI=true) a missing redis-server is an error; elsewhere
 # those tests skip and say so.
@@ -50,3 +51,6 @@ if [ "${INTEROPGATE_SKIP_E2E:-}" = "1" ]; then
 else
   (cd e2e && GONOSUMDB=github.com/ethereum-optimism "$GO" test -tags opgeth -count=1 -timeout 20m ./...)
 fi
+
+# The Helm chart's tests (Helm SDK; their own module, so the product does not carry Kubernetes).
+(cd helm && "$GO" test -count=1 -timeout 15m ./...)

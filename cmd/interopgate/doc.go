@@ -12,6 +12,7 @@ import (
 
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/config"
 	"github.com/interopgate/interopgate/revalidator"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/interopgate/interopgate/supervisorclient/light"
@@ -45,6 +46,13 @@ func docCommand(st *appState) *cli.Command {
 		Name:  "doc",
 		Usage: "print reference documentation",
 		Subcommands: []*cli.Command{{
+			Name:  "config",
+			Usage: "list every config key of gateway, revalidator and filter, with its default and meaning, as Markdown",
+			Action: func(c *cli.Context) error {
+				writeConfigDoc(st.stdout)
+				return nil
+			},
+		}, {
 			Name:  "metrics",
 			Usage: "list every metric interopgate exports, with its labels and help, as a Markdown table",
 			Action: func(c *cli.Context) error {
@@ -80,4 +88,23 @@ func writeMetricsDoc(w io.Writer) {
 		fmt.Fprintf(w, "| `%s` | %s | %s |\n", r.name, r.labels, r.help)
 	}
 	fmt.Fprintln(w, "\nEvery process also exports the Go runtime (`go_*`) and process (`process_*`) collectors.")
+}
+
+// writeConfigDoc documents the config files from their structs and defaults: the reference
+// cannot drift from the code.
+func writeConfigDoc(w io.Writer) {
+	for _, c := range []struct {
+		name string
+		cfg  any
+	}{{"gateway", defaultGatewayConfig()}, {"revalidator", defaultRevalidatorConfig()}, {"filter", defaultFilterConfig()}} {
+		fmt.Fprintf(w, "### `interopgate %s`\n\n| key | default | meaning |\n|---|---|---|\n", c.name)
+		for _, e := range config.Reference(c.cfg) {
+			def := e.Default
+			if def == "" {
+				def = `""`
+			}
+			fmt.Fprintf(w, "| `%s` | `%s` | %s |\n", e.Key, strings.ReplaceAll(def, "|", "\\|"), strings.ReplaceAll(e.Comment, "|", "\\|"))
+		}
+		fmt.Fprintln(w)
+	}
 }

@@ -37,10 +37,10 @@ type filterConfig struct {
 		Chains                []light.ChainRPC `toml:"chains" comment:"every chain of the dependency set and its RPC URL"`
 	} `toml:"filter"`
 	API struct {
-		MaxBodyBytes     int             `toml:"max_body_bytes"`
-		MaxBatchSize     int             `toml:"max_batch_size"`
-		MaxInboxEntries  int             `toml:"max_inbox_entries"`
-		CheckTimeout     config.Duration `toml:"check_timeout"`
+		MaxBodyBytes     int             `toml:"max_body_bytes" comment:"request body"`
+		MaxBatchSize     int             `toml:"max_batch_size" comment:"calls in one JSON-RPC batch"`
+		MaxInboxEntries  int             `toml:"max_inbox_entries" comment:"inbox entries of one check"`
+		CheckTimeout     config.Duration `toml:"check_timeout" comment:"bound of the checks of one request"`
 		AllowSetFailsafe bool            `toml:"allow_set_failsafe" comment:"serve admin_setFailsafeEnabled (never expose this publicly)"`
 	} `toml:"api"`
 }

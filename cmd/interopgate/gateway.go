@@ -27,7 +27,7 @@ type gatewayConfig struct {
 	Gateway  ingress.Config `toml:"gateway"`
 	Sentries struct {
 		Timeout        config.Duration         `toml:"timeout" comment:"timeout of each request to a sentry"`
-		HealthInterval config.Duration         `toml:"health_interval"`
+		HealthInterval config.Duration         `toml:"health_interval" comment:"how often each sentry is probed with eth_chainId"`
 		HealthFailures int                     `toml:"health_failures" comment:"consecutive failures that mark a sentry unhealthy"`
 		MaxConns       int                     `toml:"max_conns" comment:"connections per sentry"`
 		Backends       []ingress.BackendConfig `toml:"backends" comment:"the sentry nodes valid txs and reads go to"`

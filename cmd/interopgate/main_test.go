@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/interopgate/interopgate/internal/config"
 	"github.com/urfave/cli/v2"
 )
 
@@ -89,5 +91,21 @@ func TestDocMetricsListsEveryComponent(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n| `interopgate_"); n < 25 {
 		t.Errorf("only %d metrics documented", n)
+	}
+}
+
+// Every config key of every service subcommand is in the operations guide's reference: a key
+// added without documentation fails here (regenerate with `interopgate doc config`).
+func TestConfigReferenceIsComplete(t *testing.T) {
+	guide, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []any{defaultGatewayConfig(), defaultRevalidatorConfig(), defaultFilterConfig()} {
+		for _, e := range config.Reference(cfg) {
+			if !strings.Contains(string(guide), "| `"+e.Key+"` |") {
+				t.Errorf("%T key %s is not in docs/operations.md (run interopgate doc config)", cfg, e.Key)
+			}
+		}
 	}
 }

@@ -33,10 +33,10 @@ type revalidatorConfig struct {
 	Interop interopConfig `toml:"interop"`
 	Redis   redisConfig   `toml:"redis" comment:"optional: read the gateway's feed of accepted txs, and publish the invalid txs found (the set <prefix>invalid)"`
 	API     struct {
-		MaxBodyBytes    int             `toml:"max_body_bytes"`
-		MaxBatchSize    int             `toml:"max_batch_size"`
-		MaxInboxEntries int             `toml:"max_inbox_entries"`
-		CheckTimeout    config.Duration `toml:"check_timeout"`
+		MaxBodyBytes    int             `toml:"max_body_bytes" comment:"request body"`
+		MaxBatchSize    int             `toml:"max_batch_size" comment:"calls in one JSON-RPC batch"`
+		MaxInboxEntries int             `toml:"max_inbox_entries" comment:"inbox entries of one check"`
+		CheckTimeout    config.Duration `toml:"check_timeout" comment:"bound of the checks of one request"`
 	} `toml:"api"`
 }
 

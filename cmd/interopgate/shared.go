@@ -29,8 +29,8 @@ type filtersConfig struct {
 
 // filterEndpoint is one interop filter.
 type filterEndpoint struct {
-	Name string `toml:"name"`
-	URL  string `toml:"url"`
+	Name string `toml:"name" comment:"labels the filter in verdicts, metrics and logs"`
+	URL  string `toml:"url" comment:"the filter's JSON-RPC URL"`
 }
 
 func defaultFiltersConfig() filtersConfig {
@@ -99,7 +99,7 @@ type redisConfig struct {
 	URL        string          `toml:"url" comment:"redis:// URL; empty = state in memory (one replica). Put the password in INTEROPGATE_REDIS_PASSWORD"`
 	Addrs      []string        `toml:"addrs" comment:"Redis Cluster or Sentinel addresses (instead of url)"`
 	MasterName string          `toml:"master_name" comment:"Sentinel master name"`
-	Prefix     string          `toml:"prefix"`
+	Prefix     string          `toml:"prefix" comment:"of every key; replicas that share state use the same prefix"`
 	Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the process falls back to local state"`
 }
 

@@ -227,3 +227,56 @@ func setScalar(v reflect.Value, s string) error {
 	}
 	return nil
 }
+
+// Entry is one key of a config file, for the reference documentation.
+type Entry struct {
+	Key     string // dotted path; a table in a list is "section.list[].key"
+	Default string
+	Comment string
+}
+
+// Reference lists every key of cfg (a pointer to a struct holding the defaults) with its
+// default and its comment tag, in field order.
+func Reference(cfg any) []Entry {
+	var out []Entry
+	reference(reflect.ValueOf(cfg).Elem(), "", &out)
+	return out
+}
+
+func reference(v reflect.Value, prefix string, out *[]Entry) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		key := prefix + name
+		fv := v.Field(i)
+		switch {
+		case fv.Kind() == reflect.Struct && !isScalarStruct(fv):
+			reference(fv, key+".", out)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			reference(reflect.New(fv.Type().Elem()).Elem(), key+"[].", out)
+		default:
+			*out = append(*out, Entry{Key: key, Default: defaultOf(fv), Comment: f.Tag.Get("comment")})
+		}
+	}
+}
+
+func defaultOf(v reflect.Value) string {
+	if m, ok := v.Interface().(interface{ MarshalText() ([]byte, error) }); ok {
+		b, _ := m.MarshalText()
+		return string(b)
+	}
+	if v.Kind() == reflect.Slice && v.Len() == 0 {
+		return "[]"
+	}
+	return fmt.Sprint(v.Interface())
+}

@@ -28,8 +28,8 @@ const (
 
 // ChainRPC is the JSON-RPC endpoint of one source chain.
 type ChainRPC struct {
-	ChainID uint64 `toml:"chain_id" json:"chainID"`
-	RPC     string `toml:"rpc" json:"rpc"`
+	ChainID uint64 `toml:"chain_id" json:"chainID" comment:"a chain of the dependency set"`
+	RPC     string `toml:"rpc" json:"rpc" comment:"its JSON-RPC URL (eth namespace)"`
 }
 
 // Config configures a Checker.
