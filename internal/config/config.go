@@ -145,7 +145,8 @@ func Keys(cfg any) [][]string {
 	return out
 }
 
-func walk(v reflect.Value, path []string, visit func([]string, reflect.Value) error) error {
+// eachField calls fn for every exported field of the struct v that TOML sees, with its key name.
+func eachField(v reflect.Value, fn func(f reflect.StructField, name string, fv reflect.Value) error) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -159,22 +160,24 @@ func walk(v reflect.Value, path []string, visit func([]string, reflect.Value) er
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		fv := v.Field(i)
-		p := append(append([]string(nil), path...), name)
-		switch {
-		case fv.Kind() == reflect.Struct && !isScalarStruct(fv):
-			if err := walk(fv, p, visit); err != nil {
-				return err
-			}
-		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
-			// tables in a list are configured in the file only
-		default:
-			if err := visit(p, fv); err != nil {
-				return err
-			}
+		if err := fn(f, name, v.Field(i)); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func walk(v reflect.Value, path []string, visit func([]string, reflect.Value) error) error {
+	return eachField(v, func(_ reflect.StructField, name string, fv reflect.Value) error {
+		p := append(append([]string(nil), path...), name)
+		switch {
+		case fv.Kind() == reflect.Struct && !isScalarStruct(fv):
+			return walk(fv, p, visit)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			return nil // tables in a list are configured in the file only
+		}
+		return visit(p, fv)
+	})
 }
 
 func isScalarStruct(v reflect.Value) bool {
@@ -244,21 +247,8 @@ func Reference(cfg any) []Entry {
 }
 
 func reference(v reflect.Value, prefix string, out *[]Entry) {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
+	_ = eachField(v, func(f reflect.StructField, name string, fv reflect.Value) error {
 		key := prefix + name
-		fv := v.Field(i)
 		switch {
 		case fv.Kind() == reflect.Struct && !isScalarStruct(fv):
 			reference(fv, key+".", out)
@@ -267,7 +257,8 @@ func reference(v reflect.Value, prefix string, out *[]Entry) {
 		default:
 			*out = append(*out, Entry{Key: key, Default: defaultOf(fv), Comment: f.Tag.Get("comment")})
 		}
-	}
+		return nil
+	})
 }
 
 func defaultOf(v reflect.Value) string {

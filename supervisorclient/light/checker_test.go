@@ -333,14 +333,7 @@ func TestIncompleteLogsAreNotBelieved(t *testing.T) {
 	defer net.Close()
 	var truncate atomic.Bool
 	truncate.Store(true)
-	target := net.Chain(901).RPCURL()
-	proxy := rpctest.NewRaw(t, func(body []byte) []byte {
-		resp, err := http.Post(target, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
+	proxy := forwarder(t, net.Chain(901).RPCURL(), func(body, out []byte) []byte {
 		if !truncate.Load() || !bytes.Contains(body, []byte("eth_getLogs")) {
 			return out
 		}
@@ -384,16 +377,7 @@ func TestWatchReadinessAndFailsafe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer net.Close()
-	target := net.Chain(902).RPCURL()
-	proxy := rpctest.NewRaw(t, func(body []byte) []byte {
-		resp, err := http.Post(target, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		return out
-	})
+	proxy := forwarder(t, net.Chain(902).RPCURL(), func(_, out []byte) []byte { return out })
 	chains := chainsOf(net)
 	chains[1].RPC = proxy.URL
 	checker, err := light.New(light.Config{Chains: chains, Dependencies: net.DependencySet(), CrossUnsafeHead: light.HeadLatest})
@@ -440,4 +424,18 @@ func TestWatchReadinessAndFailsafe(t *testing.T) {
 	if h, err := checker.BlockHash(ctx, 901, 0, true); err != nil || h != net.Chain(901).Head().Hash() {
 		t.Fatalf("latest block hash: %s %v", h, err)
 	}
+}
+
+// forwarder is a loopback RPC that forwards every request to target and answers what rewrite
+// makes of the target's answer: a flaky or lying node in front of a real one.
+func forwarder(t *testing.T, target string, rewrite func(req, resp []byte) []byte) *rpctest.Server {
+	return rpctest.NewRaw(t, func(body []byte) []byte {
+		resp, err := http.Post(target, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return rewrite(body, out)
+	})
 }
