@@ -672,3 +672,26 @@ func TestConnectionsPerIPAreBounded(t *testing.T) {
 		t.Fatalf("three connections from one peer with a bound of 2: %q", statuses)
 	}
 }
+
+// A send the sentry already has (a concurrent copy got there first) is accepted: the client
+// gets the hash, as for a repeat answered locally, not the sentry's "already known".
+func TestAlreadyKnownAtTheSentryIsAccepted(t *testing.T) {
+	sentry := rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		if method == ingress.MethodSendRawTransaction {
+			return nil, &rpctest.Error{Code: -32000, Message: "already known"}
+		}
+		return sentryHandler(method, params)
+	})
+	r := newRig(t, rigOptions{sentry: sentry})
+	tx := interopTx(t, 1, 0, 902, keysOf(message(1)))
+	status, out := post(t, r.gw.URL(), sendRawBody(1, tx))
+	if status != 200 || errCode(out) != 0 || !strings.Contains(string(out), tx.Hash().Hex()) {
+		t.Fatalf("%d %s", status, out)
+	}
+	plain := types.MustSignNewTx(devnet.DevAccount(2).Key, types.LatestSignerForChainID(big.NewInt(902)),
+		&types.DynamicFeeTx{ChainID: big.NewInt(902), Gas: 21000, GasFeeCap: big.NewInt(1e9), To: &common.Address{1}})
+	batch := "[" + sendRawBody(1, plain) + "," + sendRawBody(2, interopTx(t, 3, 0, 902, keysOf(message(2)))) + "]"
+	if _, out := post(t, r.gw.URL(), batch); strings.Contains(string(out), "already known") || !strings.Contains(string(out), plain.Hash().Hex()) {
+		t.Fatalf("batch: %s", out)
+	}
+}

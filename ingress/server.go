@@ -15,6 +15,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
@@ -518,8 +519,26 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 		g.metrics.call(c.req.Method, "no_backend")
 		return callAnswer{err: errNoBackend(err)}
 	}
+	body = g.knownIsAccepted(c, body)
 	g.accepted(ctx, []*txCall{c}, []bool{!responseIsError(body)})
 	return callAnswer{status: status, body: body}
+}
+
+// knownIsAccepted answers a single send the sentry already had (a concurrent copy got there
+// first) with the tx hash, as a repeat is answered locally: for the client it was accepted.
+func (g *Gateway) knownIsAccepted(c *txCall, resp []byte) []byte {
+	if len(c.items) != 1 || (c.req.Method != MethodSendRawTransaction && c.req.Method != MethodSendRawTransactionConditional) {
+		return resp
+	}
+	if e := sentryError(resp); e == nil || !alreadyKnown(e) {
+		return resp
+	}
+	g.metrics.duplicate()
+	hash, _ := json.Marshal(c.items[0].hash.Hex())
+	if !c.items[0].interop { // not hashed on admission: the non-interop path stays nearly free
+		hash, _ = json.Marshal(crypto.Keccak256Hash(c.items[0].raw).Hex())
+	}
+	return jsonrpc.AppendResult(nil, c.req.ID, hash)
 }
 
 // forwardMany forwards several calls as one sentry sub-batch.
@@ -538,9 +557,10 @@ func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, a
 			answers[i] = callAnswer{err: errNoBackend(err)}
 			continue
 		}
+		body := g.knownIsAccepted(c, withID(parts[j], c.req.ID))
 		took = append(took, c)
-		ok = append(ok, !responseIsError(parts[j]))
-		answers[i] = callAnswer{status: 200, body: withID(parts[j], c.req.ID)}
+		ok = append(ok, !responseIsError(body))
+		answers[i] = callAnswer{status: 200, body: body}
 	}
 	g.accepted(ctx, took, ok)
 }

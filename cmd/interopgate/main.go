@@ -55,7 +55,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			withShared(st, revalidatorCommand(st)),
 			withShared(st, filterCommand(st)),
 			withShared(st, devnetCommand(st)),
-			withShared(st, notBuilt("loadtest", "attack a gateway with denial-of-service traffic shapes", "the load test issue")),
+			withShared(st, loadtestCommand(st)),
 			docCommand(st),
 		},
 		After: func(*cli.Context) error {
@@ -83,18 +83,6 @@ func withShared(st *appState, cmd *cli.Command) *cli.Command {
 		return nil
 	}
 	return cmd
-}
-
-// notBuilt is a subcommand that exists in the tree but is not implemented yet: it says so and
-// exits non-zero, so no script mistakes it for a running service.
-func notBuilt(name, usage, issue string) *cli.Command {
-	return &cli.Command{
-		Name:  name,
-		Usage: usage + " (not built yet)",
-		Action: func(c *cli.Context) error {
-			return cli.Exit(fmt.Sprintf("%s is not built yet (see %s)", name, issue), 2)
-		},
-	}
 }
 
 func buildVersion() string {

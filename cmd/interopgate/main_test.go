@@ -42,15 +42,6 @@ func TestHelpListsSubcommands(t *testing.T) {
 	}
 }
 
-func TestNotBuiltSubcommandsExitNonZero(t *testing.T) {
-	for _, name := range []string{"loadtest"} {
-		_, err := run(t, name)
-		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "not built yet") {
-			t.Errorf("%s: err %v", name, err)
-		}
-	}
-}
-
 func TestLoggerFlags(t *testing.T) {
 	check := func(args []string, wantErr string) {
 		t.Helper()

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/loadtest"
+	"github.com/interopgate/interopgate/supervisorclient/light"
+)
+
+func loadtestCommand(st *appState) *cli.Command {
+	return &cli.Command{
+		Name:  "loadtest",
+		Usage: "attack a JSON-RPC endpoint (this gateway, proxyd, a node) with the traffic the gateway exists to survive",
+		Description: "Open-loop load at a target rate, latency from each request's intended send time, every answer " +
+			"classified against what its scenario expects. Exits 1 when any outcome is wrong (above all an invalid " +
+			"tx accepted). Scenarios: " + strings.Join(loadtest.Scenarios().Names(), ", ") + "; join names with + to mix them.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Usage: "JSON-RPC URL to attack (explicitly given; see --devnet)"},
+			&cli.BoolFlag{Name: "devnet", Usage: "start the devnet (chains 901 and 902, light filter, a gateway for 902) in-process and attack its gateway"},
+			&cli.StringFlag{Name: "scenario", Value: "mix", Usage: "scenario name, or names joined with +"},
+			&cli.Float64Flag{Name: "rate", Value: 100, Usage: "requests per second (open loop)"},
+			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to send"},
+			&cli.IntFlag{Name: "requests", Usage: "stop after this many requests (0: only --duration bounds the run)"},
+			&cli.IntFlag{Name: "max-in-flight", Value: 512, Usage: "outstanding requests; one due beyond it is counted as missed"},
+			&cli.IntFlag{Name: "txs", Value: 2000, Usage: "distinct transactions a scenario prepares (beyond, it cycles)"},
+			&cli.Uint64Flag{Name: "chain-id", Value: 902, Usage: "the chain the target serves"},
+			&cli.IntFlag{Name: "max-batch", Value: 100, Usage: "the target's batch limit (the batch bomb sends one more)"},
+			&cli.IntFlag{Name: "max-inbox-entries", Value: 256, Usage: "the target's access-list limit"},
+			&cli.StringFlag{Name: "json", Usage: "also write the report as JSON to this file"},
+		},
+		Action: func(c *cli.Context) error { return runLoadtest(c, st) },
+	}
+}
+
+func runLoadtest(c *cli.Context, st *appState) error {
+	ctx, cancel := signalContext(c.Context)
+	defer cancel()
+	env := &loadtest.Env{ChainID: c.Uint64("chain-id"), SourceChain: 901, Txs: c.Int("txs"),
+		MaxBatch: c.Int("max-batch"), MaxInboxEntries: c.Int("max-inbox-entries")}
+	target := c.String("target")
+	switch {
+	case c.Bool("devnet") && target != "":
+		return cli.Exit("give --target or --devnet, not both", 2)
+	case c.Bool("devnet"):
+		d, stop, err := startLoadtestDevnet(ctx, st.log)
+		if err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+		defer stop()
+		target, env.Devnet, env.ChainID = d.url, d.net, 902
+	case target == "":
+		return cli.Exit("give --target URL or --devnet", 2)
+	default:
+		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return cli.Exit(fmt.Sprintf("--target %q: want an http:// or https:// URL", target), 2)
+		}
+	}
+	fmt.Fprintf(st.stderr, "preparing scenario %s …\n", c.String("scenario"))
+	s, err := loadtest.Build(ctx, env, c.String("scenario"))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	report, err := loadtest.Run(ctx, target, s, loadtest.Options{Rate: c.Float64("rate"), Duration: c.Duration("duration"),
+		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr})
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	report.Print(st.stdout)
+	if path := c.String("json"); path != "" {
+		if err := report.WriteJSON(path); err != nil {
+			return cli.Exit(fmt.Sprintf("--json: %v", err), 2)
+		}
+	}
+	if report.Failed() {
+		return cli.Exit(fmt.Sprintf("%d wrong outcomes", report.Total.Wrong), 1)
+	}
+	return nil
+}
+
+// loadtestDevnet is the embedded target: the devnet, its light filter and a gateway for 902.
+type loadtestDevnet struct {
+	net *devnet.Devnet
+	url string
+}
+
+func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet, func(), error) {
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	dn, err := devnet.Start(devnet.Config{BlockTime: time.Second, Accounts: 64}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	stops = append(stops, func() { dn.Close() })
+	var chains []light.ChainRPC
+	for _, ch := range dn.Chains {
+		chains = append(chains, light.ChainRPC{ChainID: ch.ID(), RPC: ch.RPCURL()})
+	}
+	checker, err := light.New(light.Config{Chains: chains, Dependencies: dn.DependencySet(), CrossUnsafeHead: light.HeadLatest})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	stops = append(stops, checker.Close)
+	api, err := filterapi.New(coalesce(checker, 8, 256), filterapi.Config{})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if err := api.Start("127.0.0.1:0"); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	stops = append(stops, func() { _ = api.Shutdown(context.Background()) })
+	cfg := defaultGatewayConfig()
+	cfg.Gateway.ChainID = 902
+	cfg.Sentries.Backends = []ingress.BackendConfig{{Name: "chain902", URL: dn.Chain(902).RPCURL()}}
+	cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: api.URL()}}
+	cfg.Interop.Chains = []uint64{901, 902}
+	parts, err := buildGateway(cfg, log, prometheus.NewRegistry())
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	go parts.watcher.Run(wctx)
+	if err := parts.gw.Start(net.JoinHostPort("127.0.0.1", "0")); err != nil {
+		wcancel()
+		stop()
+		return nil, nil, err
+	}
+	stops = append(stops, func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = parts.gw.Shutdown(sctx)
+		wcancel()
+		_ = parts.stores.Close()
+	})
+	return &loadtestDevnet{net: dn, url: parts.gw.URL()}, stop, nil
+}

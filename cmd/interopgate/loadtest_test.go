@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/internal/rpctest"
+	"github.com/interopgate/interopgate/loadtest"
+)
+
+// Every scenario, briefly, against the devnet's gateway: each gets exactly what it expects.
+func TestLoadtestScenariosAgainstTheDevnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the devnet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	env := &loadtest.Env{ChainID: 902, SourceChain: 901, Devnet: d.net, Txs: 40, MaxBatch: 100, MaxInboxEntries: 256}
+	for _, name := range loadtest.Scenarios().Names() {
+		t.Run(name, func(t *testing.T) {
+			s, err := loadtest.Build(ctx, env, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := loadtest.Run(ctx, d.url, s, loadtest.Options{Rate: 200, Requests: 40})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Total.Sent != 40 || r.Failed() {
+				var b strings.Builder
+				r.Print(&b)
+				t.Fatalf("%d sent, %d wrong:\n%s", r.Total.Sent, r.Total.Wrong, b.String())
+			}
+		})
+	}
+}
+
+// Against a target that accepts everything, the wrong outcomes are counted, invalid txs
+// accepted are named, and the command exits non-zero.
+func TestLoadtestCountsWrongOutcomes(t *testing.T) {
+	acceptAll := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return "0x01", nil })
+	report := filepath.Join(t.TempDir(), "report.json")
+	_, err := run(t, "loadtest", "--target", acceptAll.URL, "--scenario", "reads+batch-bomb", "--rate", "200",
+		"--requests", "40", "--json", report)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "wrong outcomes") {
+		t.Fatalf("exit: %v", err)
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadtest.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Total.Sent != 40 || r.Total.Wrong != 20 {
+		t.Fatalf("sent %d, wrong %d: want 40 and the 20 batch bombs accepted", r.Total.Sent, r.Total.Wrong)
+	}
+	// With the devnet's keys, invalid txs the fake accepts are counted as such.
+	ctx := context.Background()
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	env := &loadtest.Env{ChainID: 902, SourceChain: 901, Devnet: d.net, Txs: 10, MaxBatch: 100, MaxInboxEntries: 256}
+	s, err := loadtest.Build(ctx, env, "unique-invalid-flood")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := loadtest.Run(ctx, acceptAll.URL, s, loadtest.Options{Rate: 200, Requests: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.InvalidAccepted != 10 || res.Total.Wrong != 10 {
+		t.Fatalf("invalid accepted %d, wrong %d: want 10 and 10", res.Total.InvalidAccepted, res.Total.Wrong)
+	}
+}

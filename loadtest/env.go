@@ -1,0 +1,106 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
+)
+
+// Env is what scenarios are prepared for.
+type Env struct {
+	// ChainID is the chain the target serves (the executing chain).
+	ChainID uint64
+	// Devnet provides initiating messages and funded keys; scenarios that need them refuse to
+	// run without it.
+	Devnet *devnet.Devnet
+	// SourceChain is the devnet chain the initiating messages are emitted on.
+	SourceChain uint64
+	// Txs is how many distinct transactions a scenario prepares at most; beyond, it cycles.
+	Txs int
+	// MaxBatch is the target's batch limit (the batch bomb sends one more).
+	MaxBatch int
+	// MaxInboxEntries is the target's access-list limit (the oversized list has one more).
+	MaxInboxEntries int
+}
+
+// accounts returns the devnet accounts of part (0..3) of four equal ranges, so scenarios that
+// consume nonces never share an account.
+func (e *Env) accounts(part int) []devnet.Account {
+	n := len(e.Devnet.Accounts) / 4
+	return e.Devnet.Accounts[part*n : (part+1)*n]
+}
+
+func (e *Env) needDevnet(name string) error {
+	if e.Devnet == nil {
+		return fmt.Errorf("scenario %s needs the devnet (--devnet): it signs with funded keys and emits initiating messages", name)
+	}
+	return nil
+}
+
+// signer signs txs for the executing chain with devnet keys, with nonces read once per account.
+type signer struct {
+	env    *Env
+	nonces map[common.Address]uint64
+}
+
+func newSigner(ctx context.Context, env *Env, accts []devnet.Account) (*signer, error) {
+	s := &signer{env: env, nonces: map[common.Address]uint64{}}
+	client := env.Devnet.Chain(env.ChainID).Client()
+	for _, a := range accts {
+		n, err := client.PendingNonceAt(ctx, a.Address)
+		if err != nil {
+			return nil, fmt.Errorf("nonce of %s: %w", a.Address, err)
+		}
+		s.nonces[a.Address] = n
+	}
+	return s, nil
+}
+
+// sign makes the next tx of account a: to the CrossL2Inbox with keys as its access list, or a
+// plain transfer when keys is nil.
+func (s *signer) sign(a devnet.Account, keys []common.Hash) []byte {
+	nonce := s.nonces[a.Address]
+	s.nonces[a.Address] = nonce + 1
+	return signAt(s.env.ChainID, a, nonce, keys)
+}
+
+func signAt(chainID uint64, a devnet.Account, nonce uint64, keys []common.Hash) []byte {
+	inner := &types.DynamicFeeTx{ChainID: new(big.Int).SetUint64(chainID), Nonce: nonce,
+		GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9), Gas: 21000}
+	if keys != nil {
+		to := accesslist.CrossL2InboxAddress
+		inner.To, inner.Gas = &to, 60_000+2_000*uint64(len(keys))
+		inner.AccessList = types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: keys}}
+	} else {
+		to := common.Address{0x10, 0xad}
+		inner.To, inner.Value = &to, big.NewInt(1)
+	}
+	tx := types.MustSignNewTx(a.Key, types.LatestSignerForChainID(inner.ChainID), inner)
+	raw, _ := tx.MarshalBinary()
+	return raw
+}
+
+// sendRaw is an eth_sendRawTransaction call.
+func sendRaw(id int, raw []byte) []byte {
+	return []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_sendRawTransaction","params":["%s"]}`, id, hexutil.Encode(raw)))
+}
+
+// fabricated is a message from the source chain that no log backs: a random checksum.
+func fabricated(chain uint64, ts uint64, logIndex uint32) accesslist.Message {
+	m := accesslist.Message{BlockNumber: 1, Timestamp: ts, LogIndex: logIndex}
+	m.ChainID.SetUint64(chain)
+	_, _ = rand.Read(m.Checksum[:])
+	m.Checksum[0] = accesslist.PrefixChecksum
+	return m
+}
+
+func nowUnix() uint64 { return uint64(time.Now().Unix()) }

@@ -1,0 +1,110 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// PartReport is one scenario's (or mix part's) figures.
+type PartReport struct {
+	Name            string           `json:"name"`
+	Sent            int64            `json:"sent"`
+	Accepted        int64            `json:"accepted"`
+	Rejected        map[string]int64 `json:"rejectedByCode"`
+	HTTPStatus      map[string]int64 `json:"httpStatus"`
+	TransportErrors int64            `json:"transportErrors"`
+	Wrong           int64            `json:"wrongOutcomes"`
+	InvalidAccepted int64            `json:"invalidAccepted"`
+	LatencyMs       Latency          `json:"latencyMs"`
+}
+
+// Latency percentiles, in milliseconds, from each request's intended send time.
+type Latency struct {
+	P50, P90, P99, P999, Max float64
+}
+
+// Report is what a run measured.
+type Report struct {
+	Scenario    string        `json:"scenario"`
+	Target      string        `json:"target"`
+	TargetRate  float64       `json:"targetRate"`
+	Achieved    float64       `json:"achievedRate"`
+	Duration    time.Duration `json:"duration"`
+	Scheduled   int           `json:"scheduled"`
+	Missed      int64         `json:"missed"` // due while max_in_flight was reached: not sent
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Parts       []PartReport  `json:"parts"`
+	Total       PartReport    `json:"total"`
+}
+
+func partReport(name string, p *partStats) PartReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ms := func(v int64) float64 { return float64(v) / 1000 }
+	r := PartReport{Name: name, Sent: p.sent, Accepted: p.accepted, TransportErrors: p.transport, Wrong: p.wrong,
+		InvalidAccepted: p.invalidOK, Rejected: map[string]int64{}, HTTPStatus: map[string]int64{},
+		LatencyMs: Latency{P50: ms(p.hist.ValueAtQuantile(50)), P90: ms(p.hist.ValueAtQuantile(90)),
+			P99: ms(p.hist.ValueAtQuantile(99)), P999: ms(p.hist.ValueAtQuantile(99.9)), Max: ms(p.hist.Max())}}
+	for _, c := range sortedCodes(p.rejected) {
+		r.Rejected[fmt.Sprint(c)] = p.rejected[c]
+	}
+	for _, s := range sortedCodes(p.statuses) {
+		r.HTTPStatus[fmt.Sprint(s)] = p.statuses[s]
+	}
+	return r
+}
+
+func newReport(scenario, target string, opt Options, elapsed time.Duration, scheduled int, missed int64, parts map[string]*partStats, total *partStats, interrupted bool) *Report {
+	r := &Report{Scenario: scenario, Target: target, TargetRate: opt.Rate, Duration: elapsed, Scheduled: scheduled,
+		Missed: missed, Interrupted: interrupted, Total: partReport("total", total)}
+	r.Achieved = float64(r.Total.Sent) / elapsed.Seconds()
+	var names []string
+	for n := range parts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r.Parts = append(r.Parts, partReport(n, parts[n]))
+	}
+	return r
+}
+
+// Failed reports whether any outcome was wrong (the command exits non-zero then).
+func (r *Report) Failed() bool { return r.Total.Wrong > 0 }
+
+// Print writes the report as a table.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "scenario %s against %s: %d sent in %s, %.0f/s achieved of %.0f/s target, %d missed (generator behind)%s\n\n",
+		r.Scenario, r.Target, r.Total.Sent, r.Duration.Round(time.Millisecond), r.Achieved, r.TargetRate, r.Missed,
+		map[bool]string{true: ", INTERRUPTED (partial)", false: ""}[r.Interrupted])
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tsent\taccepted\trejected (code: n)\terrors\twrong\tinvalid accepted\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
+	for _, p := range append(r.Parts, r.Total) {
+		var rej []string
+		for c, n := range p.Rejected {
+			rej = append(rej, fmt.Sprintf("%s: %d", c, n))
+		}
+		sort.Strings(rej)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", p.Name, p.Sent, p.Accepted, strings.Join(rej, ", "),
+			p.TransportErrors, p.Wrong, p.InvalidAccepted, p.LatencyMs.P50, p.LatencyMs.P90, p.LatencyMs.P99, p.LatencyMs.P999, p.LatencyMs.Max)
+	}
+	tw.Flush()
+	if r.Failed() {
+		fmt.Fprintf(w, "\nWRONG OUTCOMES: %d (of which invalid txs accepted: %d)\n", r.Total.Wrong, r.Total.InvalidAccepted)
+	}
+}
+
+// WriteJSON writes the report to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

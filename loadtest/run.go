@@ -1,0 +1,258 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/valyala/fasthttp"
+)
+
+// Options bound and pace a run. The run stops at Duration or after Requests, whichever is first,
+// or when ctx ends (then the report is partial).
+type Options struct {
+	// Rate is the target rate in requests per second (open loop: requests are sent at their
+	// intended times whatever the answers' latency).
+	Rate float64
+	// Duration and Requests bound the run; at least one must be set.
+	Duration time.Duration
+	Requests int
+	// MaxInFlight bounds requests outstanding; a request due while it is reached is not sent
+	// and counted as missed (the generator, not the target, fell behind). Default 512.
+	MaxInFlight int
+	// Timeout of each request (default 10 s).
+	Timeout time.Duration
+	// Progress, if set, gets a line a second.
+	Progress io.Writer
+}
+
+// Outcome of one request.
+type outcome struct {
+	status  int
+	code    int // JSON-RPC error code; 0 when the call had a result
+	err     error
+	latency time.Duration
+}
+
+// partStats accumulates one scenario's (or mix part's) outcomes.
+type partStats struct {
+	mu             sync.Mutex
+	sent, accepted int64
+	rejected       map[int]int64
+	statuses       map[int]int64
+	transport      int64
+	wrong          int64
+	invalidOK      int64 // invalid txs accepted: the worst wrong outcome
+	hist           *hdrhistogram.Histogram
+}
+
+func newPartStats() *partStats {
+	return &partStats{rejected: map[int]int64{}, statuses: map[int]int64{},
+		hist: hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)}
+}
+
+func (p *partStats) record(o outcome, r Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent++
+	p.statuses[o.status]++
+	_ = p.hist.RecordValue(max(o.latency.Microseconds(), 1))
+	switch {
+	case o.err != nil:
+		p.transport++
+		p.wrong++ // the target failed to answer at all
+		return
+	case o.code == 0:
+		p.accepted++
+		if r.Invalid {
+			p.invalidOK++
+		}
+		if !r.Expect.Accept {
+			p.wrong++
+		}
+		return
+	}
+	p.rejected[o.code]++
+	ok := false
+	for _, c := range r.Expect.Codes {
+		ok = ok || c == o.code
+	}
+	if !ok {
+		p.wrong++
+	}
+}
+
+// classify reads one HTTP answer: the JSON-RPC error code of a single call (or of a whole-batch
+// refusal), 0 for a result or a batch of answers.
+func classify(status int, body []byte) (code int, err error) {
+	var one struct {
+		Result json.RawMessage `json:"result"`
+		Error  *struct {
+			Code int `json:"code"`
+		} `json:"error"`
+	}
+	if len(body) > 0 && body[0] == '[' {
+		var many []json.RawMessage
+		if json.Unmarshal(body, &many) != nil {
+			return 0, fmt.Errorf("HTTP %d: unreadable batch answer", status)
+		}
+		return 0, nil
+	}
+	if json.Unmarshal(body, &one) != nil {
+		return 0, fmt.Errorf("HTTP %d: not a JSON-RPC answer", status)
+	}
+	if one.Error != nil {
+		return one.Error.Code, nil
+	}
+	if one.Result == nil {
+		return 0, fmt.Errorf("HTTP %d: neither result nor error", status)
+	}
+	return 0, nil
+}
+
+// Run attacks target with s under opt and reports what happened.
+func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, error) {
+	if opt.Rate <= 0 {
+		return nil, errors.New("loadtest: rate must be positive")
+	}
+	if opt.Duration <= 0 && opt.Requests <= 0 {
+		return nil, errors.New("loadtest: set a duration or a number of requests (every run is bounded)")
+	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = 512
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	client := &fasthttp.Client{MaxConnsPerHost: opt.MaxInFlight, ReadTimeout: opt.Timeout, WriteTimeout: opt.Timeout,
+		MaxResponseBodySize: 64 << 20, NoDefaultUserAgentHeader: true}
+	var mu sync.Mutex
+	parts := map[string]*partStats{}
+	statsOf := func(name string) *partStats {
+		mu.Lock()
+		defer mu.Unlock()
+		p := parts[name]
+		if p == nil {
+			p = newPartStats()
+			parts[name] = p
+		}
+		return p
+	}
+	total := newPartStats()
+	var missed, inFlight atomic.Int64
+	sem := make(chan struct{}, opt.MaxInFlight)
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := time.Time{}
+	if opt.Duration > 0 {
+		end = start.Add(opt.Duration)
+	}
+	stopProgress := progress(opt.Progress, start, total, &missed)
+	interval := time.Duration(float64(time.Second) / opt.Rate)
+	i := 0
+loop:
+	for ; opt.Requests <= 0 || i < opt.Requests; i++ {
+		intended := start.Add(time.Duration(i) * interval)
+		if !end.IsZero() && !intended.Before(end) {
+			break
+		}
+		if d := time.Until(intended); d > 0 {
+			t := time.NewTimer(d) // pacing: the open loop's schedule
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				break loop
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			missed.Add(1)
+			continue
+		}
+		req := s.Next(i)
+		part := statsOf(partOf(s, i))
+		wg.Add(1)
+		inFlight.Add(1)
+		go func() {
+			defer func() { <-sem; inFlight.Add(-1); wg.Done() }()
+			o := send(client, target, req.Body, opt.Timeout)
+			o.latency = time.Since(intended) // from the intended time: queueing behind slow answers counts
+			part.record(o, req)
+			total.record(o, req)
+		}()
+	}
+	wg.Wait()
+	stopProgress()
+	elapsed := time.Since(start)
+	return newReport(s.Name(), target, opt, elapsed, i, missed.Load(), parts, total, ctx.Err() != nil), nil
+}
+
+func send(client *fasthttp.Client, target string, body []byte, timeout time.Duration) outcome {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(target)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(body)
+	if err := client.DoTimeout(req, resp, timeout); err != nil {
+		return outcome{err: err}
+	}
+	code, err := classify(resp.StatusCode(), resp.Body())
+	return outcome{status: resp.StatusCode(), code: code, err: err}
+}
+
+// progress prints a line a second until stopped.
+func progress(w io.Writer, start time.Time, total *partStats, missed *atomic.Int64) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			total.mu.Lock()
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(w, "\r%5.0fs  sent %d  %.0f/s  p50 %s  p99 %s  errors %d  wrong %d  missed %d   ",
+				el, total.sent, float64(total.sent)/el, us(total.hist.ValueAtQuantile(50)), us(total.hist.ValueAtQuantile(99)),
+				total.transport, total.wrong, missed.Load())
+			total.mu.Unlock()
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		fmt.Fprintln(w)
+	}
+}
+
+func us(v int64) string { return (time.Duration(v) * time.Microsecond).String() }
+
+// sortedCodes lists a code map's keys, in order.
+func sortedCodes(m map[int]int64) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}

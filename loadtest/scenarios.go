@@ -1,0 +1,263 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
+)
+
+// JSON-RPC codes the scenarios expect (protocol.md §7 and the gateway's own).
+const (
+	codeConflict          = -320600
+	codeUnknownChain      = -320501
+	codeInvalidParams     = -32602
+	codeBatchTooLarge     = -32014
+	codeAccessListTooLong = -32022
+)
+
+// fixed is a scenario cycling over prepared requests.
+type fixed struct {
+	name string
+	reqs []Request
+}
+
+func (f *fixed) Name() string       { return f.name }
+func (f *fixed) Next(i int) Request { return f.reqs[i%len(f.reqs)] }
+
+// Scenarios is every scenario, by name.
+func Scenarios() Catalog {
+	return Catalog{
+		"valid":                 valid,
+		"invalid-checksum":      invalidChecksum,
+		"unknown-chain":         unknownChain,
+		"expired":               expired,
+		"same-timestamp":        sameTimestamp,
+		"malformed":             malformed,
+		"oversized-access-list": oversizedAccessList,
+		"duplicate-flood":       duplicateFlood,
+		"unique-invalid-flood":  uniqueInvalidFlood,
+		"batch-bomb":            batchBomb,
+		"plain":                 plain,
+		"reads":                 reads,
+		"mix":                   mix,
+	}
+}
+
+// emit makes n initiating messages on the source chain.
+func emit(ctx context.Context, env *Env, n int) ([]devnet.Emitted, error) {
+	out := make([]devnet.Emitted, n)
+	for i := range out {
+		e, err := env.Devnet.Chain(env.SourceChain).Emit(ctx, env.Devnet.Accounts[0], common.Hash{0x10, 0xad}, []byte(fmt.Sprint("loadtest ", i)))
+		if err != nil {
+			return nil, fmt.Errorf("emitting initiating message %d: %w", i, err)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// valid: interop txs executing real initiating messages, signed by many funded keys.
+func valid(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("valid"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 8)
+	if err != nil {
+		return nil, err
+	}
+	accts := env.accounts(0)
+	s, err := newSigner(ctx, env, accts)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixed{name: "valid"}
+	for i := range env.Txs {
+		raw := s.sign(accts[i%len(accts)], msgs[i%len(msgs)].Keys())
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Accept: true}})
+	}
+	return f, nil
+}
+
+// invalidTxs signs n txs whose access lists keysOf(i) makes, by accounts of part 3 (they must
+// never be accepted, so their nonces are never consumed).
+func invalidTxs(ctx context.Context, env *Env, name string, n int, codes []int, keysOf func(i int) []common.Hash) (Scenario, error) {
+	if err := env.needDevnet(name); err != nil {
+		return nil, err
+	}
+	accts := env.accounts(3)
+	s, err := newSigner(ctx, env, accts)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixed{name: name}
+	for i := range n {
+		a := accts[i%len(accts)]
+		raw := signAt(env.ChainID, a, s.nonces[a.Address], keysOf(i))
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: codes}, Invalid: true})
+	}
+	return f, nil
+}
+
+// invalid-checksum: real messages with one checksum bit flipped (a few distinct lists, so the
+// verdict cache helps).
+func invalidChecksum(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("invalid-checksum"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 4)
+	if err != nil {
+		return nil, err
+	}
+	return invalidTxs(ctx, env, "invalid-checksum", min(env.Txs, 64), []int{codeConflict}, func(i int) []common.Hash {
+		keys := append([]common.Hash(nil), msgs[i%len(msgs)].Keys()...)
+		keys[len(keys)-1][31] ^= 1
+		return keys
+	})
+}
+
+// unknown-chain: a source chain outside the dependency set (refused without a filter call).
+func unknownChain(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "unknown-chain", min(env.Txs, 64), []int{codeUnknownChain}, func(i int) []common.Hash {
+		return accesslist.EncodeMessages([]accesslist.Message{fabricated(5, nowUnix()-60, uint32(i))})
+	})
+}
+
+// expired: a message older than the expiry window (refused locally).
+func expired(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "expired", min(env.Txs, 64), []int{codeConflict}, func(i int) []common.Hash {
+		return accesslist.EncodeMessages([]accesslist.Message{fabricated(env.SourceChain, nowUnix()-8*24*3600, uint32(i))})
+	})
+}
+
+// same-timestamp: executed at or before its initiating timestamp (refused locally).
+func sameTimestamp(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "same-timestamp", min(env.Txs, 64), []int{codeConflict}, func(i int) []common.Hash {
+		return accesslist.EncodeMessages([]accesslist.Message{fabricated(env.SourceChain, nowUnix()+3600, uint32(i))})
+	})
+}
+
+// malformed: inbox entries that do not parse (refused without a filter call).
+func malformed(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "malformed", min(env.Txs, 64), []int{codeInvalidParams}, func(i int) []common.Hash {
+		return []common.Hash{{accesslist.PrefixChecksum, byte(i)}, {accesslist.PrefixLookup, 1}}
+	})
+}
+
+// oversized-access-list: one inbox entry more than the target allows.
+func oversizedAccessList(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "oversized-access-list", min(env.Txs, 16), []int{codeAccessListTooLong}, func(i int) []common.Hash {
+		var msgs []accesslist.Message
+		for j := 0; len(accesslist.EncodeMessages(msgs)) <= env.MaxInboxEntries; j++ {
+			msgs = append(msgs, fabricated(env.SourceChain, nowUnix()-60, uint32(i*1000+j)))
+		}
+		return accesslist.EncodeMessages(msgs)
+	})
+}
+
+// duplicate-flood: one valid tx, sent over and over.
+func duplicateFlood(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("duplicate-flood"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 1)
+	if err != nil {
+		return nil, err
+	}
+	accts := env.accounts(1)
+	s, err := newSigner(ctx, env, accts[:1])
+	if err != nil {
+		return nil, err
+	}
+	raw := s.sign(accts[0], msgs[0].Keys())
+	return &fixed{name: "duplicate-flood", reqs: []Request{{Body: sendRaw(1, raw), Expect: Expect{Accept: true}}}}, nil
+}
+
+// unique-invalid-flood: every tx names a different message no log backs: no cache helps, each
+// one costs the target a filter check.
+func uniqueInvalidFlood(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "unique-invalid-flood", env.Txs, []int{codeConflict}, func(i int) []common.Hash {
+		return accesslist.EncodeMessages([]accesslist.Message{fabricated(env.SourceChain, nowUnix()-60, uint32(i))})
+	})
+}
+
+// batch-bomb: a batch one call over the target's limit (refused whole, before decoding).
+func batchBomb(_ context.Context, env *Env) (Scenario, error) {
+	calls := make([]string, env.MaxBatch+1)
+	for i := range calls {
+		calls[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_blockNumber","params":[]}`, i)
+	}
+	return &fixed{name: "batch-bomb", reqs: []Request{{Body: []byte("[" + strings.Join(calls, ",") + "]"),
+		Expect: Expect{Codes: []int{codeBatchTooLarge}}}}}, nil
+}
+
+// plain: transfers without an access list (forwarded untouched).
+func plain(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("plain"); err != nil {
+		return nil, err
+	}
+	accts := env.accounts(2)
+	s, err := newSigner(ctx, env, accts)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixed{name: "plain"}
+	for i := range env.Txs {
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, s.sign(accts[i%len(accts)], nil)), Expect: Expect{Accept: true}})
+	}
+	return f, nil
+}
+
+// reads: allowed reads, proxied.
+func reads(context.Context, *Env) (Scenario, error) {
+	return &fixed{name: "reads", reqs: []Request{
+		{Body: []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`), Expect: Expect{Accept: true}},
+		{Body: []byte(`{"jsonrpc":"2.0","id":2,"method":"eth_getBalance","params":["0x000000000000000000000000000000000000dEaD","latest"]}`), Expect: Expect{Accept: true}},
+		{Body: []byte(`{"jsonrpc":"2.0","id":3,"method":"eth_chainId","params":[]}`), Expect: Expect{Accept: true}},
+	}}, nil
+}
+
+// mix: a realistic blend, with a share of attack traffic.
+func mix(ctx context.Context, env *Env) (Scenario, error) {
+	parts := []struct {
+		name   string
+		weight int
+	}{{"valid", 3}, {"plain", 2}, {"reads", 2}, {"invalid-checksum", 1}, {"unique-invalid-flood", 1}, {"duplicate-flood", 1}}
+	var scenarios []Scenario
+	var weights []int
+	for _, p := range parts {
+		s, err := Build(ctx, env, p.name)
+		if err != nil {
+			return nil, err
+		}
+		scenarios = append(scenarios, s)
+		weights = append(weights, p.weight)
+	}
+	return Mix("mix", scenarios, weights), nil
+}
+
+// Build prepares the named scenario ("a+b" mixes scenarios with equal weights).
+func Build(ctx context.Context, env *Env, name string) (Scenario, error) {
+	if strings.Contains(name, "+") {
+		var parts []Scenario
+		var weights []int
+		for _, n := range strings.Split(name, "+") {
+			s, err := Build(ctx, env, n)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, s)
+			weights = append(weights, 1)
+		}
+		return Mix(name, parts, weights), nil
+	}
+	f, ok := Scenarios()[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(Scenarios().Names(), ", "))
+	}
+	return f(ctx, env)
+}
