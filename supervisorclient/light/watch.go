@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,11 +20,33 @@ type watchState struct {
 	failAfter atomic.Int64 // nanoseconds a chain may be unreadable before failsafe; 0 = never
 }
 
-// StartWatch runs Watch in the background; readiness and failsafe apply from its return.
+// StartWatch reads every chain once (each read bounded by the upstream timeout), so a filter
+// whose chains answer is initialized when it starts serving, then runs Watch in the background;
+// readiness and failsafe apply from its return.
 func (c *Checker) StartWatch(ctx context.Context, interval, failAfter time.Duration) {
 	c.watch.failAfter.Store(int64(failAfter))
 	c.watch.on.Store(true)
+	c.readChains(ctx)
 	go c.Watch(ctx, interval, failAfter)
+}
+
+// readChains reads every chain's head once, concurrently, recording which answered.
+func (c *Checker) readChains(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, up := range c.chains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, up.timeout)
+			defer cancel()
+			var n hexutil.Uint64
+			elems := []rpc.BatchElem{{Method: "eth_blockNumber", Result: &n}}
+			if err := up.batch(rctx, "eth_blockNumber", elems); err == nil && elems[0].Error == nil {
+				up.readOK()
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Watch reads every chain's latest block every interval until ctx ends, so the checker knows
@@ -37,15 +60,7 @@ func (c *Checker) Watch(ctx context.Context, interval, failAfter time.Duration) 
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		for _, up := range c.chains {
-			rctx, cancel := context.WithTimeout(ctx, up.timeout)
-			var n hexutil.Uint64
-			elems := []rpc.BatchElem{{Method: "eth_blockNumber", Result: &n}}
-			if err := up.batch(rctx, "eth_blockNumber", elems); err == nil && elems[0].Error == nil {
-				up.readOK()
-			}
-			cancel()
-		}
+		c.readChains(ctx)
 		select {
 		case <-ctx.Done():
 			return
