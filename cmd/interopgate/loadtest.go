@@ -39,6 +39,8 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.IntFlag{Name: "max-batch", Value: 100, Usage: "the target's batch limit (the batch bomb sends one more)"},
 			&cli.IntFlag{Name: "max-inbox-entries", Value: 256, Usage: "the target's access-list limit"},
 			&cli.StringFlag{Name: "json", Usage: "also write the report as JSON to this file"},
+			&cli.StringFlag{Name: "compare", Usage: "a second target (URL, or \"node\": with --devnet, chain 902's node itself): the same scenario against both in alternating rounds, with ratios"},
+			&cli.IntFlag{Name: "rounds", Value: 4, Usage: "with --compare: rounds per target"},
 		},
 		Action: func(c *cli.Context) error { return runLoadtest(c, st) },
 	}
@@ -60,6 +62,9 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		}
 		defer stop()
 		target, env.Devnet, env.ChainID = d.url, d.net, 902
+		if c.String("compare") == "node" {
+			_ = c.Set("compare", d.net.Chain(902).RPCURL())
+		}
 	case target == "":
 		return cli.Exit("give --target URL or --devnet", 2)
 	default:
@@ -72,8 +77,23 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	report, err := loadtest.Run(ctx, target, s, loadtest.Options{Rate: c.Float64("rate"), Duration: c.Duration("duration"),
-		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr})
+	opt := loadtest.Options{Rate: c.Float64("rate"), Duration: c.Duration("duration"),
+		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr}
+	if other := c.String("compare"); other != "" {
+		if u, err := url.Parse(other); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return cli.Exit(fmt.Sprintf("--compare %q: want an http:// or https:// URL (or \"node\" with --devnet)", other), 2)
+		}
+		cmp, err := loadtest.Compare(ctx, target, other, s, opt, c.Int("rounds"))
+		if err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+		cmp.Print(st.stdout)
+		if cmp.Failed() {
+			return cli.Exit("wrong outcomes", 1)
+		}
+		return nil
+	}
+	report, err := loadtest.Run(ctx, target, s, opt)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}

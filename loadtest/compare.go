@@ -1,0 +1,109 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// Comparison is the same scenario run against two targets in alternating rounds, so that a
+// change of conditions on the shared machine hits both alike.
+type Comparison struct {
+	A, B []*Report
+}
+
+// Compare runs s against a and b in rounds alternating a, b, a, b …, each round opt.Duration /
+// rounds long (or opt.Requests / rounds requests).
+func Compare(ctx context.Context, a, b string, s Scenario, opt Options, rounds int) (*Comparison, error) {
+	if rounds < 1 {
+		rounds = 1
+	}
+	round := opt
+	round.Duration = opt.Duration / time.Duration(rounds)
+	round.Requests = opt.Requests / rounds
+	c := &Comparison{}
+	for range rounds {
+		for _, side := range []struct {
+			url string
+			out *[]*Report
+		}{{a, &c.A}, {b, &c.B}} {
+			r, err := Run(ctx, side.url, s, round)
+			if err != nil {
+				return nil, err
+			}
+			*side.out = append(*side.out, r)
+			if ctx.Err() != nil {
+				return c, nil
+			}
+		}
+	}
+	return c, nil
+}
+
+// sideFigures are one target's figures over its rounds: medians of the rounds' percentiles.
+type sideFigures struct {
+	sent, wrong  int64
+	invalidOK    int64
+	rate         float64
+	p50, p99, mx float64
+}
+
+func figures(rs []*Report) sideFigures {
+	var f sideFigures
+	var p50s, p99s, rates []float64
+	for _, r := range rs {
+		f.sent += r.Total.Sent
+		f.wrong += r.Total.Wrong
+		f.invalidOK += r.Total.InvalidAccepted
+		p50s = append(p50s, r.Total.LatencyMs.P50)
+		p99s = append(p99s, r.Total.LatencyMs.P99)
+		rates = append(rates, r.Achieved)
+		f.mx = max(f.mx, r.Total.LatencyMs.Max)
+	}
+	f.p50, f.p99, f.rate = median(p50s), median(p99s), median(rates)
+	return f
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+// Failed reports a wrong outcome on either side.
+func (c *Comparison) Failed() bool {
+	return figures(c.A).wrong+figures(c.B).wrong > 0
+}
+
+// Print writes both sides and the ratio B / A of each figure.
+func (c *Comparison) Print(w io.Writer) {
+	if len(c.A) == 0 || len(c.B) == 0 {
+		fmt.Fprintln(w, "comparison interrupted before both targets ran")
+		return
+	}
+	a, b := figures(c.A), figures(c.B)
+	ratio := func(x, y float64) string {
+		if x == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f×", y/x)
+	}
+	fmt.Fprintf(w, "scenario %s, %d alternating rounds (medians of the rounds)\n\n", c.A[0].Scenario, len(c.A))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tsent\twrong\tinvalid accepted\tachieved/s\tp50 ms\tp99 ms\tmax ms\t")
+	fmt.Fprintf(tw, "A %s\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", c.A[0].Target, a.sent, a.wrong, a.invalidOK, a.rate, a.p50, a.p99, a.mx)
+	fmt.Fprintf(tw, "B %s\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", c.B[0].Target, b.sent, b.wrong, b.invalidOK, b.rate, b.p50, b.p99, b.mx)
+	fmt.Fprintf(tw, "B / A\t\t\t\t%s\t%s\t%s\t%s\t\n", ratio(a.rate, b.rate), ratio(a.p50, b.p50), ratio(a.p99, b.p99), ratio(a.mx, b.mx))
+	tw.Flush()
+}
