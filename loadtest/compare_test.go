@@ -3,6 +3,9 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +38,26 @@ func TestCompareAlternatesAndCountsBothSides(t *testing.T) {
 	c.Print(&b)
 	if !strings.Contains(b.String(), "B / A") {
 		t.Fatalf("%s", b.String())
+	}
+}
+
+// The cost is the difference of the target's counters around the run, per interop tx and per
+// request.
+func TestCostFromTheTargetsMetrics(t *testing.T) {
+	checks := 10
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE interopgate_filter_checks_total counter\ninteropgate_filter_checks_total{endpoint=\"a\",method=\"m\",outcome=\"valid\"} %d\n", checks)
+		fmt.Fprintf(w, "# TYPE interopgate_gateway_backend_requests_total counter\ninteropgate_gateway_backend_requests_total{backend=\"s\",outcome=\"ok\"} %d\n", 2*checks)
+	}))
+	defer srv.Close()
+	r, err := WithCost(context.Background(), srv.URL, func() (*Report, error) {
+		checks += 5
+		return &Report{Total: PartReport{Sent: 20}, interop: 10}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Cost; c.FilterChecks != 5 || c.ChecksPerInterop != 0.5 || c.SentryRequests != 10 || c.SentryPerRequest != 0.5 {
+		t.Fatalf("%+v", c)
 	}
 }

@@ -41,6 +41,8 @@ type Report struct {
 	Interrupted bool          `json:"interrupted,omitempty"`
 	Parts       []PartReport  `json:"parts"`
 	Total       PartReport    `json:"total"`
+	Cost        *Cost         `json:"cost,omitempty"`
+	interop     int64         // requests carrying an interop tx
 }
 
 func partReport(name string, p *partStats) PartReport {
@@ -95,6 +97,9 @@ func (r *Report) Print(w io.Writer) {
 			p.TransportErrors, p.Wrong, p.InvalidAccepted, p.LatencyMs.P50, p.LatencyMs.P90, p.LatencyMs.P99, p.LatencyMs.P999, p.LatencyMs.Max)
 	}
 	tw.Flush()
+	if r.Cost != nil {
+		fmt.Fprintf(w, "\n%s\n", r.Cost)
+	}
 	if r.Failed() {
 		fmt.Fprintf(w, "\nWRONG OUTCOMES: %d (of which invalid txs accepted: %d)\n", r.Total.Wrong, r.Total.InvalidAccepted)
 	}

@@ -146,7 +146,7 @@ func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, 
 		return p
 	}
 	total := newPartStats()
-	var missed, inFlight atomic.Int64
+	var missed, inFlight, interop atomic.Int64
 	sem := make(chan struct{}, opt.MaxInFlight)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -181,6 +181,9 @@ loop:
 			continue
 		}
 		req := s.Next(i)
+		if req.Interop {
+			interop.Add(1)
+		}
 		part := statsOf(partOf(s, i))
 		wg.Add(1)
 		inFlight.Add(1)
@@ -195,7 +198,9 @@ loop:
 	wg.Wait()
 	stopProgress()
 	elapsed := time.Since(start)
-	return newReport(s.Name(), target, opt, elapsed, i, missed.Load(), parts, total, ctx.Err() != nil), nil
+	r := newReport(s.Name(), target, opt, elapsed, i, missed.Load(), parts, total, ctx.Err() != nil)
+	r.interop = interop.Load()
+	return r, nil
 }
 
 func send(client *fasthttp.Client, target string, body []byte, timeout time.Duration) outcome {

@@ -32,6 +32,8 @@ type Request struct {
 	// Invalid marks a request carrying a tx that must never be accepted: accepting it is the
 	// worst wrong outcome, counted apart.
 	Invalid bool
+	// Interop marks a request carrying an interop tx (the cost per interop tx counts them).
+	Interop bool
 }
 
 // Scenario makes the requests of one traffic shape. Next is called concurrently.

@@ -78,7 +78,7 @@ func valid(ctx context.Context, env *Env) (Scenario, error) {
 	f := &fixed{name: "valid"}
 	for i := range env.Txs {
 		raw := s.sign(accts[i%len(accts)], msgs[i%len(msgs)].Keys())
-		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Accept: true}})
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Accept: true}, Interop: true})
 	}
 	return f, nil
 }
@@ -98,7 +98,7 @@ func invalidTxs(ctx context.Context, env *Env, name string, n int, codes []int, 
 	for i := range n {
 		a := accts[i%len(accts)]
 		raw := signAt(env.ChainID, a, s.nonces[a.Address], keysOf(i))
-		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: codes}, Invalid: true})
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: codes}, Invalid: true, Interop: true})
 	}
 	return f, nil
 }
@@ -174,7 +174,7 @@ func duplicateFlood(ctx context.Context, env *Env) (Scenario, error) {
 		return nil, err
 	}
 	raw := s.sign(accts[0], msgs[0].Keys())
-	return &fixed{name: "duplicate-flood", reqs: []Request{{Body: sendRaw(1, raw), Expect: Expect{Accept: true}}}}, nil
+	return &fixed{name: "duplicate-flood", reqs: []Request{{Body: sendRaw(1, raw), Expect: Expect{Accept: true}, Interop: true}}}, nil
 }
 
 // unique-invalid-flood: every tx names a different message no log backs: no cache helps, each

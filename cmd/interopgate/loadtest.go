@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
@@ -41,6 +43,7 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.StringFlag{Name: "json", Usage: "also write the report as JSON to this file"},
 			&cli.StringFlag{Name: "compare", Usage: "a second target (URL, or \"node\": with --devnet, chain 902's node itself): the same scenario against both in alternating rounds, with ratios"},
 			&cli.IntFlag{Name: "rounds", Value: 4, Usage: "with --compare: rounds per target"},
+			&cli.StringFlag{Name: "metrics", Usage: "the target's Prometheus metrics URL: the report adds filter checks and requests per interop tx and sentry requests per request (with --devnet: its gateway's, by default)"},
 		},
 		Action: func(c *cli.Context) error { return runLoadtest(c, st) },
 	}
@@ -62,6 +65,9 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		}
 		defer stop()
 		target, env.Devnet, env.ChainID = d.url, d.net, 902
+		if !c.IsSet("metrics") {
+			_ = c.Set("metrics", d.metrics)
+		}
 		if c.String("compare") == "node" {
 			_ = c.Set("compare", d.net.Chain(902).RPCURL())
 		}
@@ -93,7 +99,13 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		}
 		return nil
 	}
-	report, err := loadtest.Run(ctx, target, s, opt)
+	runOnce := func() (*loadtest.Report, error) { return loadtest.Run(ctx, target, s, opt) }
+	var report *loadtest.Report
+	if m := c.String("metrics"); m != "" {
+		report, err = loadtest.WithCost(ctx, m, runOnce)
+	} else {
+		report, err = runOnce()
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -111,8 +123,9 @@ func runLoadtest(c *cli.Context, st *appState) error {
 
 // loadtestDevnet is the embedded target: the devnet, its light filter and a gateway for 902.
 type loadtestDevnet struct {
-	net *devnet.Devnet
-	url string
+	net     *devnet.Devnet
+	url     string
+	metrics string // the gateway's (and its filter clients') metrics
 }
 
 func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet, func(), error) {
@@ -152,11 +165,20 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet,
 	cfg.Sentries.Backends = []ingress.BackendConfig{{Name: "chain902", URL: dn.Chain(902).RPCURL()}}
 	cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: api.URL()}}
 	cfg.Interop.Chains = []uint64{901, 902}
-	parts, err := buildGateway(cfg, log, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	parts, err := buildGateway(cfg, log, reg)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go msrv.Serve(mln) //nolint:errcheck // returns on Close
+	stops = append(stops, func() { msrv.Close() })
 	wctx, wcancel := context.WithCancel(ctx)
 	go parts.watcher.Run(wctx)
 	if err := parts.gw.Start(net.JoinHostPort("127.0.0.1", "0")); err != nil {
@@ -171,5 +193,5 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet,
 		wcancel()
 		_ = parts.stores.Close()
 	})
-	return &loadtestDevnet{net: dn, url: parts.gw.URL()}, stop, nil
+	return &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}, stop, nil
 }
