@@ -43,6 +43,7 @@ type Report struct {
 	Total       PartReport    `json:"total"`
 	Cost        *Cost         `json:"cost,omitempty"`
 	interop     int64         // requests carrying an interop tx
+	total       *partStats    // the histograms behind Total, for the plot
 }
 
 func partReport(name string, p *partStats) PartReport {

@@ -51,6 +51,10 @@ type partStats struct {
 	wrong          int64
 	invalidOK      int64 // invalid txs accepted: the worst wrong outcome
 	hist           *hdrhistogram.Histogram
+	// perSecond holds a histogram per second of the run (by intended send time), for the plot;
+	// only the total keeps it.
+	perSecond []*hdrhistogram.Histogram
+	keepTime  bool
 }
 
 func newPartStats() *partStats {
@@ -58,12 +62,19 @@ func newPartStats() *partStats {
 		hist: hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)}
 }
 
-func (p *partStats) record(o outcome, r Request) {
+func (p *partStats) record(o outcome, r Request, second int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sent++
 	p.statuses[o.status]++
-	_ = p.hist.RecordValue(max(o.latency.Microseconds(), 1))
+	v := max(o.latency.Microseconds(), 1)
+	_ = p.hist.RecordValue(v)
+	if p.keepTime && second >= 0 {
+		for len(p.perSecond) <= second {
+			p.perSecond = append(p.perSecond, hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 2))
+		}
+		_ = p.perSecond[second].RecordValue(v)
+	}
 	switch {
 	case o.err != nil:
 		p.transport++
@@ -146,6 +157,7 @@ func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, 
 		return p
 	}
 	total := newPartStats()
+	total.keepTime = true
 	var missed, inFlight, interop atomic.Int64
 	sem := make(chan struct{}, opt.MaxInFlight)
 	var wg sync.WaitGroup
@@ -191,8 +203,9 @@ loop:
 			defer func() { <-sem; inFlight.Add(-1); wg.Done() }()
 			o := send(client, target, req.Body, opt.Timeout)
 			o.latency = time.Since(intended) // from the intended time: queueing behind slow answers counts
-			part.record(o, req)
-			total.record(o, req)
+			second := int(intended.Sub(start) / time.Second)
+			part.record(o, req, second)
+			total.record(o, req, second)
 		}()
 	}
 	wg.Wait()
@@ -200,6 +213,7 @@ loop:
 	elapsed := time.Since(start)
 	r := newReport(s.Name(), target, opt, elapsed, i, missed.Load(), parts, total, ctx.Err() != nil)
 	r.interop = interop.Load()
+	r.total = total
 	return r, nil
 }
 

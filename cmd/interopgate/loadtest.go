@@ -41,6 +41,7 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.IntFlag{Name: "max-batch", Value: 100, Usage: "the target's batch limit (the batch bomb sends one more)"},
 			&cli.IntFlag{Name: "max-inbox-entries", Value: 256, Usage: "the target's access-list limit"},
 			&cli.StringFlag{Name: "json", Usage: "also write the report as JSON to this file"},
+			&cli.StringFlag{Name: "plot", Usage: "also draw the latency over time and its distribution to this PNG file"},
 			&cli.StringFlag{Name: "compare", Usage: "a second target (URL, or \"node\": with --devnet, chain 902's node itself): the same scenario against both in alternating rounds, with ratios"},
 			&cli.IntFlag{Name: "rounds", Value: 4, Usage: "with --compare: rounds per target"},
 			&cli.StringFlag{Name: "metrics", Usage: "the target's Prometheus metrics URL: the report adds filter checks and requests per interop tx and sentry requests per request (with --devnet: its gateway's, by default)"},
@@ -113,6 +114,11 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	if path := c.String("json"); path != "" {
 		if err := report.WriteJSON(path); err != nil {
 			return cli.Exit(fmt.Sprintf("--json: %v", err), 2)
+		}
+	}
+	if path := c.String("plot"); path != "" {
+		if err := report.Plot(path); err != nil {
+			return cli.Exit(fmt.Sprintf("--plot: %v", err), 2)
 		}
 	}
 	if report.Failed() {

@@ -52,14 +52,18 @@ func TestLoadtestScenariosAgainstTheDevnet(t *testing.T) {
 func TestLoadtestCountsWrongOutcomes(t *testing.T) {
 	acceptAll := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return "0x01", nil })
 	report := filepath.Join(t.TempDir(), "report.json")
+	plotFile := filepath.Join(t.TempDir(), "latency.png")
 	_, err := run(t, "loadtest", "--target", acceptAll.URL, "--scenario", "reads+batch-bomb", "--rate", "200",
-		"--requests", "40", "--json", report)
+		"--requests", "40", "--json", report, "--plot", plotFile)
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "wrong outcomes") {
 		t.Fatalf("exit: %v", err)
 	}
 	data, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if png, err := os.ReadFile(plotFile); err != nil || len(png) < 1000 || string(png[1:4]) != "PNG" {
+		t.Fatalf("plot: %d bytes, %v", len(png), err)
 	}
 	var r loadtest.Report
 	if err := json.Unmarshal(data, &r); err != nil {
