@@ -61,3 +61,33 @@ func TestCostFromTheTargetsMetrics(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+// A ramp sends each step at its own rate: 4 s of 10, 20, 30, 40 per second is 100 requests,
+// each step's due in its own second.
+func TestRampSchedule(t *testing.T) {
+	due := schedule(Options{Steps: []float64{10, 20, 30, 40}, Duration: 4 * time.Second})
+	if d := due(0); d != 0 {
+		t.Fatalf("first %s", d)
+	}
+	if d := due(10); d != time.Second {
+		t.Fatalf("first of step 2 at %s", d)
+	}
+	if d := due(31); d != 2*time.Second+time.Second/30 {
+		t.Fatalf("second of step 3 at %s", d)
+	}
+	if d := due(99); d != 3*time.Second+39*time.Second/40 {
+		t.Fatalf("last at %s", d)
+	}
+	if d := due(100); d != 4*time.Second {
+		t.Fatalf("past the ramp at %s", d)
+	}
+	good := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return "0x1", nil })
+	s, _ := Build(context.Background(), &Env{}, "reads")
+	r, err := Run(context.Background(), good.URL, s, Options{Steps: []float64{50, 100}, Duration: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Total.Sent != 30 {
+		t.Fatalf("%d sent, want 10 + 20", r.Total.Sent)
+	}
+}

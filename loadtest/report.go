@@ -34,6 +34,7 @@ type Report struct {
 	Scenario    string        `json:"scenario"`
 	Target      string        `json:"target"`
 	TargetRate  float64       `json:"targetRate"`
+	Steps       []float64     `json:"rampSteps,omitempty"`
 	Achieved    float64       `json:"achievedRate"`
 	Duration    time.Duration `json:"duration"`
 	Scheduled   int           `json:"scheduled"`
@@ -64,7 +65,11 @@ func partReport(name string, p *partStats) PartReport {
 }
 
 func newReport(scenario, target string, opt Options, elapsed time.Duration, scheduled int, missed int64, parts map[string]*partStats, total *partStats, interrupted bool) *Report {
-	r := &Report{Scenario: scenario, Target: target, TargetRate: opt.Rate, Duration: elapsed, Scheduled: scheduled,
+	rate := opt.Rate
+	if len(opt.Steps) > 0 {
+		rate = float64(scheduled) / elapsed.Seconds()
+	}
+	r := &Report{Scenario: scenario, Target: target, TargetRate: rate, Steps: opt.Steps, Duration: elapsed, Scheduled: scheduled,
 		Missed: missed, Interrupted: interrupted, Total: partReport("total", total)}
 	r.Achieved = float64(r.Total.Sent) / elapsed.Seconds()
 	var names []string

@@ -21,6 +21,9 @@ type Options struct {
 	// Rate is the target rate in requests per second (open loop: requests are sent at their
 	// intended times whatever the answers' latency).
 	Rate float64
+	// Steps, when set, ramps the rate: Duration is split into len(Steps) equal steps, each at
+	// its own rate (Rate is then ignored).
+	Steps []float64
 	// Duration and Requests bound the run; at least one must be set.
 	Duration time.Duration
 	Requests int
@@ -130,12 +133,24 @@ func classify(status int, body []byte) (code int, err error) {
 
 // Run attacks target with s under opt and reports what happened.
 func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, error) {
+	if len(opt.Steps) > 0 {
+		if opt.Duration <= 0 {
+			return nil, errors.New("loadtest: a ramp needs a duration to split into steps")
+		}
+		for _, r := range opt.Steps {
+			if r <= 0 {
+				return nil, errors.New("loadtest: every step's rate must be positive")
+			}
+		}
+		opt.Rate = opt.Steps[len(opt.Steps)-1]
+	}
 	if opt.Rate <= 0 {
 		return nil, errors.New("loadtest: rate must be positive")
 	}
 	if opt.Duration <= 0 && opt.Requests <= 0 {
 		return nil, errors.New("loadtest: set a duration or a number of requests (every run is bounded)")
 	}
+	due := schedule(opt)
 	if opt.MaxInFlight <= 0 {
 		opt.MaxInFlight = 512
 	}
@@ -167,11 +182,10 @@ func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, 
 		end = start.Add(opt.Duration)
 	}
 	stopProgress := progress(opt.Progress, start, total, &missed)
-	interval := time.Duration(float64(time.Second) / opt.Rate)
 	i := 0
 loop:
 	for ; opt.Requests <= 0 || i < opt.Requests; i++ {
-		intended := start.Add(time.Duration(i) * interval)
+		intended := start.Add(due(i))
 		if !end.IsZero() && !intended.Before(end) {
 			break
 		}
@@ -215,6 +229,29 @@ loop:
 	r.interop = interop.Load()
 	r.total = total
 	return r, nil
+}
+
+// schedule gives request i's offset from the start: i / rate, or with steps, the offset within
+// the step it falls in.
+func schedule(opt Options) func(i int) time.Duration {
+	if len(opt.Steps) == 0 {
+		interval := float64(time.Second) / opt.Rate
+		return func(i int) time.Duration { return time.Duration(float64(i) * interval) }
+	}
+	step := opt.Duration / time.Duration(len(opt.Steps))
+	counts := make([]int, len(opt.Steps)) // requests in each step
+	for k, r := range opt.Steps {
+		counts[k] = int(r * step.Seconds())
+	}
+	return func(i int) time.Duration {
+		for k, n := range counts {
+			if i < n {
+				return time.Duration(k)*step + time.Duration(float64(i)*float64(time.Second)/opt.Steps[k])
+			}
+			i -= n
+		}
+		return opt.Duration // past the last step: the run is over
+	}
 }
 
 func send(client *fasthttp.Client, target string, body []byte, timeout time.Duration) outcome {

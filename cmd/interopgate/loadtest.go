@@ -33,6 +33,7 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.BoolFlag{Name: "devnet", Usage: "start the devnet (chains 901 and 902, light filter, a gateway for 902) in-process and attack its gateway"},
 			&cli.StringFlag{Name: "scenario", Value: "mix", Usage: "scenario name, or names joined with +"},
 			&cli.Float64Flag{Name: "rate", Value: 100, Usage: "requests per second (open loop)"},
+			&cli.Float64SliceFlag{Name: "ramp", Usage: "ramp the rate in equal steps of --duration instead, e.g. --ramp 100 --ramp 200 --ramp 400"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to send"},
 			&cli.IntFlag{Name: "requests", Usage: "stop after this many requests (0: only --duration bounds the run)"},
 			&cli.IntFlag{Name: "max-in-flight", Value: 512, Usage: "outstanding requests; one due beyond it is counted as missed"},
@@ -84,7 +85,7 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	opt := loadtest.Options{Rate: c.Float64("rate"), Duration: c.Duration("duration"),
+	opt := loadtest.Options{Rate: c.Float64("rate"), Steps: c.Float64Slice("ramp"), Duration: c.Duration("duration"),
 		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr}
 	if other := c.String("compare"); other != "" {
 		if u, err := url.Parse(other); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
