@@ -113,9 +113,19 @@ func classify(status int, body []byte) (code int, err error) {
 		} `json:"error"`
 	}
 	if len(body) > 0 && body[0] == '[' {
-		var many []json.RawMessage
+		// A batch is accepted when every call is; otherwise it counts as its first error.
+		var many []struct {
+			Error *struct {
+				Code int `json:"code"`
+			} `json:"error"`
+		}
 		if json.Unmarshal(body, &many) != nil {
 			return 0, fmt.Errorf("HTTP %d: unreadable batch answer", status)
+		}
+		for _, m := range many {
+			if m.Error != nil {
+				return m.Error.Code, nil
+			}
 		}
 		return 0, nil
 	}

@@ -39,6 +39,8 @@ func Scenarios() Catalog {
 		"same-timestamp":        sameTimestamp,
 		"malformed":             malformed,
 		"oversized-access-list": oversizedAccessList,
+		"limit-access-list":     limitAccessList,
+		"interop-batch":         interopBatch,
 		"duplicate-flood":       duplicateFlood,
 		"unique-invalid-flood":  uniqueInvalidFlood,
 		"batch-bomb":            batchBomb,
@@ -157,6 +159,44 @@ func oversizedAccessList(ctx context.Context, env *Env) (Scenario, error) {
 		}
 		return accesslist.EncodeMessages(msgs)
 	})
+}
+
+// limit-access-list: access lists exactly at the target's limit, of messages no log backs: the
+// most a single tx may ask of the filter.
+func limitAccessList(ctx context.Context, env *Env) (Scenario, error) {
+	return invalidTxs(ctx, env, "limit-access-list", min(env.Txs, 16), []int{codeConflict}, func(i int) []common.Hash {
+		var msgs []accesslist.Message
+		for j := 0; len(accesslist.EncodeMessages(msgs))+2 <= env.MaxInboxEntries; j++ {
+			msgs = append(msgs, fabricated(env.SourceChain, nowUnix()-60, uint32(i*1000+j)))
+		}
+		return accesslist.EncodeMessages(msgs)
+	})
+}
+
+// interop-batch: batches of the target's maximum size, every call a distinct valid interop tx.
+func interopBatch(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("interop-batch"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 8)
+	if err != nil {
+		return nil, err
+	}
+	accts := env.accounts(1)[1:] // account 0 of this range is the duplicate flood's
+	s, err := newSigner(ctx, env, accts)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixed{name: "interop-batch"}
+	for b := 0; b < max(env.Txs/env.MaxBatch, 1); b++ {
+		calls := make([]string, env.MaxBatch)
+		for i := range calls {
+			n := b*env.MaxBatch + i
+			calls[i] = string(sendRaw(i, s.sign(accts[n%len(accts)], msgs[n%len(msgs)].Keys())))
+		}
+		f.reqs = append(f.reqs, Request{Body: []byte("[" + strings.Join(calls, ",") + "]"), Expect: Expect{Accept: true}, Interop: true})
+	}
+	return f, nil
 }
 
 // duplicate-flood: one valid tx, sent over and over.
