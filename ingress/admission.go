@@ -117,8 +117,9 @@ type flights struct {
 }
 
 type flight struct {
-	done chan struct{}
-	v    sc.Verdict
+	done   chan struct{}
+	v      sc.Verdict
+	joined int // followers waiting; guarded by flights.mu
 }
 
 // decide gives every undecided interop item a verdict (pipeline steps 5–7). Items needing the
@@ -136,17 +137,16 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	if len(misses) == 0 {
 		return
 	}
-	if g.cfg.SenderRateLimit > 0 {
-		misses = g.limitSenders(ctx, misses)
-	}
-
-	// Leaders call the filter; followers wait for an identical check already in flight.
+	// Leaders call the filter; followers wait for an identical check already in flight. Flights
+	// are registered before senders are charged, so copies arriving meanwhile join them: a
+	// follower costs the filter nothing and is not charged (the limit counts filter calls).
 	leaders := map[string][]*txItem{}
 	var order []string
 	followers := map[*flight][]*txItem{}
 	g.flights.mu.Lock()
 	for _, it := range misses {
 		if f, ok := g.flights.m[it.key]; ok && leaders[it.key] == nil {
+			f.joined++
 			followers[f] = append(followers[f], it)
 			g.metrics.join()
 			continue
@@ -158,6 +158,13 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 		leaders[it.key] = append(leaders[it.key], it)
 	}
 	g.flights.mu.Unlock()
+	asks := make(map[string]sc.Request, len(order))
+	for _, key := range order {
+		asks[key] = g.request(leaders[key][0])
+	}
+	if g.cfg.SenderRateLimit > 0 {
+		order = g.chargeLeaders(ctx, order, leaders)
+	}
 
 	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.
 	var reqs []sc.Request
@@ -165,7 +172,7 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	for _, key := range order {
 		select {
 		case g.inflight <- struct{}{}:
-			reqs = append(reqs, g.request(leaders[key][0]))
+			reqs = append(reqs, asks[key])
 			keys = append(keys, key)
 		default:
 			g.metrics.shedOne()
@@ -237,6 +244,33 @@ func (g *Gateway) finishFlight(key string, v sc.Verdict, its []*txItem) {
 // request asks the filter about exactly the keys the verdict is cached under.
 func (g *Gateway) request(it *txItem) sc.Request {
 	return sc.Request{InboxKeys: it.keys, MinSafety: g.safety, Executing: g.execContext()}
+}
+
+// chargeLeaders applies the per-sender limit to the leaders of each new flight and returns the
+// keys still to check: a key whose leaders are all over the limit is checked anyway when
+// others joined it meanwhile (they were not charged and wait for its verdict), else dropped.
+func (g *Gateway) chargeLeaders(ctx context.Context, order []string, leaders map[string][]*txItem) []string {
+	kept := order[:0]
+	for _, key := range order {
+		leaders[key] = g.limitSenders(ctx, leaders[key])
+		if len(leaders[key]) > 0 {
+			kept = append(kept, key)
+			continue
+		}
+		g.flights.mu.Lock()
+		f := g.flights.m[key]
+		waiting := f.joined > 0
+		if !waiting {
+			delete(g.flights.m, key)
+		}
+		g.flights.mu.Unlock()
+		if waiting {
+			kept = append(kept, key)
+		} else {
+			close(f.done)
+		}
+	}
+	return kept
 }
 
 // limitSenders applies the per-sender limit, once per transaction, to txs that would reach

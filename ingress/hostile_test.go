@@ -25,6 +25,8 @@ import (
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/store"
@@ -47,6 +49,7 @@ type rigOptions struct {
 	strategy sc.Strategy
 	// sentryTimeout bounds each request to the sentry (default 5 s).
 	sentryTimeout time.Duration
+	metrics       *prometheus.Registry // where the gateway's metrics go, when a test reads them
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -85,8 +88,12 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.mutate != nil {
 		o.mutate(&cfg)
 	}
+	var m *ingress.Metrics
+	if o.metrics != nil {
+		m = ingress.NewMetrics(o.metrics)
+	}
 	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Stores: o.stores,
-		Failsafe: r.failsafe.Load, Log: zaptest.NewLogger(t)})
+		Failsafe: r.failsafe.Load, Log: zaptest.NewLogger(t), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +249,49 @@ func TestSenderLimitIsChargedOncePerTx(t *testing.T) {
 			t.Fatalf("status %+v: the tx was dropped by its own re-tests", st)
 		}
 	})
+}
+
+// Copies of one tx that arrive while its check is in flight join that check: the sender is
+// charged once, not once per copy (a wallet retrying, or the same batch sent twice).
+func TestConcurrentCopiesChargeTheSenderOnce(t *testing.T) {
+	release := make(chan struct{})
+	var checks atomic.Int64
+	blocking := func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		checks.Add(1)
+		<-release
+		return nil, nil
+	}
+	reg := prometheus.NewRegistry()
+	r := newRig(t, rigOptions{filters: []rpctest.Handler{blocking}, metrics: reg, mutate: func(c *ingress.Config) {
+		c.SenderRateLimit = 1
+		c.SenderRateWindow = d(time.Hour)
+	}})
+	body := sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(1))))
+	const copies = 8
+	outs := make(chan []byte, copies)
+	for range copies {
+		go func() {
+			_, out := post(t, r.gw.URL(), body)
+			outs <- out
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for checks.Load() < 1 || counter(t, reg, "interopgate_gateway_singleflight_joins_total", nil) < copies-1 {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("%d checks, %v joins after 20 s", checks.Load(), counter(t, reg, "interopgate_gateway_singleflight_joins_total", nil))
+		}
+		time.Sleep(2 * time.Millisecond) // polling the gateway's counters against a deadline
+	}
+	close(release)
+	for range copies {
+		if out := <-outs; errCode(out) != 0 {
+			t.Fatalf("a copy of the tx was refused: %s", out)
+		}
+	}
 }
 
 // waitStatus polls interopgate_getTransactionStatus until one of the states, or 20 s.
