@@ -13,7 +13,6 @@ import (
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/eth"
-	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/eth/filters"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -28,8 +27,12 @@ import (
 type ChainConfig struct {
 	// ChainID of the chain (required, non-zero).
 	ChainID uint64
-	// BlockTime between blocks; 0 means blocks are made only by Commit.
+	// BlockTime between blocks, in whole seconds; 0 means blocks are made only by Commit,
+	// one second of chain time apart.
 	BlockTime time.Duration
+	// GenesisTime is the timestamp of block 0; block n is at GenesisTime + n·block_time
+	// (default: now).
+	GenesisTime uint64
 	// HTTPHost and HTTPPort of the JSON-RPC server (default 127.0.0.1, port 0 = any free port).
 	HTTPHost string
 	HTTPPort int
@@ -44,12 +47,12 @@ type Chain struct {
 	log    *zap.Logger
 	stack  *node.Node
 	eth    *eth.Ethereum
-	beacon *catalyst.SimulatedBeacon
 	rpc    *rpc.Client
 	client *ethclient.Client
 
-	mu        sync.Mutex // serialises block production
-	blockTime time.Duration
+	mu        sync.Mutex    // serialises block production
+	blockTime time.Duration // of the timer; 0: on demand
+	step      uint64        // seconds of chain time per block (the rollup config's block_time)
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -64,8 +67,14 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 	if cfg.ChainID == 0 {
 		return nil, errors.New("devnet chain: chain_id must be non-zero")
 	}
+	if cfg.BlockTime < 0 || cfg.BlockTime%time.Second != 0 {
+		return nil, fmt.Errorf("devnet chain %d: block time %s is not a whole number of seconds (block n is at genesis + n·block_time)", cfg.ChainID, cfg.BlockTime)
+	}
 	if cfg.HTTPHost == "" {
 		cfg.HTTPHost = "127.0.0.1"
+	}
+	if cfg.GenesisTime == 0 {
+		cfg.GenesisTime = uint64(time.Now().Unix())
 	}
 	nodeConf := node.Config{
 		Name:             fmt.Sprintf("devnet-%d", cfg.ChainID),
@@ -95,7 +104,7 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		Config:    &chainConfig,
 		GasLimit:  ethconfig.Defaults.Miner.GasCeil,
 		Alloc:     alloc,
-		Timestamp: uint64(time.Now().Unix()) - 1,
+		Timestamp: cfg.GenesisTime,
 	}
 	ethConf.SyncMode = ethconfig.FullSync
 	ethConf.TxPool.NoLocals = true
@@ -114,19 +123,13 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		stack.Close()
 		return nil, fmt.Errorf("devnet chain %d: starting node: %w", cfg.ChainID, err)
 	}
-	// Period 0: the beacon never mines by itself; Chain drives it, so that the timer, Commit
-	// and Reorg cannot race each other.
-	beacon, err := catalyst.NewSimulatedBeacon(0, common.Address{}, backend)
-	if err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("devnet chain %d: simulated beacon: %w", cfg.ChainID, err)
-	}
 	rpcClient := stack.Attach()
 	c := &Chain{
 		id: cfg.ChainID, log: log.With(zap.Uint64("chain", cfg.ChainID)),
-		stack: stack, eth: backend, beacon: beacon,
+		stack: stack, eth: backend,
 		rpc: rpcClient, client: ethclient.NewClient(rpcClient),
-		blockTime: cfg.BlockTime, stop: make(chan struct{}), done: make(chan struct{}),
+		blockTime: cfg.BlockTime, step: max(uint64(cfg.BlockTime/time.Second), 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if cfg.BlockTime > 0 {
 		go c.timer()
@@ -137,15 +140,22 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 	return c, nil
 }
 
+// timer makes block n when the wall clock reaches its timestamp, genesis + n·block_time, so
+// every chain of a devnet started with one genesis time moves in lockstep.
 func (c *Chain) timer() {
 	defer close(c.done)
-	t := time.NewTicker(c.blockTime)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		next := time.Unix(int64(c.Head().Time+c.step), 0)
+		t.Reset(time.Until(next))
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
+			if time.Now().Before(next) {
+				continue // a reorg or Commit moved the head meanwhile
+			}
 			c.Commit()
 		}
 	}
@@ -166,12 +176,26 @@ func (c *Chain) RPC() *rpc.Client { return c.rpc }
 // OnDemand reports whether blocks are made only by Commit.
 func (c *Chain) OnDemand() bool { return c.blockTime == 0 }
 
-// Commit makes a block now, with the pending transactions, and returns its header.
+// GenesisTime is the timestamp of block 0.
+func (c *Chain) GenesisTime() uint64 { return c.eth.BlockChain().Genesis().Time() }
+
+// BlockTime is the chain time between blocks, in seconds (1 on an on-demand chain): block n is
+// at GenesisTime() + n·BlockTime().
+func (c *Chain) BlockTime() uint64 { return c.step }
+
+// Commit makes the next block, with the pending transactions, at its timestamp (the head's
+// plus the block time, whatever the wall clock says), and returns its header. On failure,
+// which only a broken node can cause, it logs and returns the unchanged head.
 func (c *Chain) Commit() *types.Header {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.beacon.Commit()
-	return c.eth.BlockChain().CurrentBlock()
+	head := c.eth.BlockChain().CurrentBlock()
+	h, err := c.seal(head, head.Time+c.step)
+	if err != nil {
+		c.log.Error("making a block", zap.Error(err))
+		return head
+	}
+	return h
 }
 
 // Head returns the current head header.
@@ -182,40 +206,35 @@ func (c *Chain) HeaderByNumber(n uint64) *types.Header {
 	return c.eth.BlockChain().GetHeaderByNumber(n)
 }
 
-// advanceTime makes an empty block whose timestamp is d after the head's. Blocks that follow
-// it, made faster than the wall clock, have timestamps one second apart and are predictable.
-func (c *Chain) advanceTime(d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.beacon.AdjustTime(d)
-}
-
-// Reorg replaces the last depth blocks with as many empty blocks plus one, so the new chain is
-// longer and canonical. Transactions of the replaced blocks and pending ones are dropped: a
-// message they initiated disappears from its block. It needs at least depth blocks above
-// genesis.
+// Reorg replaces the last depth blocks with as many empty blocks at the same timestamps, then
+// makes one more block so the new chain is longer. Transactions of the replaced blocks and
+// pending ones are dropped: a message they initiated disappears from its block, which keeps
+// its number and timestamp but not its hash. It needs at least depth blocks above genesis.
 func (c *Chain) Reorg(depth uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	head := c.eth.BlockChain().CurrentBlock()
+	bc := c.eth.BlockChain()
+	head := bc.CurrentBlock()
 	if depth == 0 || depth > head.Number.Uint64() {
 		return fmt.Errorf("reorg depth %d: chain %d has %d blocks above genesis", depth, c.id, head.Number.Uint64())
 	}
-	ancestor := c.eth.BlockChain().GetHeaderByNumber(head.Number.Uint64() - depth)
-	c.beacon.Rollback()
-	if err := c.beacon.Fork(ancestor.Hash()); err != nil {
-		return fmt.Errorf("reorg chain %d: %w", c.id, err)
+	ancestor := bc.GetBlockByNumber(head.Number.Uint64() - depth)
+	c.eth.TxPool().Clear()
+	if _, err := bc.SetCanonical(ancestor); err != nil {
+		return fmt.Errorf("reorg chain %d: rewinding to %d: %w", c.id, ancestor.NumberU64(), err)
 	}
 	// The pool re-injects the dropped blocks' transactions on the rewind: drop them again.
 	if err := c.eth.TxPool().Sync(); err != nil {
 		return err
 	}
-	c.beacon.Rollback()
-	for i := uint64(0); i <= depth; i++ {
-		c.beacon.Commit()
-	}
-	if got := c.eth.BlockChain().CurrentBlock().Number.Uint64(); got != head.Number.Uint64()+1 {
-		return fmt.Errorf("reorg chain %d: head is %d after the reorg, want %d", c.id, got, head.Number.Uint64()+1)
+	c.eth.TxPool().Clear()
+	parent := ancestor.Header()
+	for range depth + 1 {
+		h, err := c.seal(parent, parent.Time+c.step)
+		if err != nil {
+			return fmt.Errorf("reorg chain %d: %w", c.id, err)
+		}
+		parent = h
 	}
 	return nil
 }
@@ -226,7 +245,7 @@ func (c *Chain) Close() error {
 		close(c.stop)
 		<-c.done
 		c.rpc.Close()
-		c.closeErr = errors.Join(c.beacon.Stop(), c.stack.Close())
+		c.closeErr = c.stack.Close()
 	})
 	return c.closeErr
 }

@@ -22,8 +22,12 @@ import (
 type Config struct {
 	// ChainIDs of the chains (default 901 and 902).
 	ChainIDs []uint64
-	// BlockTime between blocks on every chain; 0 means blocks only on Commit (tests).
+	// BlockTime between blocks on every chain, in whole seconds; 0 means blocks only on Commit
+	// (tests), one second of chain time apart. Block n of every chain is at
+	// GenesisTime + n·block_time, so the chains move in lockstep.
 	BlockTime time.Duration
+	// GenesisTime is the timestamp of block 0 of every chain (default: now).
+	GenesisTime uint64
 	// Accounts is the number of funded accounts, the same on every chain (default 4).
 	Accounts int
 	// HTTPHost of the chains' RPC servers (default 127.0.0.1).
@@ -77,6 +81,9 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
+	if cfg.GenesisTime == 0 {
+		cfg.GenesisTime = uint64(time.Now().Unix())
+	}
 	d := &Devnet{deps: deps}
 	alloc := types.GenesisAlloc{EmitterAddress: {Code: emitterCode, Balance: new(big.Int)}}
 	for i := 0; i < cfg.Accounts; i++ {
@@ -95,7 +102,7 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 			return nil, fmt.Errorf("devnet: chain ID %d twice", id)
 		}
 		seen[id] = true
-		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc}, log)
+		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, GenesisTime: cfg.GenesisTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc}, log)
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -113,6 +120,13 @@ func (d *Devnet) Chain(id uint64) *Chain {
 		}
 	}
 	return nil
+}
+
+// Commit makes the next block on every chain (on-demand devnets: the chains stay in lockstep).
+func (d *Devnet) Commit() {
+	for _, c := range d.Chains {
+		c.Commit()
+	}
 }
 
 // DependencySet is the set of the devnet's chains, with its expiry window.

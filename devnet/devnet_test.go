@@ -116,23 +116,52 @@ func TestReorgRemovesMessage(t *testing.T) {
 	if h == nil || h.Hash() == e.BlockHash {
 		t.Fatalf("block %d was not replaced", e.ID.BlockNumber)
 	}
-	if h.Time == e.ID.Timestamp {
-		t.Fatal("the replacement block has the old timestamp")
+	if h.Time != e.ID.Timestamp {
+		t.Fatalf("the replacement block is at %d, the block it replaced at %d", h.Time, e.ID.Timestamp)
 	}
 	if r, err := c.Client().TransactionReceipt(ctx, e.TxHash); err == nil {
 		t.Fatalf("the emit tx is still in the chain: %+v", r)
 	}
 }
 
-func TestTimerMakesBlocks(t *testing.T) {
-	d := startDevnet(t, Config{ChainIDs: []uint64{901}, BlockTime: 100 * time.Millisecond})
-	c := d.Chains[0]
-	deadline := time.Now().Add(20 * time.Second)
-	for c.Head().Number.Uint64() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("head %d after 20 s with a 100 ms block time", c.Head().Number.Uint64())
+// Timed chains make block n at genesis + n·block_time, all of them in lockstep, as the
+// reference filter expects of an OP Stack chain.
+func TestTimerMakesBlocksInLockstep(t *testing.T) {
+	d := startDevnet(t, Config{BlockTime: time.Second})
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range d.Chains {
+		for c.Head().Number.Uint64() < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("chain %d: head %d after 30 s with a 1 s block time", c.ID(), c.Head().Number.Uint64())
+			}
+			time.Sleep(20 * time.Millisecond) // polling the head against a deadline
 		}
-		time.Sleep(20 * time.Millisecond) // polling the head against a deadline
+	}
+	for _, c := range d.Chains {
+		if c.GenesisTime() != d.Chains[0].GenesisTime() || c.BlockTime() != 1 {
+			t.Fatalf("chain %d: genesis %d, block time %d", c.ID(), c.GenesisTime(), c.BlockTime())
+		}
+		for n := uint64(0); n <= 3; n++ {
+			if h := c.HeaderByNumber(n); h.Time != c.GenesisTime()+n {
+				t.Fatalf("chain %d: block %d at %d, want %d", c.ID(), n, h.Time, c.GenesisTime()+n)
+			}
+		}
+	}
+	if _, err := Start(Config{BlockTime: 1500 * time.Millisecond}, zaptest.NewLogger(t)); err == nil {
+		t.Fatal("a block time of 1.5 s accepted")
+	}
+}
+
+// On demand, Commit moves every chain one block_time on, whatever the wall clock says.
+func TestCommitKeepsTheChainsInLockstep(t *testing.T) {
+	d := startDevnet(t, Config{GenesisTime: 1_000_000})
+	for range 3 {
+		d.Commit()
+	}
+	for _, c := range d.Chains {
+		if h := c.Head(); h.Number.Uint64() != 3 || h.Time != 1_000_003 {
+			t.Fatalf("chain %d: head %d at %d, want 3 at 1000003", c.ID(), h.Number.Uint64(), h.Time)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -113,15 +112,11 @@ type Pending struct {
 }
 
 // EmitPending sends an emit tx without mining it and predicts its identifier: the next block,
-// log index 0, and a timestamp one second after the head's. To make the timestamp predictable
-// it first makes an empty block 30 s ahead of the head, so the next blocks, made faster than
-// the wall clock, are one second apart. Only on-demand chains, with no other pending tx.
+// log index 0, at the next block's timestamp (the head's plus the block time). Only on-demand
+// chains, with no other pending tx.
 func (c *Chain) EmitPending(ctx context.Context, from Account, topic common.Hash, data []byte) (*Pending, error) {
 	if !c.OnDemand() {
 		return nil, errors.New("EmitPending needs an on-demand chain (block_time 0)")
-	}
-	if err := c.advanceTime(30 * time.Second); err != nil {
-		return nil, fmt.Errorf("chain %d: advancing time: %w", c.id, err)
 	}
 	head := c.Head()
 	tx, err := c.emitTx(ctx, from, topic, data)
@@ -135,7 +130,7 @@ func (c *Chain) EmitPending(ctx context.Context, from Account, topic common.Hash
 	p.Emitted = Emitted{
 		ID: accesslist.Identifier{
 			Origin: EmitterAddress, BlockNumber: head.Number.Uint64() + 1, LogIndex: 0,
-			Timestamp: head.Time + 1, ChainID: *uint256.NewInt(c.id),
+			Timestamp: head.Time + c.step, ChainID: *uint256.NewInt(c.id),
 		},
 		Topics: []common.Hash{topic}, Data: data, TxHash: tx.Hash(),
 	}

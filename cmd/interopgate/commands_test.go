@@ -84,7 +84,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 func TestDevnetCommand(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "endpoints.json")
 	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--revalidator.port", "0", "--metrics.enabled=false",
-		"--block-time", "200ms", "--endpoints-file", file)
+		"--block-time", "1s", "--endpoints-file", file)
 	waitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
 	var ep endpointsFile
 	data, _ := os.ReadFile(file)

@@ -66,7 +66,7 @@ func devnetCommand(st *appState) *cli.Command {
 			"curl commands. Runs until interrupted (Ctrl-C).",
 		Flags: []cli.Flag{
 			&cli.Uint64SliceFlag{Name: "chains", Value: cli.NewUint64Slice(901, 902), Usage: "chain IDs", EnvVars: []string{"INTEROPGATE_DEVNET_CHAINS"}},
-			&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between blocks (0: only on demand)", EnvVars: []string{"INTEROPGATE_DEVNET_BLOCK_TIME"}},
+			&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between blocks, whole seconds: block n of every chain is at genesis + n·block-time (0: only on demand, through devnet_commit)", EnvVars: []string{"INTEROPGATE_DEVNET_BLOCK_TIME"}},
 			&cli.IntFlag{Name: "accounts", Value: 4, Usage: "funded accounts with known keys", EnvVars: []string{"INTEROPGATE_DEVNET_ACCOUNTS"}},
 			&cli.Uint64Flag{Name: "expiry-window", Usage: "message expiry window in seconds (0: 7 days)", EnvVars: []string{"INTEROPGATE_DEVNET_EXPIRY_WINDOW"}},
 			&cli.StringFlag{Name: "rpc.addr", Value: "127.0.0.1", Usage: "listen address of the chains and the filter", EnvVars: []string{"INTEROPGATE_DEVNET_RPC_ADDR"}},

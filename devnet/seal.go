@@ -1,0 +1,54 @@
+package devnet
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/beacon/engine"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/miner"
+)
+
+// finalityEpoch: every block whose number is a multiple of it is finalized when made, as
+// geth's dev mode does, so the "finalized" tag moves.
+const finalityEpoch = 32
+
+// seal builds a block on parent at timestamp ts with what the pool holds, and makes it the
+// head. The devnet seals its own blocks, rather than through geth's simulated beacon, because
+// the beacon stamps wall-clock times: here block n is always at genesis + n·block_time, as
+// an OP Stack chain's rollup config says, and a reorg branch keeps the timestamps it replaces.
+// The caller holds c.mu.
+func (c *Chain) seal(parent *types.Header, ts uint64) (*types.Header, error) {
+	if err := c.eth.TxPool().Sync(); err != nil { // the pool has caught up with the head
+		return nil, fmt.Errorf("chain %d: syncing the pool: %w", c.id, err)
+	}
+	var random common.Hash
+	_, _ = rand.Read(random[:]) // a fresh prevRandao: a replacement block differs from the one it replaces
+	beaconRoot := common.Hash{}
+	args := &miner.BuildPayloadArgs{
+		Parent: parent.Hash(), Timestamp: ts, Random: random, Withdrawals: types.Withdrawals{},
+		BeaconRoot: &beaconRoot, Version: engine.PayloadV3,
+	}
+	payload, err := c.eth.Miner().BuildPayload(context.Background(), args, false)
+	if err != nil {
+		return nil, fmt.Errorf("chain %d: building block %d: %w", c.id, parent.Number.Uint64()+1, err)
+	}
+	block, err := c.fullBlock(payload, beaconRoot)
+	if err != nil {
+		return nil, fmt.Errorf("chain %d: block %d: %w", c.id, parent.Number.Uint64()+1, err)
+	}
+	bc := c.eth.BlockChain()
+	if _, err := bc.InsertBlockWithoutSetHead(context.Background(), block, false); err != nil {
+		return nil, fmt.Errorf("chain %d: importing block %d: %w", c.id, block.NumberU64(), err)
+	}
+	if _, err := bc.SetCanonical(block); err != nil {
+		return nil, fmt.Errorf("chain %d: block %d as head: %w", c.id, block.NumberU64(), err)
+	}
+	bc.SetSafe(block.Header())
+	if fin := bc.GetHeaderByNumber(block.NumberU64() / finalityEpoch * finalityEpoch); fin != nil {
+		bc.SetFinalized(fin)
+	}
+	return block.Header(), nil
+}
