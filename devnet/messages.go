@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -81,6 +82,44 @@ func (c *Chain) Emit(ctx context.Context, from Account, topic common.Hash, data 
 		return Emitted{}, err
 	}
 	return c.emittedFrom(ctx, receipt, topic, data)
+}
+
+// EmitBlock sends one emit tx from each account (topic i+1, data "log i") and has them mined
+// together in one block, so the block holds several logs from several txs; commit makes that
+// block (Devnet.Commit, to keep an on-demand devnet in lockstep; nil on a timed chain). It
+// returns the messages in log-index order.
+func (c *Chain) EmitBlock(ctx context.Context, from []Account, commit func()) ([]Emitted, error) {
+	txs := make([]*types.Transaction, len(from))
+	for i, a := range from {
+		tx, err := c.emitTx(ctx, a, common.BigToHash(big.NewInt(int64(i+1))), fmt.Appendf(nil, "log %d", i))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.client.SendTransaction(ctx, tx); err != nil {
+			return nil, fmt.Errorf("chain %d: sending emit tx: %w", c.id, err)
+		}
+		txs[i] = tx
+	}
+	if commit != nil {
+		commit()
+	}
+	out := make([]Emitted, len(txs))
+	for i, tx := range txs {
+		r, err := c.WaitReceipt(ctx, tx.Hash())
+		if err != nil {
+			return nil, err
+		}
+		e, err := c.emittedFrom(ctx, r, common.BigToHash(big.NewInt(int64(i+1))), fmt.Appendf(nil, "log %d", i))
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && e.BlockHash != out[0].BlockHash {
+			return nil, fmt.Errorf("chain %d: the emit txs were mined in different blocks", c.id)
+		}
+		out[i] = e
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.LogIndex < out[j].ID.LogIndex })
+	return out, nil
 }
 
 func (c *Chain) emittedFrom(ctx context.Context, r *types.Receipt, topic common.Hash, data []byte) (Emitted, error) {

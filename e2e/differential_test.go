@@ -1,0 +1,193 @@
+//go:build opgeth
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
+)
+
+// expiryWindow of the dependency set in the differential suites: short, so the expiry
+// boundary is an ordinary case, and long enough that every message of a run stays alive.
+const expiryWindow = 600
+
+// divergences are the cases where the light filter answers a different class than the
+// reference on purpose; docs/filter.md gives the reasons. Each maps to "light/reference".
+var divergences = map[string]string{
+	// The message claims to be initiated after it is executed: no block can make that valid,
+	// and the light filter says so without a read. The reference checks ingestion first.
+	"future block, executing now": "invalid/not yet",
+}
+
+// corpus is every probe of the differential suite for m, a log of a block holding logs from
+// several txs (block mates), checked at head (a timestamp after m's). Mutated identifiers get
+// their checksum recomputed, so each variant is wrong in that field only.
+func corpus(mates []devnet.Emitted, m devnet.Emitted, head uint64) []probe {
+	id, ph := m.ID, m.PayloadHash
+	keysOf := func(msgs ...accesslist.Message) []common.Hash { return accesslist.EncodeMessages(msgs) }
+	mutated := func(mut func(*accesslist.Identifier)) []common.Hash {
+		id2 := id
+		mut(&id2)
+		return keysOf(id2.Message(ph))
+	}
+	flipped := m.Message()
+	flipped.Checksum[31] ^= 1
+	var all []accesslist.Message
+	for _, e := range mates {
+		all = append(all, e.Message())
+	}
+	reserved := keysOf(m.Message())
+	reserved[0][2] = 1
+	p := func(name string, keys []common.Hash) probe {
+		return probe{name: name, keys: keys, exec: head, chain: "902", safety: "cross-unsafe"}
+	}
+	at := func(pr probe, exec, timeout uint64) probe { pr.exec, pr.timeout = exec, timeout; return pr }
+	valid := p("valid", m.Keys())
+	hex := valid
+	hex.name, hex.chain = "valid, executing chain ID in hex", "0x386"
+	unsafe := valid
+	unsafe.name, unsafe.safety = "valid, safety unsafe", "unsafe"
+	safe := valid
+	safe.name, safe.safety = "safety safe (unsupported)", "safe"
+	unknownExec := valid
+	unknownExec.name, unknownExec.chain = "unknown executing chain", "999"
+	init := id.Timestamp
+	return []probe{
+		valid, hex, unsafe,
+		p("valid, every log of the block", keysOf(all...)),
+		p("empty access list", []common.Hash{}),
+		p("wrong checksum", keysOf(flipped)),
+		p("log index of the previous tx's log", mutated(func(i *accesslist.Identifier) { i.LogIndex-- })),
+		p("log index of the next tx's log", mutated(func(i *accesslist.Identifier) { i.LogIndex++ })),
+		p("log index beyond the block", mutated(func(i *accesslist.Identifier) { i.LogIndex = 7 })),
+		p("block - 1", mutated(func(i *accesslist.Identifier) { i.BlockNumber-- })),
+		p("block + 1", mutated(func(i *accesslist.Identifier) { i.BlockNumber++ })),
+		p("timestamp - 1", mutated(func(i *accesslist.Identifier) { i.Timestamp-- })),
+		p("timestamp + 1", mutated(func(i *accesslist.Identifier) { i.Timestamp++ })),
+		p("source chain 902 instead of 901", mutated(func(i *accesslist.Identifier) { i.ChainID = *uint256.NewInt(902) })),
+		p("unknown source chain", mutated(func(i *accesslist.Identifier) { i.ChainID = *uint256.NewInt(999) })),
+		p("another origin", mutated(func(i *accesslist.Identifier) { i.Origin = common.HexToAddress("0x1234") })),
+		p("the payload of a block mate", keysOf(id.Message(mates[0].PayloadHash))),
+		unknownExec, safe,
+		at(p("same timestamp", m.Keys()), init, 0),
+		at(p("executing before initiating", m.Keys()), init-1, 0),
+		at(p("expiry boundary - 1", m.Keys()), init+expiryWindow-1, 0),
+		at(p("expiry boundary", m.Keys()), init+expiryWindow, 0),
+		at(p("expiry boundary + 1", m.Keys()), init+expiryWindow+1, 0),
+		at(p("timeout crossing the expiry", m.Keys()), init+expiryWindow-5, 10),
+		at(p("timeout ending at the expiry", m.Keys()), init+expiryWindow-10, 10),
+		at(p("future block, executing later still", mutated(func(i *accesslist.Identifier) { i.BlockNumber += 1000; i.Timestamp += 1000 })), init+1001, 0),
+		p("future block, executing now", mutated(func(i *accesslist.Identifier) { i.BlockNumber += 1000; i.Timestamp += 1000 })),
+		p("malformed: checksum first", []common.Hash{m.Message().Checksum}),
+		p("malformed: reserved byte", reserved),
+	}
+}
+
+// TestReferenceAgreesWithTheLightFilter runs the corpus against op-interop-filter and the
+// light filter, one call at a time and as one batch, and asserts the same class for each
+// (valid / invalid / not yet / failsafe) and, for invalid answers, the same code — except the
+// divergences listed above, which must still be what they are said to be.
+func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Commit()
+	mates, err := d.Chain(901).EmitBlock(ctx, d.Accounts[:3], d.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Commit()
+	d.Commit()
+	lightURL := startLight(t, ctx, d)
+	refURL, ready := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})
+	head := d.Chain(902).Head().Time
+	m := mates[1]
+	valid := probe{name: "valid", keys: m.Keys(), exec: head, chain: "902", safety: "cross-unsafe"}
+	accepted := func(a answer) bool { return a.Code == 0 }
+	caughtUp := waitAnswer(t, refURL, valid, time.Minute, accepted)
+	waitAnswer(t, lightURL, valid, time.Minute, accepted)
+
+	// A fresh message: how long until each accepts it.
+	fresh, err := d.Chain(901).EmitBlock(ctx, d.Accounts[3:4], d.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Commit()
+	freshProbe := probe{name: "fresh", keys: fresh[0].Keys(), exec: d.Chain(902).Head().Time, chain: "902", safety: "cross-unsafe"}
+	refFresh := waitAnswer(t, refURL, freshProbe, time.Minute, accepted)
+	lightFresh := waitAnswer(t, lightURL, freshProbe, time.Minute, accepted)
+	t.Logf("reference: ready %s after start, accepted an old message %s later; a fresh message accepted %s after its block (light: %s)",
+		ready.Round(time.Millisecond), caughtUp.Round(time.Millisecond), refFresh.Round(time.Millisecond), lightFresh.Round(time.Millisecond))
+
+	probes := corpus(mates, m, d.Chain(902).Head().Time)
+	var table strings.Builder
+	fmt.Fprintf(&table, "| case | light | reference |\n|---|---|---|\n")
+	compare := func(how string, ps []probe, lightAns, refAns []answer) {
+		for i, p := range ps {
+			l, r := lightAns[i], refAns[i]
+			if how == "single" {
+				fmt.Fprintf(&table, "| %s | %s %s | %s %s |\n", p.name, l.class(), codeText(l), r.class(), codeText(r))
+			}
+			got := l.class() + "/" + r.class()
+			if want, ok := divergences[p.name]; ok {
+				if got != want {
+					t.Errorf("%s (%s): light/reference %s, the listed divergence is %s (light %+v, reference %+v)", p.name, how, got, want, l, r)
+				}
+				continue
+			}
+			if l.class() != r.class() {
+				t.Errorf("%s (%s): light %s %+v, reference %s %+v", p.name, how, l.class(), l, r.class(), r)
+			} else if l.class() == "invalid" && l.Code != r.Code && r.Code != -32602 {
+				t.Errorf("%s (%s): light code %d, reference %d (%s)", p.name, how, l.Code, r.Code, r.Message)
+			}
+		}
+	}
+	var lightAns, refAns []answer
+	for _, p := range probes {
+		l, err := ask(lightURL, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ask(refURL, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lightAns, refAns = append(lightAns, l), append(refAns, r)
+	}
+	compare("single", probes, lightAns, refAns)
+	lightBatch, err := askBatch(lightURL, probes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refBatch, err := askBatch(refURL, probes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare("batch", probes, lightBatch, refBatch)
+	t.Logf("agreement table:\n%s", table.String())
+	if f := os.Getenv("INTEROPGATE_AGREEMENT_TABLE"); f != "" {
+		_ = os.WriteFile(f, []byte(table.String()), 0o644)
+	}
+}
+
+func codeText(a answer) string {
+	if a.Code == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%d)", a.Code)
+}
