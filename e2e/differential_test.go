@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -11,11 +12,15 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/holiman/uint256"
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/config"
+	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
 // expiryWindow of the dependency set in the differential suites: short, so the expiry
@@ -179,10 +184,127 @@ func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("batch", probes, lightBatch, refBatch)
+	// The same transactions through a gateway asking each filter: the same outcome.
+	gwLight, gwRef := startGateway(t, d, lightURL), startGateway(t, d, refURL)
+	fmt.Fprintf(&table, "\n| tx case | gateway → light | gateway → reference |\n|---|---|---|\n")
+	for i, c := range txCases(mates, m) {
+		l := sendTx(t, ctx, d, gwLight, d.Accounts[4], c.keys)
+		r := sendTx(t, ctx, d, gwRef, d.Accounts[5], c.keys)
+		fmt.Fprintf(&table, "| %s | %s | %s |\n", c.name, outcomeText(l), outcomeText(r))
+		if l != r {
+			t.Errorf("tx case %d %s: through the light filter %s, through the reference %s", i, c.name, outcomeText(l), outcomeText(r))
+		}
+		if (l == 0) != c.valid {
+			t.Errorf("tx case %s: outcome %s, valid %v", c.name, outcomeText(l), c.valid)
+		}
+	}
 	t.Logf("agreement table:\n%s", table.String())
 	if f := os.Getenv("INTEROPGATE_AGREEMENT_TABLE"); f != "" {
 		_ = os.WriteFile(f, []byte(table.String()), 0o644)
 	}
+}
+
+// txCase is an executing tx's access list for the gateway part of the suite.
+type txCase struct {
+	name  string
+	keys  []common.Hash
+	valid bool
+}
+
+func txCases(mates []devnet.Emitted, m devnet.Emitted) []txCase {
+	id, ph := m.ID, m.PayloadHash
+	mutated := func(mut func(*accesslist.Identifier)) []common.Hash {
+		id2 := id
+		mut(&id2)
+		return accesslist.EncodeMessages([]accesslist.Message{id2.Message(ph)})
+	}
+	flipped := m.Message()
+	flipped.Checksum[31] ^= 1
+	return []txCase{
+		{"valid", m.Keys(), true},
+		{"valid, two messages", accesslist.EncodeMessages([]accesslist.Message{mates[0].Message(), mates[2].Message()}), true},
+		{"wrong checksum", accesslist.EncodeMessages([]accesslist.Message{flipped}), false},
+		{"log index of the previous tx's log", mutated(func(i *accesslist.Identifier) { i.LogIndex-- }), false},
+		{"block - 1", mutated(func(i *accesslist.Identifier) { i.BlockNumber-- }), false},
+		{"timestamp - 1", mutated(func(i *accesslist.Identifier) { i.Timestamp-- }), false},
+		{"source chain 902 instead of 901", mutated(func(i *accesslist.Identifier) { i.ChainID = *uint256.NewInt(902) }), false},
+		{"another origin", mutated(func(i *accesslist.Identifier) { i.Origin = common.HexToAddress("0x1234") }), false},
+		{"the payload of a block mate", accesslist.EncodeMessages([]accesslist.Message{id.Message(mates[0].PayloadHash)}), false},
+		{"unknown source chain", mutated(func(i *accesslist.Identifier) { i.ChainID = *uint256.NewInt(999) }), false},
+		{"malformed: checksum first", []common.Hash{m.Message().Checksum}, false},
+	}
+}
+
+// startGateway runs a gateway in front of chain 902 asking the filter at url, with re-tests
+// short enough for a test.
+func startGateway(t *testing.T, d *devnet.Devnet, url string) string {
+	t.Helper()
+	client, err := sc.NewClient(sc.ClientConfig{URL: url, Name: "filter", Namespace: "interop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := sc.NewPool([]sc.Endpoint{{Name: "filter", Checker: client}}, sc.PoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "chain902", URL: d.Chain(902).RPCURL()}}}, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	cfg.SenderRateLimit = 0
+	// The on-demand devnet runs a few seconds ahead of the wall clock.
+	cfg.ExecTimestampOffset = config.Duration(30 * time.Second)
+	cfg.RetryDelay, cfg.RetryAttempts = config.Duration(100*time.Millisecond), 3
+	cfg.MessageTimeout = 60 // the messages must outlive the timeout: the suite's window is short
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, CheckerID: url, Dependencies: d.DependencySet(), Backends: group, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		gw.Shutdown(sctx)
+	})
+	return gw.URL()
+}
+
+// sendTx signs an executing tx with keys and sends it through the gateway: 0 when accepted,
+// else the JSON-RPC error code.
+func sendTx(t *testing.T, ctx context.Context, d *devnet.Devnet, gw string, from devnet.Account, keys []common.Hash) int {
+	t.Helper()
+	tx, err := d.Chain(902).ExecutingTx(ctx, from, 0, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := post(gw, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": []string{hexutil.Encode(raw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r rpcReply
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Error != nil {
+		return r.Error.Code
+	}
+	d.Commit() // mine it, so the next tx of the account has the next nonce
+	return 0
+}
+
+func outcomeText(code int) string {
+	if code == 0 {
+		return "accepted"
+	}
+	return fmt.Sprintf("rejected %d", code)
 }
 
 func codeText(a answer) string {
