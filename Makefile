@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: test test-e2e test-helm test-short lint bench fuzz build image
+.PHONY: test test-e2e test-helm reference test-short lint bench fuzz build image
 
 ## test: every test, with the race detector; starts a loopback redis-server for the tests that need one
 test:
@@ -12,6 +12,11 @@ test:
 ## test-e2e: only the suites against the real OP Stack clients (module e2e/, built against op-geth)
 test-e2e:
 	cd e2e && GONOSUMDB=github.com/ethereum-optimism $(GO) test -tags opgeth -count=1 -v ./...
+
+## reference: only the differential suite against op-interop-filter (built from the pinned module;
+## INTEROPGATE_REFERENCE_BIN=path uses a binary you have; INTEROPGATE_AGREEMENT_TABLE=file writes the table)
+reference:
+	cd e2e && GONOSUMDB=github.com/ethereum-optimism $(GO) test -tags opgeth -count=1 -v -run 'TestReference' ./...
 
 ## test-helm: only the Helm chart's tests (module helm/, Helm SDK)
 test-helm:

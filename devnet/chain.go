@@ -209,7 +209,8 @@ func (c *Chain) HeaderByNumber(n uint64) *types.Header {
 // Reorg replaces the last depth blocks with as many empty blocks at the same timestamps, then
 // makes one more block so the new chain is longer. Transactions of the replaced blocks and
 // pending ones are dropped: a message they initiated disappears from its block, which keeps
-// its number and timestamp but not its hash. It needs at least depth blocks above genesis.
+// its number and timestamp but not its hash. It needs at least depth blocks above genesis,
+// and should stay above the finalized block (8 below the head), as a real chain's reorgs do.
 func (c *Chain) Reorg(depth uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -11,9 +11,10 @@ import (
 	"github.com/ethereum/go-ethereum/miner"
 )
 
-// finalityEpoch: every block whose number is a multiple of it is finalized when made, as
-// geth's dev mode does, so the "finalized" tag moves.
-const finalityEpoch = 32
+// finalityDepth: a block is finalized once this many blocks are on top of it, so the
+// "finalized" tag moves on a short devnet too (op-interop-filter's reorg recovery rewinds to
+// it, and cannot rewind to genesis, which it never ingests). Reorgs must stay above it.
+const finalityDepth = 8
 
 // seal builds a block on parent at timestamp ts with what the pool holds, and makes it the
 // head. The devnet seals its own blocks, rather than through geth's simulated beacon, because
@@ -47,7 +48,7 @@ func (c *Chain) seal(parent *types.Header, ts uint64) (*types.Header, error) {
 		return nil, fmt.Errorf("chain %d: block %d as head: %w", c.id, block.NumberU64(), err)
 	}
 	bc.SetSafe(block.Header())
-	if fin := bc.GetHeaderByNumber(block.NumberU64() / finalityEpoch * finalityEpoch); fin != nil {
+	if fin := bc.GetHeaderByNumber(max(block.NumberU64(), finalityDepth) - finalityDepth); fin != nil {
 		bc.SetFinalized(fin)
 	}
 	return block.Header(), nil

@@ -33,6 +33,10 @@ var divergences = map[string]string{
 	// The message claims to be initiated after it is executed: no block can make that valid,
 	// and the light filter says so without a read. The reference checks ingestion first.
 	"future block, executing now": "invalid/not yet",
+	// Chain 901 is a block ahead of 902 and the message is in that block. The reference
+	// holds every message newer than the slowest chain of the set (its lockstep
+	// cross-validation); the light filter proves it from 901 alone.
+	"message newer than the slowest chain": "valid/not yet",
 }
 
 // corpus is every probe of the differential suite for m, a log of a block holding logs from
@@ -184,6 +188,25 @@ func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("batch", probes, lightBatch, refBatch)
+
+	// One chain ahead of the other: a message in 901's newest block.
+	ahead, err := d.Chain(901).EmitBlock(ctx, d.Accounts[6:7], func() { d.Chain(901).Commit() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag := probe{name: "message newer than the slowest chain", keys: ahead[0].Keys(), exec: ahead[0].ID.Timestamp + 1, chain: "902", safety: "cross-unsafe"}
+	time.Sleep(time.Second) // both have polled the chains (250 ms) several times; a "not yet" must persist
+	l, err := ask(lightURL, lag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ask(refURL, lag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare("single", []probe{lag}, []answer{l}, []answer{r})
+	d.Chain(902).Commit() // 902 catches up: the reference accepts it too
+	waitAnswer(t, refURL, lag, time.Minute, accepted)
 	// The same transactions through a gateway asking each filter: the same outcome.
 	gwLight, gwRef := startGateway(t, d, lightURL), startGateway(t, d, refURL)
 	fmt.Fprintf(&table, "\n| tx case | gateway → light | gateway → reference |\n|---|---|---|\n")
@@ -312,4 +335,54 @@ func codeText(a answer) string {
 		return ""
 	}
 	return fmt.Sprintf("(%d)", a.Code)
+}
+
+// TestReferenceAfterASourceReorg: a reorg of chain 901 takes a message away. The light filter
+// calls it invalid at once and keeps answering for the rest; the reference without
+// --reorg-recovery-enabled turns failsafe on for everything; with it, it rewinds and then
+// agrees with the light filter.
+func TestReferenceAfterASourceReorg(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for range 10 { // so the finalized block is above genesis
+		d.Commit()
+	}
+	kept, err := d.Chain(901).EmitBlock(ctx, d.Accounts[:1], d.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Commit()
+	gone, err := d.Chain(901).EmitBlock(ctx, d.Accounts[1:2], d.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Commit()
+	lightURL := startLight(t, ctx, d)
+	plainURL, _ := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})
+	recoverURL, _ := startReference(t, d, referenceOptions{expiryWindow: expiryWindow, reorgRecovery: true})
+	exec := d.Chain(902).Head().Time + 1
+	keptProbe := probe{name: "kept", keys: kept[0].Keys(), exec: exec, chain: "902", safety: "cross-unsafe"}
+	goneProbe := probe{name: "reorged away", keys: gone[0].Keys(), exec: exec, chain: "902", safety: "cross-unsafe"}
+	accepted := func(a answer) bool { return a.Code == 0 }
+	for _, url := range []string{lightURL, plainURL, recoverURL} {
+		waitAnswer(t, url, goneProbe, time.Minute, accepted)
+	}
+
+	// Replace the block of the second message (and the one after it), then move every chain on.
+	if err := d.Chain(901).Reorg(d.Chain(901).Head().Number.Uint64() - gone[0].ID.BlockNumber + 1); err != nil {
+		t.Fatal(err)
+	}
+	d.Chain(902).Commit()
+	d.Commit()
+	is := func(class string) func(answer) bool { return func(a answer) bool { return a.class() == class } }
+	waitAnswer(t, lightURL, goneProbe, time.Minute, is("invalid"))
+	waitAnswer(t, lightURL, keptProbe, time.Minute, accepted)
+	waitAnswer(t, plainURL, keptProbe, time.Minute, is("failsafe"))
+	waitAnswer(t, recoverURL, goneProbe, time.Minute, is("invalid"))
+	waitAnswer(t, recoverURL, keptProbe, time.Minute, accepted)
 }

@@ -43,13 +43,14 @@ fi
 # shellcheck disable=SC2086
 "$GO" test -race -count=1 -timeout 30m $PKGS
 
-# The suites against the real OP Stack clients (op-geth's mempool) live in their own module,
+# The suites against the real OP Stack clients (op-geth's mempool, and op-interop-filter, which
+# the reference suite builds from the pinned module: minutes on a cold cache) live in their own module,
 # built against op-geth (-tags opgeth builds the devnet for it). Its OP Stack modules are not in
 # the public checksum database: GONOSUMDB exempts them, and e2e/go.sum pins their hashes.
 if [ "${INTEROPGATE_SKIP_E2E:-}" = "1" ]; then
   echo "test.sh: INTEROPGATE_SKIP_E2E=1: not running the e2e module"
 else
-  (cd e2e && GONOSUMDB=github.com/ethereum-optimism "$GO" test -tags opgeth -count=1 -timeout 20m ./...)
+  (cd e2e && GONOSUMDB=github.com/ethereum-optimism "$GO" test -tags opgeth -count=1 -timeout 40m ./...)
 fi
 
 # The Helm chart's tests (Helm SDK; their own module, so the product does not carry Kubernetes).

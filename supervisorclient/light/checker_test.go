@@ -163,8 +163,8 @@ func TestCrossUnsafeHeadRule(t *testing.T) {
 	if v := f.checker.CheckAccessList(f.ctx, req); !v.Valid() {
 		t.Fatalf("unsafe ignores the head rule: %v", v)
 	}
-	// The devnet finalizes every 32 blocks: past the next epoch the message is final.
-	for f.net.Chain(901).Head().Number.Uint64() < e.ID.BlockNumber+33 {
+	// The devnet finalizes a block once 8 are on top of it.
+	for f.net.Chain(901).Head().Number.Uint64() < e.ID.BlockNumber+9 {
 		f.net.Chain(901).Commit()
 	}
 	req.MinSafety = sc.SafetyCrossUnsafe
