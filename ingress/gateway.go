@@ -84,6 +84,11 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: queue_lease (%s) must exceed twice the sentry timeout (%s): a forward must end within its renewed lease",
 			cfg.QueueLease.D(), d.Backends.cfg.Timeout)
 	}
+	if w := d.Dependencies.ExpiryWindow(); cfg.MessageTimeout+uint64(cfg.ExecTimestampOffset.D()/time.Second) >= w {
+		// Found by the reference suite: every message would expire within the timeout.
+		return nil, fmt.Errorf("gateway: message_timeout (%d s) plus exec_timestamp_offset (%s) must be shorter than the expiry window (%d s): every interop tx would be rejected",
+			cfg.MessageTimeout, cfg.ExecTimestampOffset.D(), w)
+	}
 	if !d.Dependencies.Contains(*uint256.NewInt(cfg.ChainID)) {
 		return nil, fmt.Errorf("gateway: chain_id %d is not in the dependency set", cfg.ChainID)
 	}

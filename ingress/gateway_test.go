@@ -371,13 +371,14 @@ func TestConfigCheck(t *testing.T) {
 	group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: "http://127.0.0.1:1"}}}, zaptest.NewLogger(t), nil)
 	pool, _ := sc.NewPool(nil, sc.PoolConfig{})
 	bad := map[string]func(*ingress.Config){
-		"no chain":            func(c *ingress.Config) { c.ChainID = 0 },
-		"chain not in deps":   func(c *ingress.Config) { c.ChainID = 7 },
-		"bad safety":          func(c *ingress.Config) { c.MinSafety = "CROSS-UNSAFE" },
-		"safe is not served":  func(c *ingress.Config) { c.MinSafety = "safe" },
-		"zero batch":          func(c *ingress.Config) { c.MaxBatchSize = 0 },
-		"send in reads":       func(c *ingress.Config) { c.Methods = append(c.Methods, ingress.MethodSendRawTransaction) },
-		"lease below timeout": func(c *ingress.Config) { c.AsyncRetry = true; c.QueueLease = d(time.Second) },
+		"no chain":                    func(c *ingress.Config) { c.ChainID = 0 },
+		"chain not in deps":           func(c *ingress.Config) { c.ChainID = 7 },
+		"bad safety":                  func(c *ingress.Config) { c.MinSafety = "CROSS-UNSAFE" },
+		"safe is not served":          func(c *ingress.Config) { c.MinSafety = "safe" },
+		"zero batch":                  func(c *ingress.Config) { c.MaxBatchSize = 0 },
+		"send in reads":               func(c *ingress.Config) { c.Methods = append(c.Methods, ingress.MethodSendRawTransaction) },
+		"lease below timeout":         func(c *ingress.Config) { c.AsyncRetry = true; c.QueueLease = d(time.Second) },
+		"timeout outlives the window": func(c *ingress.Config) { c.MessageTimeout = accesslist.DefaultExpiryWindow },
 	}
 	for name, mutate := range bad {
 		cfg := ingress.DefaultConfig()

@@ -258,6 +258,8 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 		cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: filterURL}}
 		cfg.Interop.Chains = ids
 		cfg.Interop.ExpiryWindow = dn.DependencySet().ExpiryWindow()
+		// A short --expiry-window to try expiry: messages need only outlive a short timeout.
+		cfg.Gateway.MessageTimeout = min(cfg.Gateway.MessageTimeout, cfg.Interop.ExpiryWindow/4)
 		glog := log.With(zap.Uint64("gateway", ch.ID()))
 		parts, err := buildGateway(cfg, glog, prometheus.WrapRegistererWith(prometheus.Labels{"chain": fmt.Sprint(ch.ID())}, reg))
 		if err != nil {
