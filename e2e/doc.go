@@ -1,3 +1,4 @@
-// Package e2e runs interopgate against the real OP Stack clients (op-geth's mempool today).
+// Package e2e runs interopgate against the real OP Stack clients: op-geth's mempool (asking the
+// revalidator) and op-interop-filter (the judge of the light filter and the gateway).
 // It is a module of its own so that the product's module keeps linking upstream go-ethereum.
 package e2e
