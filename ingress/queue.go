@@ -179,6 +179,10 @@ func alreadyKnown(e *jsonrpc.Error) bool {
 	return strings.Contains(m, "already known") || strings.Contains(m, "already imported") || strings.HasPrefix(m, "known transaction")
 }
 
+// nonceTooLow reports whether a sentry refused a tx because its sender's nonce is past it: a
+// block took it, or another tx of that nonce.
+func nonceTooLow(e *jsonrpc.Error) bool { return strings.Contains(strings.ToLower(e.Message), "nonce too low") }
+
 func (g *Gateway) reschedule(ctx context.Context, q store.Item, it *txItem, attempts int) {
 	if attempts >= max(g.cfg.RetryAttempts, 1) {
 		g.drop(ctx, q, g.exhausted(it.verdict, attempts), attempts)

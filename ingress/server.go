@@ -519,18 +519,23 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 		g.metrics.call(c.req.Method, "no_backend")
 		return callAnswer{err: errNoBackend(err)}
 	}
-	body = g.knownIsAccepted(c, body)
+	body = g.knownIsAccepted(ctx, c, body)
 	g.accepted(ctx, []*txCall{c}, []bool{!responseIsError(body)})
 	return callAnswer{status: status, body: body}
 }
 
 // knownIsAccepted answers a single send the sentry already had (a concurrent copy got there
-// first) with the tx hash, as a repeat is answered locally: for the client it was accepted.
-func (g *Gateway) knownIsAccepted(c *txCall, resp []byte) []byte {
+// first) with the tx hash, as a repeat is answered locally: for the client it was accepted. So
+// is an interop tx this gateway forwarded itself that a block took meanwhile ("nonce too low").
+func (g *Gateway) knownIsAccepted(ctx context.Context, c *txCall, resp []byte) []byte {
 	if len(c.items) != 1 || (c.req.Method != MethodSendRawTransaction && c.req.Method != MethodSendRawTransactionConditional) {
 		return resp
 	}
-	if e := sentryError(resp); e == nil || !alreadyKnown(e) {
+	e := sentryError(resp)
+	if e == nil {
+		return resp
+	}
+	if !alreadyKnown(e) && !(c.items[0].interop && nonceTooLow(e) && g.cache.seen(ctx, c.items)[0]) {
 		return resp
 	}
 	g.metrics.duplicate()
@@ -557,7 +562,7 @@ func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, a
 			answers[i] = callAnswer{err: errNoBackend(err)}
 			continue
 		}
-		body := g.knownIsAccepted(c, withID(parts[j], c.req.ID))
+		body := g.knownIsAccepted(ctx, c, withID(parts[j], c.req.ID))
 		took = append(took, c)
 		ok = append(ok, !responseIsError(body))
 		answers[i] = callAnswer{status: 200, body: body}
