@@ -181,7 +181,9 @@ func alreadyKnown(e *jsonrpc.Error) bool {
 
 // nonceTooLow reports whether a sentry refused a tx because its sender's nonce is past it: a
 // block took it, or another tx of that nonce.
-func nonceTooLow(e *jsonrpc.Error) bool { return strings.Contains(strings.ToLower(e.Message), "nonce too low") }
+func nonceTooLow(e *jsonrpc.Error) bool {
+	return strings.Contains(strings.ToLower(e.Message), "nonce too low")
+}
 
 func (g *Gateway) reschedule(ctx context.Context, q store.Item, it *txItem, attempts int) {
 	if attempts >= max(g.cfg.RetryAttempts, 1) {
