@@ -90,8 +90,10 @@ func (c *Chain) Emit(ctx context.Context, from Account, topic common.Hash, data 
 // returns the messages in log-index order.
 func (c *Chain) EmitBlock(ctx context.Context, from []Account, commit func()) ([]Emitted, error) {
 	txs := make([]*types.Transaction, len(from))
+	topic := func(i int) common.Hash { return common.BigToHash(big.NewInt(int64(i + 1))) }
+	data := func(i int) []byte { return fmt.Appendf(nil, "log %d", i) }
 	for i, a := range from {
-		tx, err := c.emitTx(ctx, a, common.BigToHash(big.NewInt(int64(i+1))), fmt.Appendf(nil, "log %d", i))
+		tx, err := c.emitTx(ctx, a, topic(i), data(i))
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +111,7 @@ func (c *Chain) EmitBlock(ctx context.Context, from []Account, commit func()) ([
 		if err != nil {
 			return nil, err
 		}
-		e, err := c.emittedFrom(ctx, r, common.BigToHash(big.NewInt(int64(i+1))), fmt.Appendf(nil, "log %d", i))
+		e, err := c.emittedFrom(ctx, r, topic(i), data(i))
 		if err != nil {
 			return nil, err
 		}

@@ -43,15 +43,9 @@ var divergences = map[string]string{
 // several txs (block mates), checked at head (a timestamp after m's). Mutated identifiers get
 // their checksum recomputed, so each variant is wrong in that field only.
 func corpus(mates []devnet.Emitted, m devnet.Emitted, head uint64) []probe {
-	id, ph := m.ID, m.PayloadHash
+	id := m.ID
 	keysOf := func(msgs ...accesslist.Message) []common.Hash { return accesslist.EncodeMessages(msgs) }
-	mutated := func(mut func(*accesslist.Identifier)) []common.Hash {
-		id2 := id
-		mut(&id2)
-		return keysOf(id2.Message(ph))
-	}
-	flipped := m.Message()
-	flipped.Checksum[31] ^= 1
+	mutated, flipped := mutator(m), flippedChecksum(m)
 	var all []accesslist.Message
 	for _, e := range mates {
 		all = append(all, e.Message())
@@ -76,7 +70,7 @@ func corpus(mates []devnet.Emitted, m devnet.Emitted, head uint64) []probe {
 		valid, hex, unsafe,
 		p("valid, every log of the block", keysOf(all...)),
 		p("empty access list", []common.Hash{}),
-		p("wrong checksum", keysOf(flipped)),
+		p("wrong checksum", flipped),
 		p("log index of the previous tx's log", mutated(func(i *accesslist.Identifier) { i.LogIndex-- })),
 		p("log index of the next tx's log", mutated(func(i *accesslist.Identifier) { i.LogIndex++ })),
 		p("log index beyond the block", mutated(func(i *accesslist.Identifier) { i.LogIndex = 7 })),
@@ -234,19 +228,30 @@ type txCase struct {
 	valid bool
 }
 
-func txCases(mates []devnet.Emitted, m devnet.Emitted) []txCase {
-	id, ph := m.ID, m.PayloadHash
-	mutated := func(mut func(*accesslist.Identifier)) []common.Hash {
-		id2 := id
-		mut(&id2)
-		return accesslist.EncodeMessages([]accesslist.Message{id2.Message(ph)})
+// mutator returns the keys of m with its identifier changed by mut and the checksum recomputed
+// for the change, so the variant is wrong in that field only.
+func mutator(m devnet.Emitted) func(mut func(*accesslist.Identifier)) []common.Hash {
+	return func(mut func(*accesslist.Identifier)) []common.Hash {
+		id := m.ID
+		mut(&id)
+		return accesslist.EncodeMessages([]accesslist.Message{id.Message(m.PayloadHash)})
 	}
-	flipped := m.Message()
-	flipped.Checksum[31] ^= 1
+}
+
+// flippedChecksum returns the keys of m with one checksum bit flipped.
+func flippedChecksum(m devnet.Emitted) []common.Hash {
+	msg := m.Message()
+	msg.Checksum[31] ^= 1
+	return accesslist.EncodeMessages([]accesslist.Message{msg})
+}
+
+func txCases(mates []devnet.Emitted, m devnet.Emitted) []txCase {
+	id := m.ID
+	mutated := mutator(m)
 	return []txCase{
 		{"valid", m.Keys(), true},
 		{"valid, two messages", accesslist.EncodeMessages([]accesslist.Message{mates[0].Message(), mates[2].Message()}), true},
-		{"wrong checksum", accesslist.EncodeMessages([]accesslist.Message{flipped}), false},
+		{"wrong checksum", flippedChecksum(m), false},
 		{"log index of the previous tx's log", mutated(func(i *accesslist.Identifier) { i.LogIndex-- }), false},
 		{"block - 1", mutated(func(i *accesslist.Identifier) { i.BlockNumber-- }), false},
 		{"timestamp - 1", mutated(func(i *accesslist.Identifier) { i.Timestamp-- }), false},

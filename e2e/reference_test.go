@@ -24,6 +24,7 @@ import (
 
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
@@ -115,16 +116,12 @@ func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) (string,
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	head := d.Chains[0].Head().Time
 	ready := probe{name: "ready", keys: []common.Hash{}, exec: head, chain: "902", safety: "cross-unsafe"}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if a, err := ask(url, ready); err == nil && a.Code == 0 {
-			return url, time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("op-interop-filter not ready after 2 min:\n%s", tail(out.String(), 6000))
-		}
-		time.Sleep(50 * time.Millisecond) // polling the reference against a deadline
-	}
+	// On failure the cleanup above logs the reference's output.
+	rpctest.WaitFor(t, "op-interop-filter to answer checks", 2*time.Minute, func() bool {
+		a, err := ask(url, ready)
+		return err == nil && a.Code == 0
+	})
+	return url, time.Since(start)
 }
 
 // startLight runs the light filter over the devnet as `interopgate filter` does.

@@ -25,18 +25,6 @@ import (
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
-// waitFor polls cond until it holds, or fails the test after d.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling against a deadline
-	}
-}
-
 // TestOpGethMempoolAsksTheRevalidator: the real op-geth, its interop RPC pointed at the
 // revalidator and its re-check interval at 1 s. A valid interop tx is admitted (answered from
 // memory) and mined; a tx whose initiating block is reorged away on the source chain is dropped
@@ -121,7 +109,7 @@ func TestOpGethMempoolAsksTheRevalidator(t *testing.T) {
 	// known waits until the revalidator knows tx's messages valid (a cycle checked them).
 	known := func(tx *types.Transaction) {
 		t.Helper()
-		waitFor(t, "a cycle to check "+tx.Hash().Hex(), 30*time.Second, func() bool {
+		rpctest.WaitFor(t, "a cycle to check "+tx.Hash().Hex(), 30*time.Second, func() bool {
 			res := r.CheckTransactions([][]byte{tx.Hash().Bytes()}, r.Next())
 			return len(res.Invalid) == 0 && len(res.Unknown) == 0
 		})
@@ -175,7 +163,7 @@ func TestOpGethMempoolAsksTheRevalidator(t *testing.T) {
 		t.Fatal(err)
 	}
 	reorgAt := time.Now()
-	waitFor(t, "op-geth to drop the tx whose message was reorged away", 30*time.Second, func() bool { return !og.inPool(tx2.Hash()) })
+	rpctest.WaitFor(t, "op-geth to drop the tx whose message was reorged away", 30*time.Second, func() bool { return !og.inPool(tx2.Hash()) })
 	t.Logf("op-geth dropped the tx %s after the source-chain reorg", time.Since(reorgAt).Round(time.Millisecond))
 	og.Mine(ctx)
 	if _, err := og.client.TransactionReceipt(ctx, tx2.Hash()); err == nil {

@@ -117,6 +117,8 @@ type flights struct {
 }
 
 type flight struct {
+	key    string
+	req    sc.Request // what the leader asks the filter
 	done   chan struct{}
 	v      sc.Verdict
 	joined int // followers waiting; guarded by flights.mu
@@ -141,7 +143,7 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	// are registered before senders are charged, so copies arriving meanwhile join them: a
 	// follower costs the filter nothing and is not charged (the limit counts filter calls).
 	leaders := map[string][]*txItem{}
-	var order []string
+	var order []*flight
 	followers := map[*flight][]*txItem{}
 	g.flights.mu.Lock()
 	for _, it := range misses {
@@ -152,16 +154,13 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 			continue
 		}
 		if leaders[it.key] == nil {
-			g.flights.m[it.key] = &flight{done: make(chan struct{})}
-			order = append(order, it.key)
+			f := &flight{key: it.key, req: g.request(it), done: make(chan struct{})}
+			g.flights.m[it.key] = f
+			order = append(order, f)
 		}
 		leaders[it.key] = append(leaders[it.key], it)
 	}
 	g.flights.mu.Unlock()
-	asks := make(map[string]sc.Request, len(order))
-	for _, key := range order {
-		asks[key] = g.request(leaders[key][0])
-	}
 	if g.cfg.SenderRateLimit > 0 {
 		order = g.chargeLeaders(ctx, order, leaders)
 	}
@@ -169,14 +168,14 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.
 	var reqs []sc.Request
 	var keys []string
-	for _, key := range order {
+	for _, f := range order {
 		select {
 		case g.inflight <- struct{}{}:
-			reqs = append(reqs, asks[key])
-			keys = append(keys, key)
+			reqs = append(reqs, f.req)
+			keys = append(keys, f.key)
 		default:
 			g.metrics.shedOne()
-			g.finishFlight(key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed}, leaders[key])
+			g.finishFlight(f.key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed}, leaders[f.key])
 		}
 	}
 	if len(reqs) > 0 {
@@ -249,23 +248,22 @@ func (g *Gateway) request(it *txItem) sc.Request {
 // chargeLeaders applies the per-sender limit to the leaders of each new flight and returns the
 // keys still to check: a key whose leaders are all over the limit is checked anyway when
 // others joined it meanwhile (they were not charged and wait for its verdict), else dropped.
-func (g *Gateway) chargeLeaders(ctx context.Context, order []string, leaders map[string][]*txItem) []string {
+func (g *Gateway) chargeLeaders(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
 	kept := order[:0]
-	for _, key := range order {
-		leaders[key] = g.limitSenders(ctx, leaders[key])
-		if len(leaders[key]) > 0 {
-			kept = append(kept, key)
+	for _, f := range order {
+		leaders[f.key] = g.limitSenders(ctx, leaders[f.key])
+		if len(leaders[f.key]) > 0 {
+			kept = append(kept, f)
 			continue
 		}
 		g.flights.mu.Lock()
-		f := g.flights.m[key]
 		waiting := f.joined > 0
 		if !waiting {
-			delete(g.flights.m, key)
+			delete(g.flights.m, f.key)
 		}
 		g.flights.mu.Unlock()
 		if waiting {
-			kept = append(kept, key)
+			kept = append(kept, f)
 		} else {
 			close(f.done)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
@@ -69,23 +70,11 @@ func startCommand(t *testing.T, args ...string) (*syncBuffer, func() error) {
 	return out, stop
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling against a deadline
-	}
-}
-
 func TestDevnetCommand(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "endpoints.json")
 	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--revalidator.port", "0", "--metrics.enabled=false",
 		"--block-time", "1s", "--endpoints-file", file)
-	waitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
+	rpctest.WaitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
 	var ep endpointsFile
 	data, _ := os.ReadFile(file)
 	if err := json.Unmarshal(data, &ep); err != nil {
@@ -94,7 +83,7 @@ func TestDevnetCommand(t *testing.T) {
 	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Gateways) != 2 || ep.Revalidator == "" || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
 		t.Fatalf("endpoints file: %s", data)
 	}
-	waitFor(t, "the banner", 10*time.Second, func() bool { return strings.Contains(out.String(), "answers error -320600") })
+	rpctest.WaitFor(t, "the banner", 10*time.Second, func() bool { return strings.Contains(out.String(), "answers error -320600") })
 	client, err := sc.NewClient(sc.ClientConfig{URL: ep.Filter})
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +315,7 @@ rpc = %q
 func waitForURL(t *testing.T, what string, out *syncBuffer, re *regexp.Regexp) string {
 	t.Helper()
 	var url string
-	waitFor(t, what, 30*time.Second, func() bool {
+	rpctest.WaitFor(t, what, 30*time.Second, func() bool {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			url = m[1]
 			return true

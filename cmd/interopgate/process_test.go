@@ -21,6 +21,7 @@ import (
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/internal/redistest"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
@@ -166,7 +167,7 @@ url = %q
 		t.Fatalf("async admission: %v %v", hash, err)
 	}
 	// Let gateway A re-test (and so claim) the tx at least once, then kill it.
-	waitFor(t, "a re-test by gateway A", 30*time.Second, func() bool {
+	rpctest.WaitFor(t, "a re-test by gateway A", 30*time.Second, func() bool {
 		st := txStatus(t, a.url, tx.Hash())
 		return st["status"] == "queued" && st["attempts"].(float64) >= 1
 	})
@@ -176,7 +177,7 @@ url = %q
 	}
 	// Gateway B, a new process on the same Redis, finishes the job.
 	b := startChild(t, gatewayListening, args...)
-	waitFor(t, "gateway B to forward the tx", 60*time.Second, func() bool {
+	rpctest.WaitFor(t, "gateway B to forward the tx", 60*time.Second, func() bool {
 		st := txStatus(t, b.url, tx.Hash())
 		if st["status"] == "dropped" {
 			t.Fatalf("dropped: %v", st)

@@ -64,7 +64,7 @@ chains = [901, 902]
 		t.Fatalf("op-geth's check: %s", body)
 	}
 	// The check fills the message table; the pool mirror picks the tx up within pool_poll.
-	waitFor(t, "the pending tx to be tracked and known valid", 30*time.Second, func() bool {
+	rpctest.WaitFor(t, "the pending tx to be tracked and known valid", 30*time.Second, func() bool {
 		_, body := rpctest.Post(t, url, `{"jsonrpc":"2.0","id":1,"method":"interopgate_checkTransactions","params":[["`+tx.Hash().Hex()+`"]]}`)
 		return strings.Contains(string(body), `"invalid":[],"unknown":[]`)
 	})
