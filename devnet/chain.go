@@ -51,6 +51,7 @@ type Chain struct {
 	client *ethclient.Client
 
 	mu        sync.Mutex    // serialises block production
+	peers     []*Chain      // on-demand chains of the same devnet: they commit together
 	blockTime time.Duration // of the timer; 0: on demand
 	step      uint64        // seconds of chain time per block (the rollup config's block_time)
 	stop      chan struct{}
@@ -156,7 +157,7 @@ func (c *Chain) timer() {
 			if time.Now().Before(next) {
 				continue // a reorg or Commit moved the head meanwhile
 			}
-			c.Commit()
+			c.commitOne(false)
 		}
 	}
 }
@@ -184,13 +185,34 @@ func (c *Chain) GenesisTime() uint64 { return c.eth.BlockChain().Genesis().Time(
 func (c *Chain) BlockTime() uint64 { return c.step }
 
 // Commit makes the next block, with the pending transactions, at its timestamp (the head's
-// plus the block time, whatever the wall clock says), and returns its header. On failure,
-// which only a broken node can cause, it logs and returns the unchanged head.
+// plus the block time, whatever the wall clock says), and returns its header. On an on-demand
+// devnet every other chain makes an empty next block at the same time, so the chains stay in
+// lockstep (the reference filter judges nothing newer than its slowest chain) and their
+// pending transactions stay pending. On failure, which only a broken node can cause, it logs
+// and returns the unchanged head.
 func (c *Chain) Commit() *types.Header {
+	h := c.commitOne(false)
+	c.tickPeers()
+	return h
+}
+
+// CommitAlone makes this chain's next block only, leaving the other chains of an on-demand
+// devnet behind: how to see what a lagging chain of the set does.
+func (c *Chain) CommitAlone() *types.Header { return c.commitOne(false) }
+
+// tickPeers makes an empty block on the other chains of an on-demand devnet.
+func (c *Chain) tickPeers() {
+	for _, p := range c.peers {
+		p.commitOne(true)
+	}
+}
+
+// commitOne makes this chain's next block only; empty leaves the pool's transactions out.
+func (c *Chain) commitOne(empty bool) *types.Header {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	head := c.eth.BlockChain().CurrentBlock()
-	h, err := c.seal(head, head.Time+c.step)
+	h, err := c.seal(head, head.Time+c.step, empty)
 	if err != nil {
 		c.log.Error("making a block", zap.Error(err))
 		return head
@@ -207,11 +229,20 @@ func (c *Chain) HeaderByNumber(n uint64) *types.Header {
 }
 
 // Reorg replaces the last depth blocks with as many empty blocks at the same timestamps, then
-// makes one more block so the new chain is longer. Transactions of the replaced blocks and
+// makes one more block so the new chain is longer (on an on-demand devnet the other chains make
+// an empty one too, to stay in lockstep). Transactions of the replaced blocks and
 // pending ones are dropped: a message they initiated disappears from its block, which keeps
 // its number and timestamp but not its hash. It needs at least depth blocks above genesis,
 // and should stay above the finalized block (8 below the head), as a real chain's reorgs do.
 func (c *Chain) Reorg(depth uint64) error {
+	if err := c.reorg(depth); err != nil {
+		return err
+	}
+	c.tickPeers()
+	return nil
+}
+
+func (c *Chain) reorg(depth uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	bc := c.eth.BlockChain()
@@ -231,7 +262,7 @@ func (c *Chain) Reorg(depth uint64) error {
 	c.eth.TxPool().Clear()
 	parent := ancestor.Header()
 	for range depth + 1 {
-		h, err := c.seal(parent, parent.Time+c.step)
+		h, err := c.seal(parent, parent.Time+c.step, false)
 		if err != nil {
 			return fmt.Errorf("reorg chain %d: %w", c.id, err)
 		}

@@ -109,6 +109,15 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 		}
 		d.Chains = append(d.Chains, c)
 	}
+	if cfg.BlockTime == 0 {
+		for _, c := range d.Chains {
+			for _, p := range d.Chains {
+				if p != c {
+					c.peers = append(c.peers, p)
+				}
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -122,10 +131,11 @@ func (d *Devnet) Chain(id uint64) *Chain {
 	return nil
 }
 
-// Commit makes the next block on every chain (on-demand devnets: the chains stay in lockstep).
+// Commit makes the next block, with its pending transactions, on every chain (a Commit of
+// one chain of an on-demand devnet makes empty blocks on the others).
 func (d *Devnet) Commit() {
 	for _, c := range d.Chains {
-		c.Commit()
+		c.commitOne(false)
 	}
 }
 

@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"math/big"
 	"testing"
 	"time"
 
@@ -162,6 +163,45 @@ func TestCommitKeepsTheChainsInLockstep(t *testing.T) {
 		if h := c.Head(); h.Number.Uint64() != 3 || h.Time != 1_000_003 {
 			t.Fatalf("chain %d: head %d at %d, want 3 at 1000003", c.ID(), h.Number.Uint64(), h.Time)
 		}
+	}
+}
+
+// A Commit of one chain of an on-demand devnet moves the others to the same time with empty
+// blocks, so a tx pending on another chain stays pending until that chain commits; a reorg
+// keeps them in lockstep too; CommitAlone leaves them behind.
+func TestOneChainCommitKeepsTheOthersInStepAndPending(t *testing.T) {
+	d := startDevnet(t, Config{GenesisTime: 1_000_000})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := d.Chain(901), d.Chain(902)
+	tx, err := b.ExecutingTx(ctx, d.Accounts[1], 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Client().SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Emit(ctx, d.Accounts[0], common.Hash{1}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reorg(1); err != nil {
+		t.Fatal(err)
+	}
+	ha, hb := a.Head(), b.Head()
+	if ha.Number.Uint64() != 2 || hb.Number.Uint64() != 2 || ha.Time != hb.Time || hb.Time != 1_000_002 {
+		t.Fatalf("heads 901 %d at %d, 902 %d at %d: want both 2 at 1000002", ha.Number, ha.Time, hb.Number, hb.Time)
+	}
+	for n := uint64(1); n <= 2; n++ {
+		if blk, err := b.Client().BlockByNumber(ctx, new(big.Int).SetUint64(n)); err != nil || len(blk.Transactions()) != 0 {
+			t.Fatalf("902 block %d: %v, want empty", n, err)
+		}
+	}
+	if r, err := b.WaitReceipt(ctx, tx.Hash()); err != nil || r.BlockNumber.Uint64() != 3 {
+		t.Fatalf("902's own commit did not mine its pending tx in block 3: %v %v", r, err)
+	}
+	a.CommitAlone()
+	if a.Head().Number.Uint64() != 4 || b.Head().Number.Uint64() != 3 {
+		t.Fatalf("CommitAlone: 901 at %d, 902 at %d, want 4 and 3", a.Head().Number, b.Head().Number)
 	}
 }
 

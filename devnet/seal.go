@@ -16,12 +16,12 @@ import (
 // it, and cannot rewind to genesis, which it never ingests). Reorgs must stay above it.
 const finalityDepth = 8
 
-// seal builds a block on parent at timestamp ts with what the pool holds, and makes it the
-// head. The devnet seals its own blocks, rather than through geth's simulated beacon, because
+// seal builds a block on parent at timestamp ts with what the pool holds (nothing if empty:
+// the pool keeps its transactions), and makes it the head. The devnet seals its own blocks, rather than through geth's simulated beacon, because
 // the beacon stamps wall-clock times: here block n is always at genesis + n·block_time, as
 // an OP Stack chain's rollup config says, and a reorg branch keeps the timestamps it replaces.
 // The caller holds c.mu.
-func (c *Chain) seal(parent *types.Header, ts uint64) (*types.Header, error) {
+func (c *Chain) seal(parent *types.Header, ts uint64, empty bool) (*types.Header, error) {
 	if err := c.eth.TxPool().Sync(); err != nil { // the pool has caught up with the head
 		return nil, fmt.Errorf("chain %d: syncing the pool: %w", c.id, err)
 	}
@@ -32,11 +32,19 @@ func (c *Chain) seal(parent *types.Header, ts uint64) (*types.Header, error) {
 		Parent: parent.Hash(), Timestamp: ts, Random: random, Withdrawals: types.Withdrawals{},
 		BeaconRoot: &beaconRoot, Version: engine.PayloadV3,
 	}
+	if empty {
+		withoutPool(args)
+	}
 	payload, err := c.eth.Miner().BuildPayload(context.Background(), args, false)
 	if err != nil {
 		return nil, fmt.Errorf("chain %d: building block %d: %w", c.id, parent.Number.Uint64()+1, err)
 	}
-	block, err := c.fullBlock(payload, beaconRoot)
+	var block *types.Block
+	if empty {
+		block, err = c.toBlock(payload.ResolveEmpty(), beaconRoot)
+	} else {
+		block, err = c.fullBlock(payload, beaconRoot)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("chain %d: block %d: %w", c.id, parent.Number.Uint64()+1, err)
 	}

@@ -13,9 +13,15 @@ import (
 
 // fullBlock waits for the payload with the pool's transactions in it.
 func (c *Chain) fullBlock(p *miner.Payload, beaconRoot common.Hash) (*types.Block, error) {
-	env := p.ResolveFull()
+	return c.toBlock(p.ResolveFull(), beaconRoot)
+}
+
+// withoutPool: geth builds the empty payload first anyway (ResolveEmpty).
+func withoutPool(*miner.BuildPayloadArgs) {}
+
+func (c *Chain) toBlock(env *engine.ExecutionPayloadEnvelope, beaconRoot common.Hash) (*types.Block, error) {
 	if env == nil {
-		return nil, errors.New("no full payload")
+		return nil, errors.New("no payload")
 	}
 	return engine.ExecutableDataToBlock(*env.ExecutionPayload, []common.Hash{}, &beaconRoot, env.Requests)
 }

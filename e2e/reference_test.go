@@ -138,7 +138,7 @@ func startLight(t *testing.T, ctx context.Context, d *devnet.Devnet) string {
 	t.Cleanup(checker.Close)
 	checker.StartWatch(ctx, 250*time.Millisecond, 0)
 	api, err := filterapi.New(checker, filterapi.Config{}, filterapi.WithReadiness(checker.Ready),
-		filterapi.WithFailsafeSource(checker.Failsafe), filterapi.WithLogger(zap.NewNop()))
+		filterapi.WithFailsafeSource(checker.Failsafe), filterapi.WithBlockHashes(checker.BlockHash), filterapi.WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +245,23 @@ func ask(url string, p probe) (answer, error) {
 		return answer{}, fmt.Errorf("%w: %s", err, out)
 	}
 	return r.answer(), nil
+}
+
+// latestHash asks a filter for the hash of the latest block it has of chain
+// (interop_getBlockHashByNumber).
+func latestHash(url string, chain uint64) (common.Hash, error) {
+	out, err := post(url, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "interop_getBlockHashByNumber", "params": []any{fmt.Sprint(chain), "latest"}})
+	if err != nil {
+		return common.Hash{}, err
+	}
+	var r struct {
+		Result *common.Hash `json:"result"`
+		Error  any          `json:"error"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil || r.Result == nil {
+		return common.Hash{}, fmt.Errorf("interop_getBlockHashByNumber: %s", out)
+	}
+	return *r.Result, nil
 }
 
 // askBatch sends every probe in one JSON-RPC batch and returns the answers in probe order.

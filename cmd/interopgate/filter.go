@@ -33,6 +33,7 @@ type filterConfig struct {
 		MaxBatch              int              `toml:"max_batch" comment:"most checks proved together"`
 		MaxBatchCalls         int              `toml:"max_batch_calls" comment:"calls per JSON-RPC batch to a chain's RPC (geth refuses more than 1,000); larger needs are split"`
 		WatchInterval         config.Duration  `toml:"watch_interval" comment:"how often every chain's head is read: until each was read once, checks answer -320400"`
+		HeadRefreshInterval   config.Duration  `toml:"head_refresh_interval" comment:"after an on-demand read of a chain's latest block (for a message newer than the slowest chain) that found no new block, the next waits this long"`
 		FailsafeAfter         config.Duration  `toml:"failsafe_after" comment:"failsafe goes on while a chain cannot be read for longer than this, as the reference on ingestion errors; 0 = never"`
 		Chains                []light.ChainRPC `toml:"chains" comment:"every chain of the dependency set and its RPC URL"`
 	} `toml:"filter"`
@@ -53,6 +54,7 @@ func defaultFilterConfig() *filterConfig {
 	c.Filter.MaxBatchCalls = light.DefaultMaxBatchCalls
 	c.Filter.WatchInterval = config.Duration(time.Second)
 	c.Filter.FailsafeAfter = config.Duration(30 * time.Second)
+	c.Filter.HeadRefreshInterval = config.Duration(light.DefaultHeadRefreshInterval)
 	c.Filter.MaxConcurrentPerChain = light.DefaultMaxConcurrentPerChain
 	c.Filter.LogCacheRecords = light.DefaultLogCacheRecords
 	c.Filter.UpstreamTimeout = config.Duration(light.DefaultTimeout)
@@ -106,6 +108,7 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 		LogCacheRecords:       cfg.Filter.LogCacheRecords,
 		Timeout:               cfg.Filter.UpstreamTimeout.D(),
 		MaxBatchCalls:         cfg.Filter.MaxBatchCalls,
+		HeadRefreshInterval:   cfg.Filter.HeadRefreshInterval.D(),
 	}, light.WithMetrics(light.NewMetrics(reg)))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -49,6 +49,11 @@ type Config struct {
 	// MaxBatchCalls bounds the calls of one JSON-RPC batch to a chain (default 500; geth refuses
 	// more than 1,000 by default). Larger needs are split and sent concurrently.
 	MaxBatchCalls int
+	// HeadRefreshInterval bounds the on-demand reads of a chain's latest block, made when a
+	// check names a message newer than what was last read of the slowest chain: after a read
+	// that found no new block, the next waits this long (default 100 ms). It bounds what a
+	// flood of messages from the future costs the chains.
+	HeadRefreshInterval time.Duration
 }
 
 // Defaults of Config.
@@ -57,6 +62,7 @@ const (
 	DefaultLogCacheRecords       = 1_000_000
 	DefaultTimeout               = 5 * time.Second
 	DefaultMaxBatchCalls         = 500
+	DefaultHeadRefreshInterval   = 100 * time.Millisecond
 )
 
 // Check validates the config and names the bad field.
@@ -87,8 +93,8 @@ func (c *Config) Check() error {
 			return fmt.Errorf("chains: chain %s of the dependency set has no rpc", id.Dec())
 		}
 	}
-	if c.MaxConcurrentPerChain < 0 || c.LogCacheRecords < 0 || c.Timeout < 0 || c.MaxBatchCalls < 0 {
-		return errors.New("max_concurrent_per_chain, log_cache_records, timeout and max_batch_calls must not be negative")
+	if c.MaxConcurrentPerChain < 0 || c.LogCacheRecords < 0 || c.Timeout < 0 || c.MaxBatchCalls < 0 || c.HeadRefreshInterval < 0 {
+		return errors.New("max_concurrent_per_chain, log_cache_records, timeout, max_batch_calls and head_refresh_interval must not be negative")
 	}
 	return nil
 }
@@ -128,6 +134,9 @@ func New(cfg Config, opts ...Option) (*Checker, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.HeadRefreshInterval == 0 {
+		cfg.HeadRefreshInterval = DefaultHeadRefreshInterval
 	}
 	c := &Checker{cfg: cfg, chains: make(map[uint256.Int]*upstream, len(cfg.Chains)), cache: newLogCache(cfg.LogCacheRecords)}
 	for _, o := range opts {
@@ -203,21 +212,47 @@ func (c *Checker) CheckAccessLists(ctx context.Context, reqs []sc.Request) []sc.
 
 	out := make([]sc.Verdict, len(reqs))
 	done := make([]bool, len(reqs))
-	var items []item
-	work := map[uint256.Int]*chainWork{}
+	parsed := make([][]accesslist.Message, len(reqs))
+	var need uint64 // the newest message timestamp named
 	ready := c.initialized()
 	for i := range reqs {
 		if !ready {
 			out[i], done[i] = verdict(sc.ClassRetryLater, sc.CodeUninitialized, "uninitialized: not every chain of the set has been read yet"), true
 			continue
 		}
-		msgs, v, ok := c.local(&reqs[i])
+		msgs, v, ok := c.parse(&reqs[i])
 		if !ok {
 			out[i], done[i] = v, true
 			continue
 		}
-		needRule := reqs[i].MinSafety == sc.SafetyCrossUnsafe && c.cfg.CrossUnsafeHead != HeadLatest
+		parsed[i] = msgs
 		for _, m := range msgs {
+			need = max(need, m.Timestamp)
+		}
+	}
+	var slowest uint64
+	var slowestErr error
+	if need > 0 {
+		slowest, slowestErr = c.ingested(ctx, need)
+	}
+
+	var items []item
+	work := map[uint256.Int]*chainWork{}
+	for i := range reqs {
+		if done[i] {
+			continue
+		}
+		if slowestErr != nil {
+			c.metrics.check(sc.ClassUnavailable.String(), reasonUpstreamFailed)
+			out[i], done[i] = sc.Unavailable("light", slowestErr), true
+			continue
+		}
+		if v, ok := c.rules(&reqs[i], parsed[i], slowest); !ok {
+			out[i], done[i] = v, true
+			continue
+		}
+		needRule := reqs[i].MinSafety == sc.SafetyCrossUnsafe && c.cfg.CrossUnsafeHead != HeadLatest
+		for _, m := range parsed[i] {
 			items = append(items, item{req: i, msg: m, needRule: needRule})
 			w := work[m.ChainID]
 			if w == nil {
@@ -278,40 +313,56 @@ func verdict(class sc.Class, code int, format string, args ...any) sc.Verdict {
 	return sc.Verdict{Class: class, Code: code, Message: fmt.Sprintf(format, args...), Endpoint: "light"}
 }
 
-// local applies every rule that needs no remote call. ok is false when v is the final verdict.
-func (c *Checker) local(req *sc.Request) (msgs []accesslist.Message, v sc.Verdict, ok bool) {
-	fail := func(reason string, v sc.Verdict) ([]accesslist.Message, sc.Verdict, bool) {
-		c.metrics.check(v.Class.String(), reason)
-		return nil, v, false
-	}
+// parse reads a request's messages, after the checks op-interop-filter makes before it looks
+// at any entry (safety level, executing chain). ok is false when v is the final verdict (an
+// empty list is valid: the reference loops over the entries, and none is nothing to refuse).
+func (c *Checker) parse(req *sc.Request) (msgs []accesslist.Message, v sc.Verdict, ok bool) {
 	switch req.MinSafety {
 	case sc.SafetyUnsafe, sc.SafetyCrossUnsafe:
 	default:
-		return fail(reasonBadParams, verdict(sc.ClassInvalid, sc.CodeInvalidParams, "unsupported safety level %q: this filter accepts unsafe and cross-unsafe", req.MinSafety))
+		return nil, c.final(reasonBadParams, verdict(sc.ClassInvalid, sc.CodeInvalidParams, "unsupported safety level %q: this filter accepts unsafe and cross-unsafe", req.MinSafety)), false
+	}
+	if !c.cfg.Dependencies.Contains(req.Executing.ChainID) {
+		return nil, c.final(reasonUnknownChain, verdict(sc.ClassInvalid, sc.CodeUnknownChain, "%v: executing chain %s", accesslist.ErrUnknownChain, req.Executing.ChainID.Dec())), false
 	}
 	if len(req.InboxKeys) == 0 {
-		// The reference loops over the entries: none is nothing to refuse.
-		return fail(reasonValid, sc.Verdict{Class: sc.ClassValid, Endpoint: "light"})
+		return nil, c.final(reasonValid, sc.Verdict{Class: sc.ClassValid, Endpoint: "light"}), false
 	}
 	msgs, err := accesslist.ParseMessages(req.InboxKeys)
 	if err != nil {
-		return fail(reasonBadParams, verdict(sc.ClassInvalid, sc.CodeInvalidParams, "failed to parse access list: %v", err))
+		return nil, c.final(reasonBadParams, verdict(sc.ClassInvalid, sc.CodeInvalidParams, "failed to parse access list: %v", err)), false
 	}
-	msgs = accesslist.Dedup(msgs)
+	return accesslist.Dedup(msgs), sc.Verdict{}, true
+}
+
+// rules applies, message by message in order, every rule that needs no remote call: first
+// op-interop-filter's lockstep rule (nothing newer than the slowest chain of the set, slowest,
+// is judged yet: -321100), then the dependency set's chains, activation and timing. ok is
+// false when v is the final verdict.
+func (c *Checker) rules(req *sc.Request, msgs []accesslist.Message, slowest uint64) (v sc.Verdict, ok bool) {
 	for _, m := range msgs {
+		if m.Timestamp > slowest {
+			return c.final(reasonNotIngested, verdict(sc.ClassRetryLater, sc.CodeOutOfScope, "out of scope: timestamp %d not yet ingested (min ingested: %d)", m.Timestamp, slowest)), false
+		}
 		err := c.cfg.Dependencies.CheckMessage(req.Executing, m)
 		switch {
 		case err == nil:
 		case errors.Is(err, accesslist.ErrUnknownChain):
-			return fail(reasonUnknownChain, verdict(sc.ClassInvalid, sc.CodeUnknownChain, "%v", err))
+			return c.final(reasonUnknownChain, verdict(sc.ClassInvalid, sc.CodeUnknownChain, "%v", err)), false
 		case errors.Is(err, accesslist.ErrTiming):
-			return fail(reasonTiming, verdict(sc.ClassInvalid, sc.CodeConflict, "%v (message at %d, executing at %d, timeout %d, window %d)",
-				err, m.Timestamp, req.Executing.Timestamp, req.Executing.Timeout, c.cfg.Dependencies.ExpiryWindow()))
+			return c.final(reasonTiming, verdict(sc.ClassInvalid, sc.CodeConflict, "%v (message at %d, executing at %d, timeout %d, window %d)",
+				err, m.Timestamp, req.Executing.Timestamp, req.Executing.Timeout, c.cfg.Dependencies.ExpiryWindow())), false
 		default:
-			return fail(reasonNotActivated, verdict(sc.ClassInvalid, sc.CodeConflict, "%v", err))
+			return c.final(reasonNotActivated, verdict(sc.ClassInvalid, sc.CodeConflict, "%v", err)), false
 		}
 	}
-	return msgs, sc.Verdict{}, true
+	return sc.Verdict{}, true
+}
+
+// final counts a verdict given without a remote proof and returns it.
+func (c *Checker) final(reason string, v sc.Verdict) sc.Verdict {
+	c.metrics.check(v.Class.String(), reason)
+	return v
 }
 
 // resolve fetches what the checks need from one chain: headers, then the logs of the blocks

@@ -34,6 +34,7 @@ const (
 	reasonTiming         = "timing"
 	reasonNotActivated   = "not_activated"
 	reasonFuture         = "future"
+	reasonNotIngested    = "not_ingested"
 	reasonNoBlock        = "no_block"
 	reasonTimestamp      = "timestamp_mismatch"
 	reasonNotSafeYet     = "not_safe_yet"

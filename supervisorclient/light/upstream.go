@@ -26,6 +26,7 @@ type upstream struct {
 	timeout  time.Duration
 	maxCalls int           // calls per JSON-RPC batch: a node refuses larger ones (geth: 1,000)
 	lastOK   *atomic.Int64 // unix nanos of the last successful read (shared by copies)
+	head     *headClock    // the chain's latest block timestamp (shared by copies)
 	stats    *Stats
 	metrics  *Metrics
 }
@@ -36,7 +37,7 @@ func newUpstream(chainID uint64, url string, maxConcurrent, maxCalls int, timeou
 		return nil, fmt.Errorf("chain %d rpc %q: %w", chainID, url, err)
 	}
 	return &upstream{
-		chainID: chainID, label: fmt.Sprint(chainID), url: url, client: client, maxCalls: maxCalls, lastOK: new(atomic.Int64),
+		chainID: chainID, label: fmt.Sprint(chainID), url: url, client: client, maxCalls: maxCalls, lastOK: new(atomic.Int64), head: new(headClock),
 		sem: make(chan struct{}, maxConcurrent), timeout: timeout, stats: stats, metrics: m,
 	}, nil
 }
@@ -156,6 +157,7 @@ func (u *upstream) fetchHeaders(ctx context.Context, numbers []uint64, ruleTag s
 	if h.latest == nil {
 		return heads{}, fmt.Errorf("chain %d: no latest block", u.chainID)
 	}
+	u.head.saw(uint64(h.latest.Time))
 	if ruleTag != "" {
 		h.rule = results[len(numbers)+1]
 		if h.rule == nil {
