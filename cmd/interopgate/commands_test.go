@@ -71,17 +71,41 @@ func startCommand(t *testing.T, args ...string) (*syncBuffer, func() error) {
 }
 
 func TestDevnetCommand(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "endpoints.json")
-	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--revalidator.port", "0", "--metrics.enabled=false",
-		"--block-time", "1s", "--endpoints-file", file)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "endpoints.json")
+	out, stop := startCommand(t, "devnet", "--chain.port", "0", "--filter.port", "0", "--gateway.port", "0", "--revalidator.port", "0", "--control.port", "0", "--metrics.enabled=false",
+		"--block-time", "1s", "--endpoints-file", file, "--rollup-configs", filepath.Join(dir, "rollup"))
 	rpctest.WaitFor(t, "the endpoints file", 60*time.Second, func() bool { _, err := os.Stat(file); return err == nil })
 	var ep endpointsFile
 	data, _ := os.ReadFile(file)
 	if err := json.Unmarshal(data, &ep); err != nil {
 		t.Fatalf("endpoints file: %v\n%s", err, data)
 	}
-	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Gateways) != 2 || ep.Revalidator == "" || len(ep.Accounts) != 4 || ep.SampleMessage == nil {
+	if len(ep.Chains) != 2 || ep.Filter == "" || len(ep.Gateways) != 2 || ep.Revalidator == "" || ep.Control == "" || len(ep.Accounts) != 4 ||
+		ep.SampleMessage == nil || len(ep.RollupConfigs) != 2 || len(ep.RollupConfigFiles) != 2 {
 		t.Fatalf("endpoints file: %s", data)
+	}
+	// The rollup configs on disk are the ones in the file: what op-interop-filter reads.
+	for i, ch := range ep.Chains {
+		var rc devnet.RollupConfig
+		disk, err := os.ReadFile(ep.RollupConfigFiles[i])
+		if err != nil || json.Unmarshal(disk, &rc) != nil {
+			t.Fatalf("rollup config %s: %v", ep.RollupConfigFiles[i], err)
+		}
+		want := ep.RollupConfigs[fmt.Sprint(ch.ChainID)]
+		if rc.L2ChainID.Uint64() != ch.ChainID || rc.BlockTime != 1 || rc.Genesis.L2Time != want.Genesis.L2Time || rc.Genesis.L2.Hash != want.Genesis.L2.Hash {
+			t.Fatalf("rollup config of chain %d: %+v, endpoints file says %+v", ch.ChainID, rc, want)
+		}
+	}
+	// The control namespace emits a message that the filter then proves.
+	ctl, err := rpc.Dial(ep.Control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	var emitted devnet.Message
+	if err := ctl.Call(&emitted, "devnet_emit", 901, "0x6869"); err != nil || emitted.ChainID != 901 {
+		t.Fatalf("devnet_emit: %+v %v", emitted, err)
 	}
 	rpctest.WaitFor(t, "the banner", 10*time.Second, func() bool { return strings.Contains(out.String(), "answers error -320600") })
 	client, err := sc.NewClient(sc.ClientConfig{URL: ep.Filter})
@@ -108,6 +132,11 @@ func TestDevnetCommand(t *testing.T) {
 	if v := reval.CheckAccessList(context.Background(), req); !v.Valid() {
 		t.Fatalf("sample message through the revalidator: %v", v)
 	}
+	req.InboxKeys = emitted.InboxKeys
+	req.Executing.Timestamp = emitted.Timestamp + 2
+	rpctest.WaitFor(t, "the message emitted through devnet_emit to be valid", 10*time.Second, func() bool {
+		return client.CheckAccessList(context.Background(), req).Valid()
+	})
 	if err := stop(); err != nil {
 		t.Fatalf("devnet did not shut down cleanly: %v", err)
 	}

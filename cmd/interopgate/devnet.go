@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -31,9 +32,17 @@ type endpointsFile struct {
 	Filter        string            `json:"filter"`
 	Gateways      []gatewayEndpoint `json:"gateways"`
 	Revalidator   string            `json:"revalidator"`
+	Control       string            `json:"control"` // the devnet_ namespace
 	DependencySet json.RawMessage   `json:"dependencySet"`
-	Accounts      []endpointAccount `json:"accounts"`
-	SampleMessage *sampleMessage    `json:"sampleMessage,omitempty"`
+	// RollupConfigs is each chain's OP Stack rollup config, by chain ID: what
+	// op-interop-filter's --rollup-configs reads. RollupConfigFiles are the files
+	// --rollup-configs wrote, in chain order.
+	RollupConfigs     map[string]devnet.RollupConfig `json:"rollupConfigs"`
+	RollupConfigFiles []string                       `json:"rollupConfigFiles,omitempty"`
+	Accounts          []endpointAccount              `json:"accounts"`
+	SampleMessage     *devnet.Message                `json:"sampleMessage,omitempty"`
+
+	expiryWindow uint64 // for the banner
 }
 
 // gatewayEndpoint is the gateway in front of one chain.
@@ -45,16 +54,6 @@ type gatewayEndpoint struct {
 type endpointAccount struct {
 	Address    common.Address `json:"address"`
 	PrivateKey string         `json:"privateKey"`
-}
-
-// sampleMessage is an initiating message the devnet emits at start, ready to check.
-type sampleMessage struct {
-	ChainID     uint64        `json:"chainID"`
-	BlockNumber uint64        `json:"blockNumber"`
-	Timestamp   uint64        `json:"timestamp"`
-	LogIndex    uint32        `json:"logIndex"`
-	Origin      string        `json:"origin"`
-	InboxKeys   []common.Hash `json:"inboxKeys"`
 }
 
 func devnetCommand(st *appState) *cli.Command {
@@ -74,6 +73,8 @@ func devnetCommand(st *appState) *cli.Command {
 			&cli.IntFlag{Name: "filter.port", Value: 8560, Usage: "port of the light filter (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_FILTER_PORT"}},
 			&cli.IntFlag{Name: "revalidator.port", Value: 8561, Usage: "port of the revalidator beside the last chain's mempool (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_REVALIDATOR_PORT"}},
 			&cli.IntFlag{Name: "gateway.port", Value: 8545, Usage: "port of the first chain's gateway, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_GATEWAY_PORT"}},
+			&cli.IntFlag{Name: "control.port", Value: 8562, Usage: "port of the devnet_ control namespace: devnet_emit, devnet_commit, devnet_commitAlone, devnet_reorg, devnet_heads (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_CONTROL_PORT"}},
+			&cli.StringFlag{Name: "rollup-configs", Usage: "write each chain's OP Stack rollup config to DIR/rollup-<chain ID>.json (for op-interop-filter --rollup-configs)", EnvVars: []string{"INTEROPGATE_DEVNET_ROLLUP_CONFIGS"}},
 			&cli.StringFlag{Name: "endpoints-file", Usage: "write the endpoints, accounts and a sample message as JSON to this file", EnvVars: []string{"INTEROPGATE_DEVNET_ENDPOINTS_FILE"}},
 		},
 		Action: func(c *cli.Context) error { return runDevnet(c, st) },
@@ -143,11 +144,23 @@ func runDevnet(c *cli.Context, st *appState) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("emitting the sample message: %v", err), 1)
 	}
+	control, err := dn.ServeControl(net.JoinHostPort(c.String("rpc.addr"), strconv.Itoa(c.Int("control.port"))))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	defer control.Close()
 	deps, _ := dn.DependencySet().MarshalJSON()
-	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, DependencySet: deps, SampleMessage: &sampleMessage{
-		ChainID: sample.ID.ChainID.Uint64(), BlockNumber: sample.ID.BlockNumber, Timestamp: sample.ID.Timestamp,
-		LogIndex: sample.ID.LogIndex, Origin: sample.ID.Origin.Hex(), InboxKeys: sample.Keys(),
-	}}
+	msg := devnet.MessageOf(sample)
+	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, Control: control.URL(),
+		DependencySet: deps, RollupConfigs: map[string]devnet.RollupConfig{}, SampleMessage: &msg, expiryWindow: dn.DependencySet().ExpiryWindow()}
+	for _, ch := range dn.Chains {
+		ep.RollupConfigs[strconv.FormatUint(ch.ID(), 10)] = ch.RollupConfig()
+	}
+	if dir := c.String("rollup-configs"); dir != "" {
+		if ep.RollupConfigFiles, err = writeRollupConfigs(dir, dn); err != nil {
+			return cli.Exit(fmt.Sprintf("--rollup-configs: %v", err), 2)
+		}
+	}
 	for _, a := range dn.Accounts {
 		ep.Accounts = append(ep.Accounts, endpointAccount{Address: a.Address, PrivateKey: a.KeyHex()})
 	}
@@ -167,6 +180,26 @@ func runDevnet(c *cli.Context, st *appState) error {
 	<-ctx.Done()
 	log.Info("shutting down the devnet")
 	return nil
+}
+
+// writeRollupConfigs writes each chain's rollup config to dir/rollup-<chain ID>.json.
+func writeRollupConfigs(dir string, dn *devnet.Devnet) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, ch := range dn.Chains {
+		data, err := json.MarshalIndent(ch.RollupConfig(), "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		f := filepath.Join(dir, fmt.Sprintf("rollup-%d.json", ch.ID()))
+		if err := os.WriteFile(f, append(data, '\n'), 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // printBanner tells a newcomer what runs where and how to try it.
@@ -192,6 +225,7 @@ func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 		fmt.Fprintf(w, "  gateway %-6d %s  (in front of chain %d)\n", g.ChainID, g.URL, g.ChainID)
 	}
 	fmt.Fprintf(w, "  revalidator    %s  (beside chain %d's mempool: point op-geth --rollup.interoprpc or op-reth --rollup.interop-http at it)\n", ep.Revalidator, execChain)
+	fmt.Fprintf(w, "  control        %s  (devnet_emit, devnet_commit, devnet_commitAlone, devnet_reorg, devnet_heads)\n", ep.Control)
 	fmt.Fprintf(w, "  account 0      %s  key %s\n\n", ep.Accounts[0].Address.Hex(), ep.Accounts[0].PrivateKey)
 	fmt.Fprintf(w, "A message was emitted on chain %d: block %d, log %d, timestamp %d.\n\n", m.ChainID, m.BlockNumber, m.LogIndex, m.Timestamp)
 	fmt.Fprintf(w, "Check it as executed on chain %d (answers \"result\":null):\n\n  %s\n\n", execChain, check(m.InboxKeys))
@@ -202,6 +236,17 @@ func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 	fmt.Fprintf(w, "Send a signed transaction executing that message through the chain %d gateway (answers its hash; it is mined):\n\n  %s\n\n", execChain, send(txs.valid))
 	fmt.Fprintf(w, "And one whose access list has the flipped checksum (answers -320600 with HTTP 409; the sentry never sees it):\n\n  %s\n\n", send(txs.invalid))
 	fmt.Fprintf(w, "Invalid txs the revalidator found in chain %d's pool (a builder's list of what to leave out):\n\n  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"interopgate_invalidTransactions\",\"params\":[]}'\n\n", execChain, ep.Revalidator)
+	fmt.Fprintf(w, "Emit a new message on chain %d (answers where it is and its inbox keys), or reorg away its last block:\n\n", m.ChainID)
+	fmt.Fprintf(w, "  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"devnet_emit\",\"params\":[%d,\"0x68656c6c6f\"]}'\n", ep.Control, m.ChainID)
+	fmt.Fprintf(w, "  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"devnet_reorg\",\"params\":[%d,1]}'\n\n", ep.Control, m.ChainID)
+	if len(ep.RollupConfigFiles) > 0 {
+		var flags []string
+		for i, ch := range ep.Chains {
+			flags = append(flags, "--l2-rpcs "+ch.RPC, "--rollup-configs "+ep.RollupConfigFiles[i])
+		}
+		fmt.Fprintf(w, "Run the reference op-interop-filter against this devnet (its rollup configs are written; see docs/devnet.md):\n\n  op-interop-filter %s --message-expiry-window %ds --backfill-duration 1h --poll-interval 250ms --validation-interval 250ms --rpc.port 8570 --data-dir /tmp/op-interop-filter\n\n",
+			strings.Join(flags, " "), ep.expiryWindow)
+	}
 }
 
 // sampleTxPair is a signed valid and a signed invalid executing tx for the banner.
