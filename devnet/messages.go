@@ -50,12 +50,18 @@ const (
 	gasFeeCap = 1_000_000_000 * 100 // 100 gwei
 )
 
-// emitTx builds the signed tx that makes the emitter log topic and data.
+// emitTx builds the signed tx that makes the emitter log topic and data, at from's pending nonce.
 func (c *Chain) emitTx(ctx context.Context, from Account, topic common.Hash, data []byte) (*types.Transaction, error) {
 	nonce, err := c.client.PendingNonceAt(ctx, from.Address)
 	if err != nil {
 		return nil, err
 	}
+	return c.EmitTx(from, nonce, topic, data)
+}
+
+// EmitTx builds, without sending it, the signed tx at nonce that makes the emitter log topic
+// and data (for callers that send it themselves and keep their own nonces).
+func (c *Chain) EmitTx(from Account, nonce uint64, topic common.Hash, data []byte) (*types.Transaction, error) {
 	to := EmitterAddress
 	return c.sign(from, &types.DynamicFeeTx{
 		Nonce: nonce, GasTipCap: big.NewInt(gasTipCap), GasFeeCap: big.NewInt(gasFeeCap),

@@ -32,10 +32,14 @@ type Env struct {
 	MaxInboxEntries int
 }
 
-// accounts returns the devnet accounts of part (0..3) of four equal ranges, so scenarios that
+// accountParts is how many equal ranges the devnet accounts are split into: 0 valid, 1 the
+// duplicate flood and interop batches, 2 plain, 3 invalid, 4 borderline.
+const accountParts = 5
+
+// accounts returns the devnet accounts of part (0..4) of equal ranges, so scenarios that
 // consume nonces never share an account.
 func (e *Env) accounts(part int) []devnet.Account {
-	n := len(e.Devnet.Accounts) / 4
+	n := len(e.Devnet.Accounts) / accountParts
 	return e.Devnet.Accounts[part*n : (part+1)*n]
 }
 

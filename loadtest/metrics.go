@@ -15,6 +15,7 @@ type Cost struct {
 	FilterChecks      float64 `json:"filterChecks"`
 	FilterRequests    float64 `json:"filterHTTPRequests"`
 	SentryRequests    float64 `json:"sentryRequests"`
+	Retests           float64 `json:"retests"`
 	InteropTxs        int64   `json:"interopTxs"`
 	ChecksPerInterop  float64 `json:"filterChecksPerInteropTx"`
 	FilterReqPerInter float64 `json:"filterRequestsPerInteropTx"`
@@ -26,6 +27,7 @@ var costMetrics = map[string]string{
 	"filterChecks":   "interopgate_filter_checks_total",
 	"filterRequests": "interopgate_filter_request_duration_seconds",
 	"sentryRequests": "interopgate_gateway_backend_requests_total",
+	"retests":        "interopgate_gateway_retests_total",
 }
 
 // scrape reads the cost counters from a Prometheus text endpoint.
@@ -77,7 +79,7 @@ func WithCost(ctx context.Context, url string, run func() (*Report, error)) (*Re
 		return nil, err
 	}
 	c := &Cost{FilterChecks: after["filterChecks"] - before["filterChecks"], FilterRequests: after["filterRequests"] - before["filterRequests"],
-		SentryRequests: after["sentryRequests"] - before["sentryRequests"], InteropTxs: r.interop}
+		SentryRequests: after["sentryRequests"] - before["sentryRequests"], Retests: after["retests"] - before["retests"], InteropTxs: r.interop}
 	if c.InteropTxs > 0 {
 		c.ChecksPerInterop = c.FilterChecks / float64(c.InteropTxs)
 		c.FilterReqPerInter = c.FilterRequests / float64(c.InteropTxs)
@@ -91,7 +93,7 @@ func WithCost(ctx context.Context, url string, run func() (*Report, error)) (*Re
 
 func (c *Cost) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cost (from the target's metrics): %d interop txs sent; %.0f filter checks in %.0f filter HTTP requests = %.3f checks and %.3f requests per interop tx; %.0f sentry requests = %.3f per request",
-		c.InteropTxs, c.FilterChecks, c.FilterRequests, c.ChecksPerInterop, c.FilterReqPerInter, c.SentryRequests, c.SentryPerRequest)
+	fmt.Fprintf(&b, "cost (from the target's metrics): %d interop txs sent; %.0f filter checks in %.0f filter HTTP requests = %.3f checks and %.3f requests per interop tx; %.0f sentry requests = %.3f per request; %.0f re-tests of borderline txs",
+		c.InteropTxs, c.FilterChecks, c.FilterRequests, c.ChecksPerInterop, c.FilterReqPerInter, c.SentryRequests, c.SentryPerRequest, c.Retests)
 	return b.String()
 }

@@ -224,9 +224,13 @@ loop:
 		wg.Add(1)
 		inFlight.Add(1)
 		go func() {
-			defer func() { <-sem; inFlight.Add(-1); wg.Done() }()
+			defer func() { inFlight.Add(-1); wg.Done() }()
 			o := send(client, target, req.Body, opt.Timeout)
 			o.latency = time.Since(intended) // from the intended time: queueing behind slow answers counts
+			<-sem
+			if req.Settle != nil {
+				req.Settle(&req)
+			}
 			second := int(intended.Sub(start) / time.Second)
 			part.record(o, req, second)
 			total.record(o, req, second)

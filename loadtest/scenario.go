@@ -34,6 +34,10 @@ type Request struct {
 	Invalid bool
 	// Interop marks a request carrying an interop tx (the cost per interop tx counts them).
 	Interop bool
+	// Settle, when set, fixes Expect and Invalid once the answer is in: for requests whose
+	// right answer depends on what happens after the send (a borderline tx's initiating
+	// message must really land where it was predicted). It may wait, bounded.
+	Settle func(r *Request)
 }
 
 // Scenario makes the requests of one traffic shape. Next is called concurrently.

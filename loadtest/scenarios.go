@@ -44,6 +44,7 @@ func Scenarios() Catalog {
 		"duplicate-flood":       duplicateFlood,
 		"unique-invalid-flood":  uniqueInvalidFlood,
 		"batch-bomb":            batchBomb,
+		"borderline":            borderlineScenario,
 		"plain":                 plain,
 		"reads":                 reads,
 		"mix":                   mix,
@@ -266,7 +267,7 @@ func mix(ctx context.Context, env *Env) (Scenario, error) {
 	parts := []struct {
 		name   string
 		weight int
-	}{{"valid", 3}, {"plain", 2}, {"reads", 2}, {"invalid-checksum", 1}, {"unique-invalid-flood", 1}, {"duplicate-flood", 1}}
+	}{{"valid", 3}, {"plain", 2}, {"reads", 2}, {"invalid-checksum", 1}, {"unique-invalid-flood", 1}, {"duplicate-flood", 1}, {"borderline", 1}}
 	var scenarios []Scenario
 	var weights []int
 	for _, p := range parts {

@@ -142,7 +142,7 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet,
 			stops[i]()
 		}
 	}
-	dn, err := devnet.Start(devnet.Config{BlockTime: time.Second, Accounts: 256}, log)
+	dn, err := devnet.Start(devnet.Config{BlockTime: time.Second, Accounts: 320}, log)
 	if err != nil {
 		return nil, nil, err
 	}

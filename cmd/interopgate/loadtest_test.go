@@ -92,3 +92,45 @@ func TestLoadtestCountsWrongOutcomes(t *testing.T) {
 		t.Fatalf("invalid accepted %d, wrong %d: want 10 and 10", res.Total.InvalidAccepted, res.Total.Wrong)
 	}
 }
+
+// The borderline scenario sends txs before their initiating message's block exists: the devnet
+// gateway re-tests them and accepts them all; a target that gives up at the first "not yet"
+// has every one counted wrong.
+func TestBorderlineTxsAreRetestedThenAccepted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the devnet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	env := &loadtest.Env{ChainID: 902, SourceChain: 901, Devnet: d.net, Txs: 40, MaxBatch: 100, MaxInboxEntries: 256}
+	s, err := loadtest.Build(ctx, env, "borderline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := loadtest.WithCost(ctx, d.metrics, func() (*loadtest.Report, error) {
+		return loadtest.Run(ctx, d.url, s, loadtest.Options{Rate: 40, Requests: 40})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Total.Sent != 40 || r.Total.Accepted != 40 || r.Failed() || r.Cost.Retests < 1 {
+		var b strings.Builder
+		r.Print(&b)
+		t.Fatalf("borderline against the gateway: want 40 accepted after re-tests:\n%s", b.String())
+	}
+	giveUp := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) {
+		return nil, &rpctest.Error{Code: -321100, Message: "out of scope"}
+	})
+	r, err = loadtest.Run(ctx, giveUp.URL, s, loadtest.Options{Rate: 40, Requests: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Total.Wrong != 10 {
+		t.Fatalf("a target rejecting borderline txs for good: %d wrong of 10", r.Total.Wrong)
+	}
+}
