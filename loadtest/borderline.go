@@ -37,8 +37,8 @@ type borderline struct {
 
 // predicted is a message emitted into the source chain's pool, and where it will be.
 type predicted struct {
-	keys    []common.Hash
-	block   uint64
+	keys      []common.Hash
+	block     uint64
 	settled   chan struct{} // closed once block is made and the prediction checked
 	held      bool          // the message is in block at log 0 (valid after settled)
 	unchecked bool          // the run ended before block was made: the prediction stands
@@ -171,4 +171,3 @@ func (b *borderline) check(ctx context.Context, p *predicted, tx common.Hash) {
 	p.held = err == nil && r.Status == types.ReceiptStatusSuccessful && r.BlockNumber.Uint64() == p.block &&
 		len(r.Logs) == 1 && r.Logs[0].Index == 0
 }
-
