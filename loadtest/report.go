@@ -36,6 +36,7 @@ type Report struct {
 	TargetRate  float64       `json:"targetRate"`
 	Steps       []float64     `json:"rampSteps,omitempty"`
 	Achieved    float64       `json:"achievedRate"`
+	Drain       time.Duration `json:"drain"` // from the last send to the last answer
 	Duration    time.Duration `json:"duration"`
 	Scheduled   int           `json:"scheduled"`
 	Missed      int64         `json:"missed"` // due while max_in_flight was reached: not sent
@@ -88,8 +89,8 @@ func (r *Report) Failed() bool { return r.Total.Wrong > 0 }
 
 // Print writes the report as a table.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "scenario %s against %s: %d sent in %s, %.0f/s achieved of %.0f/s target, %d missed (generator behind)%s\n\n",
-		r.Scenario, r.Target, r.Total.Sent, r.Duration.Round(time.Millisecond), r.Achieved, r.TargetRate, r.Missed,
+	fmt.Fprintf(w, "scenario %s against %s: %d sent in %s (last answer %s later), %.0f/s achieved of %.0f/s target, %d missed (generator behind)%s\n\n",
+		r.Scenario, r.Target, r.Total.Sent, r.Duration.Round(time.Millisecond), r.Drain.Round(time.Millisecond), r.Achieved, r.TargetRate, r.Missed,
 		map[bool]string{true: ", INTERRUPTED (partial)", false: ""}[r.Interrupted])
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tsent\taccepted\trejected (code: n)\terrors\twrong\tinvalid accepted\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")

@@ -236,10 +236,11 @@ loop:
 			total.record(o, req, second)
 		}()
 	}
+	sending := time.Since(start) // the rates are over the sending window, not the drain
 	wg.Wait()
 	stopProgress()
-	elapsed := time.Since(start)
-	r := newReport(s.Name(), target, opt, elapsed, i, missed.Load(), parts, total, ctx.Err() != nil)
+	r := newReport(s.Name(), target, opt, sending, i, missed.Load(), parts, total, ctx.Err() != nil)
+	r.Drain = time.Since(start) - sending
 	r.interop = interop.Load()
 	r.total = total
 	return r, nil
