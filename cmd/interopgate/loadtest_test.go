@@ -15,19 +15,26 @@ import (
 	"github.com/interopgate/interopgate/loadtest"
 )
 
-// Every scenario, briefly, against the devnet's gateway: each gets exactly what it expects.
-func TestLoadtestScenariosAgainstTheDevnet(t *testing.T) {
+// loadtestRig starts the load test's devnet (chains, light filter, gateway) for one test, and
+// the environment its scenarios are built for (40 txs each).
+func loadtestRig(t *testing.T) (context.Context, *loadtestDevnet, *loadtest.Env) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the devnet")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
-	env := &loadtest.Env{ChainID: 902, SourceChain: 901, Devnet: d.net, Txs: 40, MaxBatch: 100, MaxInboxEntries: 256}
+	t.Cleanup(stop)
+	return ctx, d, &loadtest.Env{ChainID: 902, SourceChain: 901, Devnet: d.net, Txs: 40, MaxBatch: 100, MaxInboxEntries: 256}
+}
+
+// Every scenario, briefly, against the devnet's gateway: each gets exactly what it expects.
+func TestLoadtestScenariosAgainstTheDevnet(t *testing.T) {
+	ctx, d, env := loadtestRig(t)
 	for _, name := range loadtest.Scenarios().Names() {
 		t.Run(name, func(t *testing.T) {
 			s, err := loadtest.Build(ctx, env, name)
@@ -97,17 +104,7 @@ func TestLoadtestCountsWrongOutcomes(t *testing.T) {
 // gateway re-tests them and accepts them all; a target that gives up at the first "not yet"
 // has every one counted wrong.
 func TestBorderlineTxsAreRetestedThenAccepted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the devnet")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	env := &loadtest.Env{ChainID: 902, SourceChain: 901, Devnet: d.net, Txs: 40, MaxBatch: 100, MaxInboxEntries: 256}
+	ctx, d, env := loadtestRig(t)
 	s, err := loadtest.Build(ctx, env, "borderline")
 	if err != nil {
 		t.Fatal(err)
