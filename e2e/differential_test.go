@@ -99,6 +99,7 @@ func corpus(mates []devnet.Emitted, m devnet.Emitted, head uint64) []probe {
 func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	needReference(t)
 	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -351,6 +352,7 @@ func codeText(a answer) string {
 func TestReferenceAfterASourceReorg(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	needReference(t)
 	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -71,6 +71,25 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// needReference builds the reference before a test starts its devnet, so that a cold build
+// (minutes on a fresh machine) does not leave the devnet's block timestamps behind the clock.
+func needReference(t *testing.T) {
+	t.Helper()
+	if _, err := referenceBinary(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keepUpWithTheClock commits blocks on every chain until the heads are no older than the wall
+// clock. The reference reports ready only once it has ingested a block at least as new as its
+// own start time, and an on-demand devnet makes blocks only when told: a devnet that sat idle
+// while the reference was built or started would never let it become ready.
+func keepUpWithTheClock(d *devnet.Devnet) {
+	for d.Chains[0].Head().Time < uint64(time.Now().Unix()) {
+		d.Commit()
+	}
+}
+
 // startReference runs op-interop-filter against the devnet's chains, with the rollup configs
 // the devnet describes, and returns its URL once it answers checks (not -320400) and the time
 // that took.
@@ -118,6 +137,7 @@ func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) (string,
 	ready := probe{name: "ready", keys: []common.Hash{}, exec: head, chain: "902", safety: "cross-unsafe"}
 	// On failure the cleanup above logs the reference's output.
 	rpctest.WaitFor(t, "op-interop-filter to answer checks", 2*time.Minute, func() bool {
+		keepUpWithTheClock(d)
 		a, err := ask(url, ready)
 		return err == nil && a.Code == 0
 	})
