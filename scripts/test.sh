@@ -40,8 +40,11 @@ else
   echo "test.sh: no redis-server on PATH: tests that need Redis will skip"
 fi
 
+# Each module's wall time is printed, so CI logs show where the minutes go.
+start=$SECONDS
 # shellcheck disable=SC2086
 "$GO" test -race -count=1 -timeout 30m $PKGS
+echo "test.sh: main module: $((SECONDS - start)) s"
 
 # The suites against the real OP Stack clients (op-geth's mempool, and op-interop-filter, which
 # the reference suite builds from the pinned module: minutes on a cold cache) live in their own module,
@@ -50,8 +53,12 @@ fi
 if [ "${INTEROPGATE_SKIP_E2E:-}" = "1" ]; then
   echo "test.sh: INTEROPGATE_SKIP_E2E=1: not running the e2e module"
 else
+  start=$SECONDS
   (cd e2e && GONOSUMDB=github.com/ethereum-optimism "$GO" test -tags opgeth -count=1 -timeout 40m ./...)
+  echo "test.sh: e2e module (op-geth, op-interop-filter): $((SECONDS - start)) s"
 fi
 
 # The Helm chart's tests (Helm SDK; their own module, so the product does not carry Kubernetes).
+start=$SECONDS
 (cd helm && "$GO" test -count=1 -timeout 15m ./...)
+echo "test.sh: helm module: $((SECONDS - start)) s"
