@@ -85,7 +85,10 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 		cfg.GenesisTime = uint64(time.Now().Unix())
 	}
 	d := &Devnet{deps: deps}
-	alloc := types.GenesisAlloc{EmitterAddress: {Code: emitterCode, Balance: new(big.Int)}}
+	alloc := types.GenesisAlloc{
+		EmitterAddress:                 {Code: emitterCode, Balance: new(big.Int)},
+		accesslist.CrossL2InboxAddress: {Code: inboxCode, Balance: new(big.Int)},
+	}
 	for i := 0; i < cfg.Accounts; i++ {
 		a := DevAccount(i)
 		d.Accounts = append(d.Accounts, a)
