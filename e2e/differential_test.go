@@ -13,6 +13,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
 	"go.uber.org/zap"
 
@@ -113,7 +114,8 @@ func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
 	d.Commit()
 	d.Commit()
 	lightURL := startLight(t, ctx, d)
-	refURL, ready := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})
+	ref := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})
+	refURL, ready := ref.url, ref.ready
 	head := d.Chain(902).Head().Time
 	m := mates[1]
 	valid := probe{name: "valid", keys: m.Keys(), exec: head, chain: "902", safety: "cross-unsafe"}
@@ -205,7 +207,7 @@ func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
 	waitAnswer(t, refURL, lag, time.Minute, accepted)
 	waitAnswer(t, lightURL, lag, time.Minute, accepted)
 	// The same transactions through a gateway asking each filter: the same outcome.
-	gwLight, gwRef := startGateway(t, d, lightURL), startGateway(t, d, refURL)
+	gwLight, gwRef := startGateway(t, d, lightURL).url, startGateway(t, d, refURL).url
 	fmt.Fprintf(&table, "\n| tx case | gateway → light | gateway → reference |\n|---|---|---|\n")
 	for i, c := range txCases(mates, m) {
 		l := sendTx(t, ctx, d, gwLight, d.Accounts[4], c.keys)
@@ -266,9 +268,15 @@ func txCases(mates []devnet.Emitted, m devnet.Emitted) []txCase {
 	}
 }
 
+// gateway is a running gateway in front of chain 902.
+type gateway struct {
+	url      string
+	failsafe func() bool // its failsafe watcher's state
+}
+
 // startGateway runs a gateway in front of chain 902 asking the filter at url, with re-tests
 // short enough for a test.
-func startGateway(t *testing.T, d *devnet.Devnet, url string) string {
+func startGateway(t *testing.T, d *devnet.Devnet, url string) gateway {
 	t.Helper()
 	client, err := sc.NewClient(sc.ClientConfig{URL: url, Name: "filter", Namespace: "interop"})
 	if err != nil {
@@ -278,6 +286,12 @@ func startGateway(t *testing.T, d *devnet.Devnet, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The failsafe watcher as `interopgate gateway` runs it (admin_getFailsafeEnabled), polled
+	// often enough for a test.
+	watcher := sc.NewFailsafeWatcher([]sc.NamedFailsafeSource{{Name: "filter", Source: client}}, sc.FailsafeWatcherConfig{Interval: 100 * time.Millisecond})
+	wctx, stopWatcher := context.WithCancel(context.Background())
+	t.Cleanup(stopWatcher)
+	go watcher.Run(wctx)
 	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "chain902", URL: d.Chain(902).RPCURL()}}}, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +303,7 @@ func startGateway(t *testing.T, d *devnet.Devnet, url string) string {
 	cfg.ExecTimestampOffset = config.Duration(30 * time.Second)
 	cfg.RetryDelay, cfg.RetryAttempts = config.Duration(100*time.Millisecond), 3
 	cfg.MessageTimeout = 60 // the messages must outlive the timeout: the suite's window is short
-	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, CheckerID: url, Dependencies: d.DependencySet(), Backends: group, Log: zap.NewNop()})
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, CheckerID: url, Failsafe: watcher.Enabled, Dependencies: d.DependencySet(), Backends: group, Log: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +315,7 @@ func startGateway(t *testing.T, d *devnet.Devnet, url string) string {
 		defer cancel()
 		gw.Shutdown(sctx)
 	})
-	return gw.URL()
+	return gateway{url: gw.URL(), failsafe: watcher.Enabled}
 }
 
 // sendTx signs an executing tx with keys and sends it through the gateway: 0 when accepted,
@@ -312,11 +326,22 @@ func sendTx(t *testing.T, ctx context.Context, d *devnet.Devnet, gw string, from
 	if err != nil {
 		t.Fatal(err)
 	}
+	code := sendRaw(t, gw, tx)
+	if code == 0 {
+		d.Commit() // mine it, so the next tx of the account has the next nonce
+	}
+	return code
+}
+
+// sendRaw sends tx with eth_sendRawTransaction to url: 0 when accepted, else the JSON-RPC
+// error code.
+func sendRaw(t *testing.T, url string, tx *types.Transaction) int {
+	t.Helper()
 	raw, err := tx.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := post(gw, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": []string{hexutil.Encode(raw)}})
+	out, err := post(url, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": []string{hexutil.Encode(raw)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +352,6 @@ func sendTx(t *testing.T, ctx context.Context, d *devnet.Devnet, gw string, from
 	if r.Error != nil {
 		return r.Error.Code
 	}
-	d.Commit() // mine it, so the next tx of the account has the next nonce
 	return 0
 }
 
@@ -372,8 +396,8 @@ func TestReferenceAfterASourceReorg(t *testing.T) {
 	}
 	d.Commit()
 	lightURL := startLight(t, ctx, d)
-	plainURL, _ := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})
-	recoverURL, _ := startReference(t, d, referenceOptions{expiryWindow: expiryWindow, reorgRecovery: true})
+	plainURL := startReference(t, d, referenceOptions{expiryWindow: expiryWindow}).url
+	recoverURL := startReference(t, d, referenceOptions{expiryWindow: expiryWindow, reorgRecovery: true}).url
 	exec := d.Chain(902).Head().Time + 1
 	keptProbe := probe{name: "kept", keys: kept[0].Keys(), exec: exec, chain: "902", safety: "cross-unsafe"}
 	goneProbe := probe{name: "reorged away", keys: gone[0].Keys(), exec: exec, chain: "902", safety: "cross-unsafe"}

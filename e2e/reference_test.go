@@ -90,10 +90,16 @@ func keepUpWithTheClock(d *devnet.Devnet) {
 	}
 }
 
+// reference is a running op-interop-filter.
+type reference struct {
+	url   string
+	ready time.Duration // from start to answering checks
+	log   *lockedBuffer // its output
+}
+
 // startReference runs op-interop-filter against the devnet's chains, with the rollup configs
-// the devnet describes, and returns its URL once it answers checks (not -320400) and the time
-// that took.
-func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) (string, time.Duration) {
+// the devnet describes, and returns once it answers checks (not -320400).
+func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) reference {
 	t.Helper()
 	bin, err := referenceBinary()
 	if err != nil {
@@ -118,9 +124,9 @@ func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) (string,
 	if o.reorgRecovery {
 		args = append(args, "--reorg-recovery-enabled")
 	}
-	var out lockedBuffer
+	out := new(lockedBuffer)
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -141,7 +147,7 @@ func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) (string,
 		a, err := ask(url, ready)
 		return err == nil && a.Code == 0
 	})
-	return url, time.Since(start)
+	return reference{url: url, ready: time.Since(start), log: out}
 }
 
 // startLight runs the light filter over the devnet as `interopgate filter` does.
