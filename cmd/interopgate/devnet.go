@@ -255,14 +255,15 @@ type sampleTxPair struct {
 	valid, invalid string
 }
 
-// sampleTxs signs, on the last chain, a tx executing the sample message (account 1) and one
-// with a flipped checksum (account 2).
+// sampleTxs signs, on the last chain, a tx executing the sample message as an application does
+// (a call to the inbox's validateMessage, which emits ExecutingMessage; account 1) and one that
+// names it with a flipped checksum (account 2).
 func sampleTxs(ctx context.Context, dn *devnet.Devnet, sample devnet.Emitted) (*sampleTxPair, error) {
 	chain := dn.Chains[len(dn.Chains)-1]
 	keys := sample.Keys()
 	bad := append([]common.Hash(nil), keys...)
 	bad[len(bad)-1][31] ^= 0x01
-	valid, err := chain.ExecutingTx(ctx, dn.Accounts[1], 0, keys)
+	valid, err := chain.ValidateMessageTx(ctx, dn.Accounts[1], 0, sample.ID, sample.PayloadHash)
 	if err != nil {
 		return nil, err
 	}
