@@ -100,18 +100,7 @@ func corpus(mates []devnet.Emitted, m devnet.Emitted, head uint64) []probe {
 func TestReferenceAgreesWithTheLightFilter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	needReference(t)
-	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	d.Commit()
-	mates, err := d.Chain(901).EmitBlock(ctx, d.Accounts[:3], d.Commit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Commit()
+	d, mates := startMates(t, ctx)
 	d.Commit()
 	lightURL := startLight(t, ctx, d)
 	ref := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})

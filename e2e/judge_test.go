@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
-	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/internal/rpctest"
@@ -24,20 +23,9 @@ import (
 // what one invalid message in a block costs, and what the gateway is there to prevent. The light
 // filter, which does not cross-validate blocks (docs/filter.md), keeps answering.
 func TestReferenceJudgesWhatIsMined(t *testing.T) {
-	needReference(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	d.Commit()
-	mates, err := d.Chain(901).EmitBlock(ctx, d.Accounts[:3], d.Commit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Commit()
+	d, mates := startMates(t, ctx)
 	lightURL := startLight(t, ctx, d)
 	started := uint64(time.Now().Unix()) // the reference cross-validates from its start time on
 	ref := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})

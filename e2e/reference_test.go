@@ -80,6 +80,26 @@ func needReference(t *testing.T) {
 	}
 }
 
+// startMates builds the reference, starts an on-demand devnet for the suite and mines a block
+// of chain 901 that holds three logs from three txs (accounts 0–2): the messages most cases
+// are made of.
+func startMates(t *testing.T, ctx context.Context) (*devnet.Devnet, []devnet.Emitted) {
+	t.Helper()
+	needReference(t)
+	d, err := devnet.Start(devnet.Config{Accounts: 8, ExpiryWindow: expiryWindow}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	d.Commit()
+	mates, err := d.Chain(901).EmitBlock(ctx, d.Accounts[:3], d.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Commit()
+	return d, mates
+}
+
 // keepUpWithTheClock commits blocks on every chain until the heads are no older than the wall
 // clock. The reference reports ready only once it has ingested a block at least as new as its
 // own start time, and an on-demand devnet makes blocks only when told: a devnet that sat idle
