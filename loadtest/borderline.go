@@ -38,6 +38,7 @@ type borderline struct {
 // predicted is a message emitted into the source chain's pool, and where it will be.
 type predicted struct {
 	keys      []common.Hash
+	data      []byte // the validateMessage call
 	block     uint64
 	settled   chan struct{} // closed once block is made and the prediction checked
 	held      bool          // the message is in block at log 0 (valid after settled)
@@ -85,7 +86,7 @@ func (b *borderline) Next(i int) Request {
 	b.demand.Store(time.Now().UnixNano())
 	p := b.cur.Load()
 	k := i % len(b.accts)
-	raw := signAt(b.env.ChainID, b.accts[k], b.nonces[k].Add(1)-1, p.keys)
+	raw := signAt(b.env.ChainID, b.accts[k], b.nonces[k].Add(1)-1, p.keys, p.data)
 	return Request{Body: sendRaw(i, raw), Expect: Expect{Accept: true}, Interop: true, Settle: p.settle}
 }
 
@@ -158,8 +159,9 @@ func (b *borderline) emit(ctx context.Context, nonce, n, ts uint64) (*predicted,
 		return nil, common.Hash{}, err
 	}
 	id := accesslist.Identifier{Origin: devnet.EmitterAddress, BlockNumber: n, LogIndex: 0, Timestamp: ts, ChainID: *uint256.NewInt(b.src.ID())}
-	m := id.Message(accesslist.PayloadHash([]common.Hash{topic}, data))
-	return &predicted{keys: accesslist.EncodeMessages([]accesslist.Message{m}), block: n, settled: make(chan struct{})}, tx.Hash(), nil
+	payload := accesslist.PayloadHash([]common.Hash{topic}, data)
+	keys, call := execute(devnet.Emitted{ID: id, PayloadHash: payload})
+	return &predicted{keys: keys, data: call, block: n, settled: make(chan struct{})}, tx.Hash(), nil
 }
 
 // check settles p: its message holds if the emit tx was mined in p.block as its first log.

@@ -69,20 +69,33 @@ func newSigner(ctx context.Context, env *Env, accts []devnet.Account) (*signer, 
 	return s, nil
 }
 
-// sign makes the next tx of account a: to the CrossL2Inbox with keys as its access list, or a
-// plain transfer when keys is nil.
-func (s *signer) sign(a devnet.Account, keys []common.Hash) []byte {
+// sign makes the next tx of account a: to the CrossL2Inbox with keys as its access list and
+// data as its calldata, or a plain transfer when keys is nil.
+func (s *signer) sign(a devnet.Account, keys []common.Hash, data []byte) []byte {
 	nonce := s.nonces[a.Address]
 	s.nonces[a.Address] = nonce + 1
-	return signAt(s.env.ChainID, a, nonce, keys)
+	return signAt(s.env.ChainID, a, nonce, keys, data)
 }
 
-func signAt(chainID uint64, a devnet.Account, nonce uint64, keys []common.Hash) []byte {
+// signExec makes the next tx of account a, executing m as an application does (execute).
+func (s *signer) signExec(a devnet.Account, m devnet.Emitted) []byte {
+	keys, data := execute(m)
+	return s.sign(a, keys, data)
+}
+
+// execute is what a tx executing m as an application does carries: m's inbox keys, and a call
+// to the inbox's validateMessage, which emits ExecutingMessage once mined (so a filter that
+// cross-validates blocks, as op-interop-filter does, judges what the load test got mined).
+func execute(m devnet.Emitted) (keys []common.Hash, data []byte) {
+	return m.Keys(), devnet.ValidateMessageCalldata(m.ID, m.PayloadHash)
+}
+
+func signAt(chainID uint64, a devnet.Account, nonce uint64, keys []common.Hash, data []byte) []byte {
 	inner := &types.DynamicFeeTx{ChainID: new(big.Int).SetUint64(chainID), Nonce: nonce,
 		GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9), Gas: 21000}
 	if keys != nil {
 		to := accesslist.CrossL2InboxAddress
-		inner.To, inner.Gas = &to, 60_000+2_000*uint64(len(keys))
+		inner.To, inner.Gas, inner.Data = &to, 60_000+2_000*uint64(len(keys)), data
 		inner.AccessList = types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: keys}}
 	} else {
 		to := common.Address{0x10, 0xad}

@@ -80,7 +80,7 @@ func valid(ctx context.Context, env *Env) (Scenario, error) {
 	}
 	f := &fixed{name: "valid"}
 	for i := range env.Txs {
-		raw := s.sign(accts[i%len(accts)], msgs[i%len(msgs)].Keys())
+		raw := s.signExec(accts[i%len(accts)], msgs[i%len(msgs)])
 		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Accept: true}, Interop: true})
 	}
 	return f, nil
@@ -100,7 +100,7 @@ func invalidTxs(ctx context.Context, env *Env, name string, n int, codes []int, 
 	f := &fixed{name: name}
 	for i := range n {
 		a := accts[i%len(accts)]
-		raw := signAt(env.ChainID, a, s.nonces[a.Address], keysOf(i))
+		raw := signAt(env.ChainID, a, s.nonces[a.Address], keysOf(i), nil)
 		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: codes}, Invalid: true, Interop: true})
 	}
 	return f, nil
@@ -193,7 +193,7 @@ func interopBatch(ctx context.Context, env *Env) (Scenario, error) {
 		calls := make([]string, env.MaxBatch)
 		for i := range calls {
 			n := b*env.MaxBatch + i
-			calls[i] = string(sendRaw(i, s.sign(accts[n%len(accts)], msgs[n%len(msgs)].Keys())))
+			calls[i] = string(sendRaw(i, s.signExec(accts[n%len(accts)], msgs[n%len(msgs)])))
 		}
 		f.reqs = append(f.reqs, Request{Body: []byte("[" + strings.Join(calls, ",") + "]"), Expect: Expect{Accept: true}, Interop: true})
 	}
@@ -214,7 +214,7 @@ func duplicateFlood(ctx context.Context, env *Env) (Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw := s.sign(accts[0], msgs[0].Keys())
+	raw := s.signExec(accts[0], msgs[0])
 	return &fixed{name: "duplicate-flood", reqs: []Request{{Body: sendRaw(1, raw), Expect: Expect{Accept: true}, Interop: true}}}, nil
 }
 
@@ -248,7 +248,7 @@ func plain(ctx context.Context, env *Env) (Scenario, error) {
 	}
 	f := &fixed{name: "plain"}
 	for i := range env.Txs {
-		f.reqs = append(f.reqs, Request{Body: sendRaw(i, s.sign(accts[i%len(accts)], nil)), Expect: Expect{Accept: true}})
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, s.sign(accts[i%len(accts)], nil, nil)), Expect: Expect{Accept: true}})
 	}
 	return f, nil
 }
