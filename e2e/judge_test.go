@@ -5,13 +5,20 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"go.uber.org/zap"
 
+	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/loadtest"
 	"github.com/interopgate/interopgate/internal/rpctest"
 )
 
@@ -90,19 +97,7 @@ func TestReferenceJudgesWhatIsMined(t *testing.T) {
 	probe.exec = chain.Head().Time
 	is := func(class string) func(answer) bool { return func(a answer) bool { return a.class() == class } }
 	waitAnswer(t, ref.url, probe, time.Minute, is("failsafe"))
-	// The cross-validator goes one timestamp at a time and stops at the first failure: failing
-	// at the invalid message's block means the valid ones before it passed.
-	var failure string
-	for line := range strings.Lines(ref.log.String()) {
-		if strings.Contains(line, "Cross-validation failed") {
-			failure = line
-			break
-		}
-	}
-	if !strings.Contains(failure, fmt.Sprintf("timestamp=%d ", badTS)) || !strings.Contains(failure, "chain 902") {
-		t.Fatalf("want the reference's cross-validation to fail at the invalid message's block (timestamp %d), got %q", badTS, failure)
-	}
-	t.Logf("reference: %s", strings.TrimSpace(failure))
+	failedAt(t, ref, 902, badTS)
 
 	// Every interop tx is refused now. First a message the gateway accepted before: its valid
 	// verdict is cached, and the failsafe watcher's poll voids the cache. (Until that poll, or a
@@ -125,4 +120,103 @@ func TestReferenceJudgesWhatIsMined(t *testing.T) {
 	}
 	// The light filter does not cross-validate blocks: it still answers the valid message.
 	waitAnswer(t, lightURL, probe, time.Minute, func(a answer) bool { return a.Code == 0 })
+}
+
+// failedAt asserts that the reference's cross-validation failed first at timestamp ts, on chain.
+// The cross-validator goes one timestamp at a time from its start and stops at the first
+// failure: failing at ts means every executing message mined before ts passed.
+func failedAt(t *testing.T, ref reference, chain uint64, ts uint64) {
+	t.Helper()
+	var failure string
+	rpctest.WaitFor(t, "the reference to log its cross-validation failure", time.Minute, func() bool {
+		for line := range strings.Lines(ref.log.String()) {
+			if strings.Contains(line, "Cross-validation failed") {
+				failure = line
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(failure, fmt.Sprintf("timestamp=%d ", ts)) || !strings.Contains(failure, fmt.Sprintf("chain %d ", chain)) {
+		t.Fatalf("want the reference's cross-validation to fail first at timestamp %d on chain %d, got %q", ts, chain, failure)
+	}
+	t.Logf("reference: %s", strings.TrimSpace(failure))
+}
+
+// TestReferenceJudgesALoadTest: a short load test through a gateway asking the reference, on a
+// devnet making a block a second — valid interop txs (each calling validateMessage, so mined
+// ones carry ExecutingMessage), batches of them, one tx repeated, invalid ones and a flood of
+// unique invalid ones — has no wrong outcome, and everything it got mined passes the
+// reference's cross-validation: an invalid message mined around the gateway afterwards is the
+// first thing the reference fails on.
+func TestReferenceJudgesALoadTest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	needReference(t)
+	d, err := devnet.Start(devnet.Config{Accounts: 40, BlockTime: time.Second, ExpiryWindow: expiryWindow}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	m, err := d.Chain(901).Emit(ctx, d.Accounts[0], common.Hash{0x1d}, []byte("judge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := uint64(time.Now().Unix())
+	ref := startReference(t, d, referenceOptions{expiryWindow: expiryWindow})
+	gw := startGateway(t, d, ref.url)
+	chain := d.Chain(902)
+	probe := probe{name: "m", keys: m.Keys(), exec: m.ID.Timestamp + 1, chain: "902", safety: "cross-unsafe"}
+	waitAnswer(t, ref.url, probe, time.Minute, func(a answer) bool { return a.Code == 0 })
+
+	env := &loadtest.Env{Devnet: d, ChainID: 902, SourceChain: 901, Txs: 150, MaxBatch: 10, MaxInboxEntries: 256}
+	s, err := loadtest.Build(ctx, env, "valid+interop-batch+duplicate-flood+invalid-checksum+unique-invalid-flood")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := chain.Head().Number.Uint64() + 1
+	report, err := loadtest.Run(ctx, gw.url, s, loadtest.Options{Rate: 50, Duration: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	report.Print(&out)
+	t.Logf("load test through the gateway asking the reference:\n%s", out.String())
+	if report.Failed() || report.Total.Accepted == 0 {
+		t.Fatalf("load test: %d wrong outcomes, %d accepted", report.Total.Wrong, report.Total.Accepted)
+	}
+	// Everything accepted gets mined: wait for chain 902's pool to drain.
+	rpctest.WaitFor(t, "chain 902's pool to drain", time.Minute, func() bool {
+		var status map[string]hexutil.Uint
+		return chain.RPC().Call(&status, "txpool_status") == nil && status["pending"] == 0 && status["queued"] == 0
+	})
+	last := chain.Head().Number.Uint64()
+	logs, err := chain.Client().FilterLogs(ctx, ethereum.FilterQuery{FromBlock: new(big.Int).SetUint64(first), ToBlock: new(big.Int).SetUint64(last),
+		Addresses: []common.Address{accesslist.CrossL2InboxAddress}, Topics: [][]common.Hash{{devnet.ExecutingMessageTopic}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) == 0 || chain.HeaderByNumber(first).Time <= started {
+		t.Fatalf("%d executing messages mined from block %d (timestamp %d, reference started at %d)", len(logs), first, chain.HeaderByNumber(first).Time, started)
+	}
+	t.Logf("%d executing messages mined in blocks %d–%d", len(logs), first, last)
+
+	// Then an invalid message, around the gateway: the first thing the reference fails on.
+	id := m.ID
+	id.LogIndex++
+	bad, err := chain.ValidateMessageTx(ctx, d.Accounts[0], 0, id, m.PayloadHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chain.Client().SendTransaction(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	r, err := chain.WaitReceipt(ctx, bad.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != types.ReceiptStatusSuccessful || len(r.Logs) != 1 {
+		t.Fatalf("invalid executing tx mined with status %d and %d logs", r.Status, len(r.Logs))
+	}
+	failedAt(t, ref, 902, chain.HeaderByNumber(r.BlockNumber.Uint64()).Time)
 }
