@@ -18,8 +18,8 @@ import (
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
-	"github.com/interopgate/interopgate/loadtest"
 	"github.com/interopgate/interopgate/internal/rpctest"
+	"github.com/interopgate/interopgate/loadtest"
 )
 
 // TestReferenceJudgesWhatIsMined: op-interop-filter cross-validates the executing messages in
