@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 
@@ -100,15 +101,16 @@ func buildInboxCode() []byte {
 
 // ValidateMessageCalldata is the calldata of validateMessage(id, payloadHash).
 func ValidateMessageCalldata(id accesslist.Identifier, payloadHash common.Hash) []byte {
-	out := make([]byte, 0, validateLen)
-	out = append(out, ValidateMessageSelector[:]...)
-	out = append(out, common.LeftPadBytes(id.Origin.Bytes(), 32)...)
-	out = append(out, common.BigToHash(new(big.Int).SetUint64(id.BlockNumber)).Bytes()...)
-	out = append(out, common.BigToHash(new(big.Int).SetUint64(uint64(id.LogIndex))).Bytes()...)
-	out = append(out, common.BigToHash(new(big.Int).SetUint64(id.Timestamp)).Bytes()...)
+	out := make([]byte, validateLen)
+	copy(out, ValidateMessageSelector[:])
+	copy(out[argOrigin+12:], id.Origin[:])
+	binary.BigEndian.PutUint64(out[argBlockNumber+24:], id.BlockNumber)
+	binary.BigEndian.PutUint32(out[argLogIndex+28:], id.LogIndex)
+	binary.BigEndian.PutUint64(out[argTimestamp+24:], id.Timestamp)
 	chainID := id.ChainID.Bytes32()
-	out = append(out, chainID[:]...)
-	return append(out, payloadHash.Bytes()...)
+	copy(out[argChainID:], chainID[:])
+	copy(out[argMsgHash:], payloadHash[:])
+	return out
 }
 
 // ValidateMessageTx builds a signed type-2 tx on this chain that executes one message as an
@@ -116,6 +118,19 @@ func ValidateMessageCalldata(id accesslist.Identifier, payloadHash common.Hash) 
 // list names the message's inbox keys, so the inbox finds the checksum warm and emits
 // ExecutingMessage. Nonce 0 means the account's pending nonce.
 func (c *Chain) ValidateMessageTx(ctx context.Context, from Account, nonce uint64, id accesslist.Identifier, payloadHash common.Hash) (*types.Transaction, error) {
+	keys := accesslist.EncodeMessages([]accesslist.Message{id.Message(payloadHash)})
+	return c.inboxTx(ctx, from, nonce, inboxCall{keys: keys, data: ValidateMessageCalldata(id, payloadHash), gas: 100_000})
+}
+
+// inboxCall is what a tx to the CrossL2Inbox carries.
+type inboxCall struct {
+	keys []common.Hash // the access list's storage keys under the inbox
+	data []byte        // calldata
+	gas  uint64
+}
+
+// inboxTx signs a type-2 tx calling the CrossL2Inbox. Nonce 0 means the account's pending nonce.
+func (c *Chain) inboxTx(ctx context.Context, from Account, nonce uint64, call inboxCall) (*types.Transaction, error) {
 	if nonce == 0 {
 		n, err := c.client.PendingNonceAt(ctx, from.Address)
 		if err != nil {
@@ -123,11 +138,10 @@ func (c *Chain) ValidateMessageTx(ctx context.Context, from Account, nonce uint6
 		}
 		nonce = n
 	}
-	keys := accesslist.EncodeMessages([]accesslist.Message{id.Message(payloadHash)})
 	to := accesslist.CrossL2InboxAddress
 	return c.sign(from, &types.DynamicFeeTx{
 		Nonce: nonce, GasTipCap: big.NewInt(gasTipCap), GasFeeCap: big.NewInt(gasFeeCap),
-		Gas: 100_000, To: &to, Data: ValidateMessageCalldata(id, payloadHash),
-		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: keys}},
+		Gas: call.gas, To: &to, Data: call.data,
+		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: call.keys}},
 	})
 }

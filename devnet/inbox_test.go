@@ -74,10 +74,9 @@ func TestInboxEmitsExecutingMessage(t *testing.T) {
 	// The same call with another message's keys in the access list: the checksum slot is cold.
 	other := e.ID
 	other.LogIndex++
-	tx, err = c.sign(d.Accounts[1], &types.DynamicFeeTx{
-		Nonce: tx.Nonce() + 1, GasTipCap: big.NewInt(gasTipCap), GasFeeCap: big.NewInt(gasFeeCap), Gas: 100_000,
-		To: &accesslist.CrossL2InboxAddress, Data: ValidateMessageCalldata(e.ID, e.PayloadHash),
-		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: accesslist.EncodeMessages([]accesslist.Message{other.Message(e.PayloadHash)})}},
+	tx, err = c.inboxTx(ctx, d.Accounts[1], tx.Nonce()+1, inboxCall{
+		keys: accesslist.EncodeMessages([]accesslist.Message{other.Message(e.PayloadHash)}),
+		data: ValidateMessageCalldata(e.ID, e.PayloadHash), gas: 100_000,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,11 +88,7 @@ func TestInboxEmitsExecutingMessage(t *testing.T) {
 	// An identifier out of range (block number ≥ 2^64), even with its slot warm.
 	data := ValidateMessageCalldata(e.ID, e.PayloadHash)
 	data[argBlockNumber+23] = 1
-	tx, err = c.sign(d.Accounts[1], &types.DynamicFeeTx{
-		Nonce: tx.Nonce() + 1, GasTipCap: big.NewInt(gasTipCap), GasFeeCap: big.NewInt(gasFeeCap), Gas: 100_000,
-		To: &accesslist.CrossL2InboxAddress, Data: data,
-		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: e.Keys()}},
-	})
+	tx, err = c.inboxTx(ctx, d.Accounts[1], tx.Nonce()+1, inboxCall{keys: e.Keys(), data: data, gas: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}

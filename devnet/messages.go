@@ -203,21 +203,9 @@ func (p *Pending) Mine(ctx context.Context) (Emitted, error) {
 }
 
 // ExecutingTx builds a signed type-2 tx on this chain that executes the given inbox keys: its
-// access list names the CrossL2Inbox with those keys, and it calls the inbox with no data (on
-// a plain geth chain that is a no-op; the point is the access list). Nonce 0 means the
-// account's pending nonce.
+// access list names the CrossL2Inbox with those keys, and it calls the inbox with no data (the
+// devnet's inbox does nothing then; the point is the access list). Nonce 0 means the account's
+// pending nonce.
 func (c *Chain) ExecutingTx(ctx context.Context, from Account, nonce uint64, keys []common.Hash) (*types.Transaction, error) {
-	if nonce == 0 {
-		n, err := c.client.PendingNonceAt(ctx, from.Address)
-		if err != nil {
-			return nil, err
-		}
-		nonce = n
-	}
-	to := accesslist.CrossL2InboxAddress
-	return c.sign(from, &types.DynamicFeeTx{
-		Nonce: nonce, GasTipCap: big.NewInt(gasTipCap), GasFeeCap: big.NewInt(gasFeeCap),
-		Gas: 50_000 + 2_000*uint64(len(keys)), To: &to,
-		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: keys}},
-	})
+	return c.inboxTx(ctx, from, nonce, inboxCall{keys: keys, gas: 50_000 + 2_000*uint64(len(keys))})
 }

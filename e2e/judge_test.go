@@ -45,24 +45,6 @@ func TestReferenceJudgesWhatIsMined(t *testing.T) {
 	probe := probe{name: "mates[0]", keys: mates[0].Keys(), exec: chain.Head().Time, chain: "902", safety: "cross-unsafe"}
 	waitAnswer(t, ref.url, probe, time.Minute, func(a answer) bool { return a.Code == 0 })
 
-	// mine sends tx to url, expects it accepted, mines it and checks that the inbox emitted
-	// one ExecutingMessage; it returns the block's timestamp.
-	mine := func(url string, tx *types.Transaction) uint64 {
-		t.Helper()
-		if code := sendRaw(t, url, tx); code != 0 {
-			t.Fatalf("tx refused by %s: %d", url, code)
-		}
-		d.Commit()
-		r, err := chain.WaitReceipt(ctx, tx.Hash())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Status != types.ReceiptStatusSuccessful || len(r.Logs) != 1 || r.Logs[0].Topics[0] != devnet.ExecutingMessageTopic {
-			t.Fatalf("executing tx mined with status %d and %d logs", r.Status, len(r.Logs))
-		}
-		return chain.HeaderByNumber(r.BlockNumber.Uint64()).Time
-	}
-
 	// Valid executing messages, through the gateway: mined.
 	// (mates[1] is kept for the end: a message the gateway has not judged yet.)
 	var lastValid uint64
@@ -71,7 +53,7 @@ func TestReferenceJudgesWhatIsMined(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lastValid = mine(gw, tx)
+		lastValid = mineExecuting(t, ctx, chain, gw, tx)
 		if lastValid <= started {
 			t.Fatalf("valid message mined at %d, before the reference started (%d): it would not be judged", lastValid, started)
 		}
@@ -89,7 +71,7 @@ func TestReferenceJudgesWhatIsMined(t *testing.T) {
 		t.Fatalf("gateway answered %d to an invalid executing message, want -320600", code)
 	}
 	// Around the gateway, the node takes it and the inbox emits it: nothing on chain can know.
-	badTS := mine(chain.RPCURL(), bad)
+	badTS := mineExecuting(t, ctx, chain, chain.RPCURL(), bad)
 	if badTS <= lastValid {
 		t.Fatalf("invalid message mined at %d, not after the valid ones (%d)", badTS, lastValid)
 	}
@@ -120,6 +102,23 @@ func TestReferenceJudgesWhatIsMined(t *testing.T) {
 	}
 	// The light filter does not cross-validate blocks: it still answers the valid message.
 	waitAnswer(t, lightURL, probe, time.Minute, func(a answer) bool { return a.Code == 0 })
+}
+
+// mineExecuting sends tx to url, expects it accepted, waits for it to be mined and checks that
+// the inbox emitted one ExecutingMessage; it returns the block's timestamp.
+func mineExecuting(t *testing.T, ctx context.Context, chain *devnet.Chain, url string, tx *types.Transaction) uint64 {
+	t.Helper()
+	if code := sendRaw(t, url, tx); code != 0 {
+		t.Fatalf("tx refused by %s: %d", url, code)
+	}
+	r, err := chain.WaitReceipt(ctx, tx.Hash()) // on an on-demand devnet this makes the block
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != types.ReceiptStatusSuccessful || len(r.Logs) != 1 || r.Logs[0].Topics[0] != devnet.ExecutingMessageTopic {
+		t.Fatalf("executing tx mined with status %d and %d logs", r.Status, len(r.Logs))
+	}
+	return chain.HeaderByNumber(r.BlockNumber.Uint64()).Time
 }
 
 // failedAt asserts that the reference's cross-validation failed first at timestamp ts, on chain.
@@ -208,15 +207,5 @@ func TestReferenceJudgesALoadTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chain.Client().SendTransaction(ctx, bad); err != nil {
-		t.Fatal(err)
-	}
-	r, err := chain.WaitReceipt(ctx, bad.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Status != types.ReceiptStatusSuccessful || len(r.Logs) != 1 {
-		t.Fatalf("invalid executing tx mined with status %d and %d logs", r.Status, len(r.Logs))
-	}
-	failedAt(t, ref, 902, chain.HeaderByNumber(r.BlockNumber.Uint64()).Time)
+	failedAt(t, ref, 902, mineExecuting(t, ctx, chain, chain.RPCURL(), bad))
 }

@@ -159,8 +159,7 @@ func (b *borderline) emit(ctx context.Context, nonce, n, ts uint64) (*predicted,
 		return nil, common.Hash{}, err
 	}
 	id := accesslist.Identifier{Origin: devnet.EmitterAddress, BlockNumber: n, LogIndex: 0, Timestamp: ts, ChainID: *uint256.NewInt(b.src.ID())}
-	payload := accesslist.PayloadHash([]common.Hash{topic}, data)
-	keys, call := execute(devnet.Emitted{ID: id, PayloadHash: payload})
+	keys, call := execute(id, accesslist.PayloadHash([]common.Hash{topic}, data))
 	return &predicted{keys: keys, data: call, block: n, settled: make(chan struct{})}, tx.Hash(), nil
 }
 

@@ -79,15 +79,17 @@ func (s *signer) sign(a devnet.Account, keys []common.Hash, data []byte) []byte 
 
 // signExec makes the next tx of account a, executing m as an application does (execute).
 func (s *signer) signExec(a devnet.Account, m devnet.Emitted) []byte {
-	keys, data := execute(m)
+	keys, data := execute(m.ID, m.PayloadHash)
 	return s.sign(a, keys, data)
 }
 
-// execute is what a tx executing m as an application does carries: m's inbox keys, and a call
-// to the inbox's validateMessage, which emits ExecutingMessage once mined (so a filter that
-// cross-validates blocks, as op-interop-filter does, judges what the load test got mined).
-func execute(m devnet.Emitted) (keys []common.Hash, data []byte) {
-	return m.Keys(), devnet.ValidateMessageCalldata(m.ID, m.PayloadHash)
+// execute is what a tx executing a message as an application does carries: the message's inbox
+// keys, and a call to the inbox's validateMessage, which emits ExecutingMessage once mined (so a
+// filter that cross-validates blocks, as op-interop-filter does, judges what the load test got
+// mined).
+func execute(id accesslist.Identifier, payloadHash common.Hash) (keys []common.Hash, data []byte) {
+	keys = accesslist.EncodeMessages([]accesslist.Message{id.Message(payloadHash)})
+	return keys, devnet.ValidateMessageCalldata(id, payloadHash)
 }
 
 func signAt(chainID uint64, a devnet.Account, nonce uint64, keys []common.Hash, data []byte) []byte {
