@@ -100,7 +100,10 @@ func NewGroup(cfg GroupConfig, log *zap.Logger, m *Metrics) (*Group, error) {
 	g := &Group{cfg: cfg, log: log, metrics: m, client: &fasthttp.Client{
 		Name: "interopgate", NoDefaultUserAgentHeader: true, MaxConnsPerHost: cfg.MaxConns,
 		ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, MaxIdleConnDuration: time.Minute,
-		DisablePathNormalizing: true, MaxResponseBodySize: 64 << 20,
+		DisablePathNormalizing: true, MaxResponseBodySize: maxAnswerBytes,
+		// More requests in flight than connections to a sentry wait for one, within the request's
+		// deadline, instead of failing: the gateway's own pool is not the sentry's fault.
+		MaxConnWaitTimeout: cfg.Timeout,
 	}}
 	deadconn.Retry(g.client) // a sentry that restarts costs no request
 	for _, b := range cfg.Backends {
@@ -148,7 +151,7 @@ func (g *Group) Run(ctx context.Context) {
 var healthBody = []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
 
 func (g *Group) probe(ctx context.Context, b *backend) {
-	status, _, err := g.send(ctx, b, healthBody)
+	status, _, err := g.send(ctx, b, healthBody, nil)
 	if err == nil && status == fasthttp.StatusOK {
 		b.failures.Store(0)
 		if !b.healthy.Swap(true) {
@@ -167,7 +170,12 @@ func (g *Group) markFailure(b *backend, err error, status int) {
 	}
 }
 
-func (g *Group) send(ctx context.Context, b *backend, body []byte) (int, []byte, error) {
+// maxAnswerBytes bounds one sentry answer.
+const maxAnswerBytes = 64 << 20
+
+// send posts body to b. With a hold, the answer is streamed and charged to it before it is
+// buffered (errAnswerBudget when it cannot be); without one it is read whole.
+func (g *Group) send(ctx context.Context, b *backend, body []byte, h *hold) (int, []byte, error) {
 	deadline := time.Now().Add(g.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -179,8 +187,19 @@ func (g *Group) send(ctx context.Context, b *backend, body []byte) (int, []byte,
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	req.SetBodyRaw(body)
+	resp.StreamBody = h != nil
 	start := time.Now()
 	err := g.client.DoDeadline(req, resp, deadline)
+	if err == nil && h != nil {
+		var answer []byte
+		answer, err = readAnswer(resp.BodyStream(), resp.Header.ContentLength(), maxAnswerBytes, h)
+		_ = resp.CloseBodyStream() // a body not read to its end closes the connection
+		g.metrics.backendRequest(b.name, err, time.Since(start))
+		if err != nil {
+			return 0, nil, err
+		}
+		return resp.StatusCode(), answer, nil
+	}
 	g.metrics.backendRequest(b.name, err, time.Since(start))
 	if err != nil {
 		return 0, nil, err
@@ -212,12 +231,22 @@ func (g *Group) order() []*backend {
 // against the backend's health: it is the request's cost (a client's heavy eth_call), not
 // the backend's fault, and trying it on every backend would multiply that cost.
 func (g *Group) Do(ctx context.Context, body []byte) (int, []byte, error) {
+	return g.do(ctx, body, nil)
+}
+
+// do is Do with the answer charged to h (nil: not charged). An answer the budget cannot hold
+// fails at once with errAnswerBudget: another sentry's answer would be as large.
+func (g *Group) do(ctx context.Context, body []byte, h *hold) (int, []byte, error) {
 	var lastErr error = ErrNoBackend
 	for _, b := range g.order() {
-		status, resp, err := g.send(ctx, b, body)
+		status, resp, err := g.send(ctx, b, body, h)
 		if err == nil && status < 500 {
 			return status, resp, nil
 		}
+		if errors.Is(err, errAnswerBudget) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+			return 0, nil, err // not the sentry's fault, and another sentry would not change it
+		}
+		h.release() // a 5xx's body is not kept
 		if errors.Is(err, fasthttp.ErrTimeout) {
 			return 0, nil, fmt.Errorf("sentry %s: %w", b.name, err)
 		}
@@ -253,7 +282,7 @@ func (g *Group) DoAll(ctx context.Context, body []byte) (int, []byte, error) {
 	answers := make(chan answer, len(targets))
 	for _, b := range targets {
 		go func() {
-			status, resp, err := g.send(ctx, b, body)
+			status, resp, err := g.send(ctx, b, body, nil)
 			if err != nil || status >= 500 {
 				g.markFailure(b, err, status)
 			}

@@ -43,10 +43,15 @@ type Config struct {
 	MaxInboxEntries   int `toml:"max_inbox_entries" comment:"inbox entries (access-list keys) of one tx"`
 	MaxInFlightChecks int `toml:"max_inflight_checks" comment:"filter checks in flight; beyond it interop txs are shed with a retryable error"`
 
-	MaxRequestsInFlight int             `toml:"max_requests_in_flight" comment:"requests being answered at once; beyond it requests get -32005/503 at once"`
-	MaxConns            int             `toml:"max_conns" comment:"open client connections, in all"`
-	MaxConnsPerIP       int             `toml:"max_conns_per_ip" comment:"open connections per TCP peer address (a load balancer is one peer: raise it or set 0 = off behind one)"`
-	RequestTimeout      config.Duration `toml:"request_timeout" comment:"bound of one request, re-tests and sentry failover included"`
+	MaxRequestsInFlight int `toml:"max_requests_in_flight" comment:"requests being answered at once; beyond it requests get -32005/503 at once"`
+	MaxConns            int `toml:"max_conns" comment:"open client connections, in all"`
+	MaxConnsPerIP       int `toml:"max_conns_per_ip" comment:"open connections per TCP peer address (a load balancer is one peer: raise it or set 0 = off behind one)"`
+	// The answers held for clients that have not taken them, and what a connection may queue.
+	MaxUnreadAnswerBytes      int             `toml:"max_unread_answer_bytes" comment:"bytes of sentry answers held for clients until they take them, in all; beyond it reads get -32005/503 (answers under 2 KiB are not counted)"`
+	MaxUnreadAnswerBytesPerIP int             `toml:"max_unread_answer_bytes_per_ip" comment:"the same per client IP (a client holding nothing may still take one larger answer); beyond it the client gets -32005/429 until it reads"`
+	MaxPipelinedRequests      int             `toml:"max_pipelined_requests" comment:"requests a connection may send ahead of reading its answers (HTTP pipelining); beyond it the connection is closed"`
+	ConnSendBuffer            int             `toml:"conn_send_buffer" comment:"kernel send buffer of each client connection (SO_SNDBUF), bytes: what the kernel holds for a client that does not read; 0 = the kernel's autotuning (up to net.ipv4.tcp_wmem's max)"`
+	RequestTimeout            config.Duration `toml:"request_timeout" comment:"bound of one request, re-tests and sentry failover included"`
 
 	IPRateLimit      int             `toml:"ip_rate_limit" comment:"requests per ip_rate_window per client IP (IPv6: per /64); 0 = off"`
 	IPRateWindow     config.Duration `toml:"ip_rate_window" comment:"the per-IP limit's window"`
@@ -89,6 +94,7 @@ func DefaultConfig() Config {
 		Methods:      DefaultMethods(),
 		MaxBodyBytes: 2 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
 		MaxRequestsInFlight: 1024, MaxConns: 4096, MaxConnsPerIP: 512, RequestTimeout: d(15 * time.Second),
+		MaxUnreadAnswerBytes: 32 << 20, MaxUnreadAnswerBytesPerIP: 4 << 20, MaxPipelinedRequests: 16, ConnSendBuffer: 128 << 10,
 		IPRateWindow: d(time.Second), SenderRateLimit: 20, SenderRateWindow: d(time.Second),
 		ExecTimestampOffset: d(2 * time.Second), MessageTimeout: 7200, MinSafety: string(sc.SafetyCrossUnsafe),
 		FilterTimeout: d(3 * time.Second), FilterCallsInFlight: 8, FilterBatchSize: 100, ValidTTL: d(10 * time.Second), InvalidTTL: d(2 * time.Second),
@@ -116,6 +122,8 @@ func (c *Config) Check() error {
 		"write_timeout": int64(c.WriteTimeout), "idle_timeout": int64(c.IdleTimeout),
 		"max_requests_in_flight": int64(c.MaxRequestsInFlight), "max_conns": int64(c.MaxConns),
 		"request_timeout": int64(c.RequestTimeout), "queue_batch": int64(c.QueueBatch),
+		"max_unread_answer_bytes": int64(c.MaxUnreadAnswerBytes), "max_unread_answer_bytes_per_ip": int64(c.MaxUnreadAnswerBytesPerIP),
+		"max_pipelined_requests": int64(c.MaxPipelinedRequests),
 	}
 	for name, v := range positive {
 		if v <= 0 {
@@ -125,7 +133,7 @@ func (c *Config) Check() error {
 	nonNegative := map[string]int64{
 		"ip_rate_limit": int64(c.IPRateLimit), "sender_rate_limit": int64(c.SenderRateLimit), "retry_attempts": int64(c.RetryAttempts),
 		"valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL), "exec_timestamp_offset": int64(c.ExecTimestampOffset),
-		"max_conns_per_ip": int64(c.MaxConnsPerIP), "duplicate_ttl": int64(c.DuplicateTTL),
+		"max_conns_per_ip": int64(c.MaxConnsPerIP), "duplicate_ttl": int64(c.DuplicateTTL), "conn_send_buffer": int64(c.ConnSendBuffer),
 	}
 	for name, v := range nonNegative {
 		if v < 0 {

@@ -28,6 +28,7 @@ type Metrics struct {
 	duplicates   prometheus.Counter
 	leaseLost    prometheus.Counter
 	rateFull     prometheus.Counter
+	unread       prometheus.Gauge
 }
 
 // NewMetrics registers the gateway's metrics on reg.
@@ -75,12 +76,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Queued txs this replica stopped working on because its claim ran out (another replica holds them)."}),
 		rateFull: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rate_table_full_total",
 			Help: "Requests from a client IP that could not be tracked because the rate-limit table was full (let through)."}),
+		unread: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "unread_answer_bytes",
+			Help: "Bytes of sentry answers held for clients that have not taken them yet (bounded by max_unread_answer_bytes)."}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
 		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped,
-		m.duplicates, m.leaseLost, m.rateFull)
+		m.duplicates, m.leaseLost, m.rateFull, m.unread)
 	m.redisUp.Set(1)
 	return m
+}
+
+func (m *Metrics) unreadAnswers(bytes int64) {
+	if m != nil {
+		m.unread.Set(float64(bytes))
+	}
 }
 
 func (m *Metrics) call(method, outcome string) {

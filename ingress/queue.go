@@ -139,7 +139,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 		_ = json.Unmarshal(w.q.Rest, &rest)
 		calls[i] = &jsonrpc.Request{Method: w.q.Method, Params: sendParams(w.q.Raw, rest)}
 	}
-	parts, _ := g.subBatch(ctx, calls, g.cfg.ForwardToAll)
+	parts, _ := g.subBatch(ctx, calls, g.cfg.ForwardToAll, nil)
 	var hashes []common.Hash
 	for i, w := range held {
 		attempts := w.q.Attempts + 1

@@ -60,6 +60,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, nil, newClientError(jsonrpc.CodeInvalidRequest, http.StatusMethodNotAllowed, "bad_request", "JSON-RPC requests must be POSTed"))
 		return
 	}
+	if c, ok := ctx.Conn().(*clientConn); ok && !c.nextRequest(g.cfg.MaxPipelinedRequests) {
+		g.metrics.call("", "pipelined")
+		ctx.SetConnectionClose()
+		writeError(ctx, nil, newClientError(CodeLimitExceeded, http.StatusTooManyRequests, "pipelined",
+			fmt.Sprintf("more than %d requests pipelined on one connection without reading the answers: the connection is closed", g.cfg.MaxPipelinedRequests)))
+		return
+	}
 	select {
 	case g.requests <- struct{}{}:
 		defer func() { <-g.requests }()
@@ -71,8 +78,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), g.cfg.RequestTimeout.D())
 	defer cancel()
+	ip := g.clientIPs.of(ctx)
 	if g.cfg.IPRateLimit > 0 {
-		ok, err := g.st.Limiter.Allow(rctx, "ip:"+g.clientIPs.of(ctx), g.cfg.IPRateLimit, g.cfg.IPRateWindow.D())
+		ok, err := g.st.Limiter.Allow(rctx, "ip:"+ip, g.cfg.IPRateLimit, g.cfg.IPRateWindow.D())
 		if errors.Is(err, store.ErrLimiterFull) {
 			g.metrics.rateTableFull()
 		}
@@ -82,6 +90,15 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	// A client whose answers wait unread, or a gateway holding its bound of them, asks no sentry.
+	if which, held := g.answers.over(ip); which != "" {
+		e := errUnreadAnswers(which, held)
+		g.metrics.call("", e.reason)
+		writeError(ctx, nil, e)
+		return
+	}
+	h := g.answers.hold(ip)
+	defer h.done()
 	body := ctx.PostBody()
 	// A batch is refused by its length before any element is decoded.
 	if n := jsonrpc.BatchLen(body, g.cfg.MaxBatchSize); n > g.cfg.MaxBatchSize {
@@ -96,13 +113,41 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !batch {
-		g.single(rctx, ctx, &reqs[0])
+		g.single(rctx, ctx, &reqs[0], h)
 		g.metrics.requestDone(g.methodLabel(reqs[0].Method), time.Since(start))
 		return
 	}
-	ctx.SetContentType("application/json")
-	ctx.SetBody(g.batch(rctx, reqs))
+	respond(ctx, http.StatusOK, g.batch(rctx, reqs, h), h)
 	g.metrics.requestDone("batch", time.Since(start))
+}
+
+// respond writes an answer. One of smallAnswer bytes or more is charged to h and streamed, so
+// the budget gets it back once the client has taken it (or its connection ended); nothing is
+// copied into fasthttp's pooled buffers, which would keep it after the request.
+func respond(ctx *fasthttp.RequestCtx, status int, body []byte, h *hold) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	if len(body) < smallAnswer || h == nil {
+		ctx.SetBody(body)
+		return
+	}
+	if int64(len(body)) > h.n {
+		h.grow(len(body) - int(h.n)) // an admission answer, not charged while it was made
+	}
+	h.resize(len(body))
+	h.handed = true
+	ctx.SetBodyStream(&heldBody{Reader: bytes.NewReader(body), h: h}, len(body))
+}
+
+// errUnreadAnswers refuses a request while its client's answers (which = "ip"), or all the
+// answers the gateway holds (which = "total"), are at their bound.
+func errUnreadAnswers(which string, held int64) *clientError {
+	if which == "ip" {
+		return newClientError(CodeLimitExceeded, http.StatusTooManyRequests, "unread_answers",
+			fmt.Sprintf("%d bytes of answers to your address are waiting to be read: read them before sending more", held))
+	}
+	return newClientError(CodeLimitExceeded, http.StatusServiceUnavailable, "busy",
+		"the gateway holds its bound of answers waiting for clients: retry in a moment")
 }
 
 func (g *Gateway) methodLabel(m string) string {
@@ -127,7 +172,7 @@ func (g *Gateway) admissionMethod(m string) bool {
 // single answers a non-batch request. A read is forwarded as the canonical encoding of the
 // call as it was judged (id, method, params), never as the client's bytes: a sentry whose JSON
 // decoder reads keys differently (case, duplicates) must see the same call.
-func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *jsonrpc.Request) {
+func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *jsonrpc.Request, h *hold) {
 	if e := r.Validate(); e != nil {
 		g.metrics.call("other", "bad_request")
 		writeError(ctx, r.ID, &clientError{rpc: e, status: http.StatusBadRequest})
@@ -139,25 +184,25 @@ func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *json
 		if len(id) == 0 {
 			id = json.RawMessage("null")
 		}
-		status, body, err := g.group.Do(rctx, appendCall(nil, id, r.Method, r.Params))
+		status, body, err := g.group.do(rctx, appendCall(nil, id, r.Method, r.Params), h)
 		if err != nil {
-			g.metrics.call(r.Method, "no_backend")
-			writeError(ctx, r.ID, errNoBackend(err))
+			e := errNoBackend(err)
+			if errors.Is(err, errAnswerBudget) {
+				e = errUnreadAnswers(h.refused, h.n)
+			}
+			g.metrics.call(r.Method, e.reason)
+			writeError(ctx, r.ID, e)
 			return
 		}
 		g.metrics.call(r.Method, "forwarded")
-		ctx.SetStatusCode(status)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(body)
+		respond(ctx, status, body, h)
 	case g.admissionMethod(r.Method):
 		a := g.admitCalls(rctx, []*jsonrpc.Request{r})[0]
 		if a.err != nil {
 			writeError(ctx, r.ID, a.err)
 			return
 		}
-		ctx.SetStatusCode(a.status)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(a.body)
+		respond(ctx, a.status, a.body, h)
 	case r.Method == MethodGetTransactionStatus:
 		ctx.SetContentType("application/json")
 		ctx.SetBody(g.txStatus(rctx, r))
@@ -173,8 +218,9 @@ func errNoBackend(err error) *clientError {
 
 // batch answers a JSON-RPC batch: admission calls are admitted together (their filter checks
 // coalesced), reads go to a sentry as one sub-batch, and the answers come back in order.
-func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request) []byte {
+func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request, h *hold) []byte {
 	answers := make([][]byte, len(reqs))
+	reads := make([][]byte, len(reqs)) // a sentry's answers to reads, put under the client's id as the batch's answer is made
 	var admitIdx, readIdx []int
 	var admits []*jsonrpc.Request
 	for i := range reqs {
@@ -197,11 +243,14 @@ func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request) []byte {
 		}
 	}
 	var wg sync.WaitGroup
-	if len(readIdx) > 0 {
+	switch {
+	case len(readIdx) > 0 && len(admits) == 0:
+		g.forwardReads(ctx, reqs, readIdx, answers, reads, h)
+	case len(readIdx) > 0:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g.forwardReads(ctx, reqs, readIdx, answers)
+			g.forwardReads(ctx, reqs, readIdx, answers, reads, h)
 		}()
 	}
 	if len(admits) > 0 {
@@ -215,7 +264,13 @@ func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request) []byte {
 		}
 	}
 	wg.Wait()
-	out := []byte{'['}
+	size := len(answers) + 2
+	for i, a := range answers {
+		size += len(a) + len(reads[i]) + len(reqs[i].ID)
+	}
+	h.grow(size) // the answer is made once, at its size; the parts it is made of go after
+	out := make([]byte, 1, size)
+	out[0] = '['
 	n := 0
 	for i, a := range answers {
 		if reqs[i].IsNotification() {
@@ -225,34 +280,45 @@ func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request) []byte {
 			out = append(out, ',')
 		}
 		n++
-		out = append(out, a...)
+		if reads[i] != nil {
+			out = appendWithID(out, reads[i], reqs[i].ID)
+		} else {
+			out = append(out, a...)
+		}
 	}
-	return append(out, ']')
+	out = append(out, ']')
+	h.resize(len(out))
+	return out
 }
 
-// forwardReads sends the reads of a batch to one sentry as one sub-batch, and puts each answer
-// back under the client's id.
-func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx []int, answers [][]byte) {
+// forwardReads sends the reads of a batch to one sentry as one sub-batch; each answer goes in
+// reads (to be put under the client's id), or an error in answers.
+func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx []int, answers, reads [][]byte, h *hold) {
 	calls := make([]*jsonrpc.Request, len(idx))
 	for j, i := range idx {
 		calls[j] = &reqs[i]
 	}
-	parts, err := g.subBatch(ctx, calls, false)
+	parts, err := g.subBatch(ctx, calls, false, h)
 	for j, i := range idx {
 		if parts[j] == nil {
-			g.metrics.call(reqs[i].Method, "no_backend")
-			answers[i] = jsonrpc.AppendError(nil, reqs[i].ID, errNoBackend(err).rpc)
+			e := errNoBackend(err)
+			if errors.Is(err, errAnswerBudget) {
+				e = errUnreadAnswers(h.refused, h.n)
+			}
+			g.metrics.call(reqs[i].Method, e.reason)
+			answers[i] = jsonrpc.AppendError(nil, reqs[i].ID, e.rpc)
 			continue
 		}
 		g.metrics.call(reqs[i].Method, "forwarded")
-		answers[i] = withID(parts[j], reqs[i].ID)
+		reads[i] = parts[j]
 	}
 }
 
 // subBatch sends calls to the sentries as one JSON-RPC batch under the gateway's own ids
-// (clients may repeat ids within a batch) and returns the answers in call order; an answer
-// the sentry did not give is nil, and err says why when the whole batch failed.
-func (g *Gateway) subBatch(ctx context.Context, calls []*jsonrpc.Request, toAll bool) ([]json.RawMessage, error) {
+// (clients may repeat ids within a batch) and returns the answers in call order, as parts of
+// the sentry's answer (charged to h, when not nil); an answer the sentry did not give is nil,
+// and err says why when the whole batch failed.
+func (g *Gateway) subBatch(ctx context.Context, calls []*jsonrpc.Request, toAll bool, h *hold) ([]json.RawMessage, error) {
 	body := []byte{'['}
 	for j, c := range calls {
 		if j > 0 {
@@ -268,12 +334,15 @@ func (g *Gateway) subBatch(ctx context.Context, calls []*jsonrpc.Request, toAll 
 	if toAll {
 		_, resp, err = g.group.DoAll(ctx, body)
 	} else {
-		_, resp, err = g.group.Do(ctx, body)
+		_, resp, err = g.group.do(ctx, body, h)
 	}
 	out := make([]json.RawMessage, len(calls))
-	var parts []json.RawMessage
+	var parts [][]byte
 	if err == nil {
-		err = json.Unmarshal(resp, &parts)
+		var ok bool
+		if parts, ok = jsonrpc.Elements(resp); !ok {
+			err = errors.New("the sentry's answer to a batch is not a JSON array")
+		}
 	}
 	for _, p := range parts {
 		var head struct {
@@ -286,22 +355,36 @@ func (g *Gateway) subBatch(ctx context.Context, calls []*jsonrpc.Request, toAll 
 	return out, err
 }
 
+// rawAlias keeps the sub-slice of the decoded input it was given instead of a copy: for a
+// sentry's answer that outlives the decoded value, so a large result is not copied twice.
+type rawAlias []byte
+
+func (a *rawAlias) UnmarshalJSON(b []byte) error {
+	*a = b
+	return nil
+}
+
 // withID rebuilds a sentry's response object under the client's id.
 func withID(resp json.RawMessage, id json.RawMessage) []byte {
+	return appendWithID(nil, resp, id)
+}
+
+// appendWithID appends a sentry's response object rebuilt under the client's id.
+func appendWithID(dst []byte, resp json.RawMessage, id json.RawMessage) []byte {
 	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *jsonrpc.Error  `json:"error"`
+		Result rawAlias       `json:"result"`
+		Error  *jsonrpc.Error `json:"error"`
 	}
 	if err := json.Unmarshal(resp, &r); err != nil {
-		return jsonrpc.AppendError(nil, id, jsonrpc.Errorf(CodeServerError, "unreadable answer from the sentry"))
+		return jsonrpc.AppendError(dst, id, jsonrpc.Errorf(CodeServerError, "unreadable answer from the sentry"))
 	}
 	if r.Error != nil {
-		return jsonrpc.AppendError(nil, id, r.Error)
+		return jsonrpc.AppendError(dst, id, r.Error)
 	}
 	if r.Result == nil {
-		r.Result = json.RawMessage("null")
+		r.Result = rawAlias("null")
 	}
-	return jsonrpc.AppendResult(nil, id, r.Result)
+	return jsonrpc.AppendResult(dst, id, r.Result)
 }
 
 func appendCall(dst, id []byte, method string, params json.RawMessage) []byte {
@@ -552,7 +635,7 @@ func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, a
 	for j, i := range idx {
 		reqs[j] = &jsonrpc.Request{Method: calls[i].req.Method, Params: calls[i].canonicalParams()}
 	}
-	parts, err := g.subBatch(ctx, reqs, g.cfg.ForwardToAll)
+	parts, err := g.subBatch(ctx, reqs, g.cfg.ForwardToAll, nil)
 	var took []*txCall
 	var ok []bool
 	for j, i := range idx {

@@ -70,6 +70,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // them before the subcommand runs.
 func withShared(st *appState, cmd *cli.Command) *cli.Command {
 	cmd.Flags = append(cmd.Flags, sharedFlags()...)
+	service := cmd.Name == "gateway" || cmd.Name == "revalidator" || cmd.Name == "filter"
+	if service {
+		cmd.Flags = append(cmd.Flags, memLimitFlag())
+	}
 	cmd.Before = func(c *cli.Context) error {
 		// The devnet is for people at a terminal: console logs unless asked otherwise.
 		if cmd.Name == "devnet" && !c.IsSet(flagLogFormat) {
@@ -80,6 +84,11 @@ func withShared(st *appState, cmd *cli.Command) *cli.Command {
 			return cli.Exit(err.Error(), 2)
 		}
 		st.log = log
+		if service {
+			if err := applyMemLimit(c, log); err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+		}
 		return nil
 	}
 	return cmd

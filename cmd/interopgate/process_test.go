@@ -49,7 +49,7 @@ type child struct {
 
 // startChild runs `interopgate args...` in a child process and waits for the line matching
 // ready on its stdout; the first group of the match is returned as url.
-func startChild(t *testing.T, ready *regexp.Regexp, args ...string) *child {
+func startChild(t testing.TB, ready *regexp.Regexp, args ...string) *child {
 	t.Helper()
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -84,7 +84,7 @@ func startChild(t *testing.T, ready *regexp.Regexp, args ...string) *child {
 }
 
 // kill ends the child at once, as a crash or an OOM kill would: no shutdown code runs.
-func (c *child) kill(t *testing.T) {
+func (c *child) kill(t testing.TB) {
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -214,3 +214,47 @@ func appendHead(dst []byte, id json.RawMessage) []byte {
 	dst = append(dst, `{"jsonrpc":"2.0","id":`...)
 	return append(dst, id...)
 }
+
+// Elements splits a JSON array into its elements, as sub-slices of body (nothing is copied),
+// for reading a trusted peer's batch answer. ok is false when body is not a valid JSON array.
+func Elements(body []byte) (elems [][]byte, ok bool) {
+	body = bytes.TrimSpace(body)
+	if len(body) < 2 || body[0] != '[' || !json.Valid(body) {
+		return nil, false
+	}
+	depth, start := 0, 1
+	inString, escaped := false, false
+	for i, c := range body {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				if e := bytes.TrimSpace(body[start:i]); len(e) > 0 {
+					elems = append(elems, e)
+				}
+				return elems, true
+			}
+		case ',':
+			if depth == 1 {
+				elems = append(elems, bytes.TrimSpace(body[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return elems, true
+}

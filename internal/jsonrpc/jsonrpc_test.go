@@ -104,3 +104,27 @@ func TestAmbiguousEnvelopeIsRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestElements(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{`[]`, nil, true},
+		{` [ {"a":[1,2]} , "x,]" ,3,{"b":{"c":"\"]"}}] `, []string{`{"a":[1,2]}`, `"x,]"`, `3`, `{"b":{"c":"\"]"}}`}, true},
+		{`[1,`, nil, false},
+		{`{"a":1}`, nil, false},
+		{``, nil, false},
+	} {
+		got, ok := Elements([]byte(c.in))
+		if ok != c.ok || len(got) != len(c.want) {
+			t.Fatalf("%q: %q %v", c.in, got, ok)
+		}
+		for i := range got {
+			if string(got[i]) != c.want[i] {
+				t.Fatalf("%q: element %d is %q, want %q", c.in, i, got[i], c.want[i])
+			}
+		}
+	}
+}

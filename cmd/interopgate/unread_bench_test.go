@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/interopgate/interopgate/internal/rpctest"
+)
+
+// BenchmarkUnreadClientsResidentMemory runs the gateway binary at its defaults in a child process
+// and attacks it as issue 19 did: 1,000 connections from four addresses, each sending one batch
+// of 100 eth_getBlockByNumber calls and never reading the answer. It reports how much the
+// child's resident memory grew: at its peak (VmHWM, the burst of 1,000 requests at once) and
+// 5 s later, with every connection still open (VmRSS). The answer size is
+// INTEROPGATE_BENCH_RESULT_BYTES per call (default 1,700: a ≈178 KB batch); GOMEMLIMIT, when
+// set, reaches the child as it would a deployed gateway.
+//
+//	go test -run '^$' -bench UnreadClients -benchtime 1x ./cmd/interopgate
+func BenchmarkUnreadClientsResidentMemory(b *testing.B) {
+	const conns, calls = 1000, 100
+	size := 1700
+	if v, err := strconv.Atoi(os.Getenv("INTEROPGATE_BENCH_RESULT_BYTES")); err == nil {
+		size = v
+	}
+	var answer bytes.Buffer
+	answer.WriteByte('[')
+	for i := range calls {
+		if i > 0 {
+			answer.WriteByte(',')
+		}
+		fmt.Fprintf(&answer, `{"jsonrpc":"2.0","id":%d,"result":{"number":"0x1","extraData":"0x%s"}}`, i, strings.Repeat("ab", size/2))
+	}
+	answer.WriteByte(']')
+	var batches atomic.Int64 // the attack's requests that reached the sentry (health checks are single calls)
+	sentry := rpctest.NewRaw(b, func(body []byte) []byte {
+		if bytes.HasPrefix(body, []byte("[")) {
+			batches.Add(1)
+		}
+		return answer.Bytes()
+	})
+	sentry.KeepBodies(false)
+	filter := rpctest.New(b, func(string, json.RawMessage) (any, *rpctest.Error) { return false, nil })
+	cfg := writeFile(b, "gateway.toml", fmt.Sprintf(`
+[rpc]
+addr = "127.0.0.1"
+port = 0
+[gateway]
+chain_id = 902
+[[sentries.backends]]
+name = "s"
+url = %q
+[[filters.endpoints]]
+name = "f"
+url = %q
+[interop]
+chains = [901, 902]
+`, sentry.URL, filter.URL))
+	var reqCalls []string
+	for i := range calls {
+		reqCalls = append(reqCalls, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_getBlockByNumber","params":["latest",true]}`, i))
+	}
+	body := "[" + strings.Join(reqCalls, ",") + "]"
+	req := []byte(fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+
+	for b.Loop() {
+		gw := startChild(b, gatewayListening, "gateway", "--metrics.enabled=false", "--log.level", "warn", "--config", cfg)
+		addr := strings.TrimPrefix(gw.url, "http://")
+		pid := gw.cmd.Process.Pid
+		before := procStatus(b, pid, "VmRSS")
+		sentBefore := batches.Load()
+		held := make([]net.Conn, conns)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := w; i < conns; i += 8 {
+					d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(10+i%4))}, Timeout: 5 * time.Second}
+					c, err := d.Dial("tcp", addr)
+					if err == nil {
+						_, err = c.Write(req)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					held[i] = c
+				}
+			})
+		}
+		wg.Wait()
+		// Settled: the sentry has had no new request for a while (or every request reached it).
+		last, lastChange := sentBefore, time.Now()
+		rpctest.WaitFor(b, "the attack to settle", 2*time.Minute, func() bool {
+			if n := batches.Load(); n != last {
+				last, lastChange = n, time.Now()
+			}
+			return last-sentBefore >= conns || time.Since(lastChange) > 3*time.Second
+		})
+		peak := procStatus(b, pid, "VmHWM")
+		// What stays while the connections stay open: the resident memory 5 s after the burst
+		// (the runtime gives freed pages back in the background), sampled, not waited for.
+		var rss int64
+		for range 20 {
+			time.Sleep(250 * time.Millisecond)
+			rss = procStatus(b, pid, "VmRSS")
+		}
+		b.ReportMetric(float64(peak-before)/(1<<20), "peak-growth-MiB")
+		b.ReportMetric(float64(rss-before)/(1<<20), "held-growth-MiB")
+		b.ReportMetric(float64(last-sentBefore), "sentry-batches")
+		b.ReportMetric(float64(before)/(1<<20), "before-MiB")
+		for _, c := range held {
+			if c != nil {
+				c.Close()
+			}
+		}
+		gw.kill(b)
+	}
+}
+
+var procLine = regexp.MustCompile(`(?m)^(\w+):\s+(\d+) kB`)
+
+// procStatus reads a field of /proc/pid/status in bytes (Linux).
+func procStatus(b *testing.B, pid int, field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Skip("no /proc: ", err)
+	}
+	for _, m := range procLine.FindAllStringSubmatch(string(raw), -1) {
+		if m[1] == field {
+			kb, _ := strconv.ParseInt(m[2], 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
