@@ -38,6 +38,9 @@ type ChainConfig struct {
 	HTTPPort int
 	// Alloc is added to the genesis state (funded accounts, contracts).
 	Alloc types.GenesisAlloc
+	// PoolPolicy, when set, builds the rules the chain's pool follows besides geth's own (see
+	// PoolPolicy; opreth.New builds op-reth's). It is called once the chain runs.
+	PoolPolicy func(*Chain) (PoolPolicy, error)
 }
 
 // Chain is one running geth chain. Its methods are safe for concurrent use; block production
@@ -54,6 +57,7 @@ type Chain struct {
 	peers     []*Chain      // on-demand chains of the same devnet: they commit together
 	blockTime time.Duration // of the timer; 0: on demand
 	step      uint64        // seconds of chain time per block (the rollup config's block_time)
+	send      *sendAPI      // eth_sendRawTransaction through a pool policy; nil: geth's own
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -120,6 +124,11 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		Namespace: "eth",
 		Service:   filters.NewFilterAPI(filters.NewFilterSystem(backend.APIBackend, filters.Config{})),
 	}})
+	var send *sendAPI
+	if cfg.PoolPolicy != nil {
+		send = &sendAPI{} // registered after geth's eth API, so its method replaces geth's
+		stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: send}})
+	}
 	if err := stack.Start(); err != nil {
 		stack.Close()
 		return nil, fmt.Errorf("devnet chain %d: starting node: %w", cfg.ChainID, err)
@@ -130,7 +139,14 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		stack: stack, eth: backend,
 		rpc: rpcClient, client: ethclient.NewClient(rpcClient),
 		blockTime: cfg.BlockTime, step: max(uint64(cfg.BlockTime/time.Second), 1),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), send: send,
+	}
+	if send != nil {
+		send.chain = c
+		if err := c.startPolicy(cfg.PoolPolicy); err != nil {
+			stack.Close()
+			return nil, err
+		}
 	}
 	if cfg.BlockTime > 0 {
 		go c.timer()
@@ -209,14 +225,18 @@ func (c *Chain) tickPeers() {
 
 // commitOne makes this chain's next block only; empty leaves the pool's transactions out.
 func (c *Chain) commitOne(empty bool) *types.Header {
+	if !empty {
+		c.beforeBuild()
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	head := c.eth.BlockChain().CurrentBlock()
 	h, err := c.seal(head, head.Time+c.step, empty)
+	c.mu.Unlock()
 	if err != nil {
 		c.log.Error("making a block", zap.Error(err))
 		return head
 	}
+	c.committed(h)
 	return h
 }
 
@@ -238,6 +258,7 @@ func (c *Chain) Reorg(depth uint64) error {
 	if err := c.reorg(depth); err != nil {
 		return err
 	}
+	c.reorged(c.Head())
 	c.tickPeers()
 	return nil
 }

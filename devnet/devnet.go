@@ -37,6 +37,8 @@ type Config struct {
 	BasePort int
 	// ExpiryWindow of the dependency set (0: the protocol's 7 days).
 	ExpiryWindow uint64
+	// PoolPolicies gives chains, by chain ID, pool rules besides geth's own (ChainConfig.PoolPolicy).
+	PoolPolicies map[uint64]func(*Chain) (PoolPolicy, error)
 }
 
 // Account is a funded account with a known key.
@@ -105,7 +107,7 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 			return nil, fmt.Errorf("devnet: chain ID %d twice", id)
 		}
 		seen[id] = true
-		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, GenesisTime: cfg.GenesisTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc}, log)
+		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, GenesisTime: cfg.GenesisTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc, PoolPolicy: cfg.PoolPolicies[id]}, log)
 		if err != nil {
 			d.Close()
 			return nil, err
