@@ -83,6 +83,7 @@ func TestOpGethMempoolAsksTheRevalidator(t *testing.T) {
 	feed := store.NewMemory(store.MemoryConfig{})
 	cfg := revalidator.DefaultConfig()
 	cfg.ChainID = 902
+	cfg.ExecutionClient = revalidator.ClientOpGeth // its own re-check drops what turned invalid
 	cfg.BlockTime = config.Duration(2 * time.Second)
 	cfg.HeadPoll = config.Duration(50 * time.Millisecond)
 	cfg.PoolPoll = config.Duration(100 * time.Millisecond)

@@ -34,6 +34,35 @@ type Config struct {
 	UpstreamInFlight  int    `toml:"upstream_calls_in_flight" comment:"serve-path misses: upstream calls in flight; others wait and go together"`
 	UpstreamBatchSize int    `toml:"upstream_batch_size" comment:"serve-path misses: most checks in one coalesced upstream call"`
 	MaxInvalid        int    `toml:"max_invalid" comment:"invalid txs remembered for interopgate_invalidTransactions"`
+
+	// What the node's pool does with what the revalidator finds (docs/revalidator.md, "op-reth").
+	ExecutionClient string          `toml:"execution_client" comment:"the sequencer's execution client: op-reth or op-geth; sets the defaults of eviction"`
+	Eviction        string          `toml:"eviction" comment:"how a tx found invalid leaves the node's pool: failsafe-pulse (answer admin_getFailsafeEnabled true until the node evicted it: op-reth drops every interop tx at its next block, restore brings the valid ones back) or none (op-geth drops it at its own re-check); empty = by execution_client"`
+	PulseMax        config.Duration `toml:"pulse_max" comment:"longest failsafe pulse, whether or not the node evicted the tx"`
+	Restore         bool            `toml:"restore" comment:"send back to the node the interop txs it dropped without mining them (a failsafe episode, a reorg of its chain, a pulse) while they are still valid and their nonce unused"`
+	RestorePerCycle int             `toml:"restore_per_cycle" comment:"txs sent back per cycle, at most"`
+	RestoreMax      int             `toml:"restore_max" comment:"dropped txs held for restoring; beyond it new ones are not held"`
+	RestoreTTL      config.Duration `toml:"restore_ttl" comment:"how long a dropped tx is held for restoring"`
+}
+
+// Execution clients and eviction levers.
+const (
+	ClientOpReth = "op-reth"
+	ClientOpGeth = "op-geth"
+
+	EvictFailsafePulse = "failsafe-pulse"
+	EvictNone          = "none"
+)
+
+// eviction is the lever in use: Eviction, or the execution client's default.
+func (c *Config) eviction() string {
+	if c.Eviction != "" {
+		return c.Eviction
+	}
+	if c.ExecutionClient == ClientOpGeth {
+		return EvictNone
+	}
+	return EvictFailsafePulse
 }
 
 // DefaultConfig is the revalidator's defaults; ChainID must still be set.
@@ -45,6 +74,8 @@ func DefaultConfig() Config {
 		MaxTxs: 100_000, MaxTxBytes: 256 << 20, MaxMessages: 1_000_000,
 		ValidTTL: d(30 * time.Second), InvalidTTL: d(12 * time.Second), FeedGrace: d(30 * time.Second),
 		MinSafety: string(sc.SafetyCrossUnsafe), UpstreamInFlight: 8, UpstreamBatchSize: 100, MaxInvalid: 10_000,
+		ExecutionClient: ClientOpReth, PulseMax: d(10 * time.Second), Restore: true, RestorePerCycle: 256,
+		RestoreMax: 10_000, RestoreTTL: d(10 * time.Minute),
 	}
 }
 
@@ -70,6 +101,22 @@ func (c *Config) Check() error {
 	}
 	if c.FeedGrace < 0 {
 		return errors.New("feed_grace must not be negative")
+	}
+	switch c.ExecutionClient {
+	case ClientOpReth, ClientOpGeth:
+	default:
+		return fmt.Errorf("execution_client %q: want %s or %s", c.ExecutionClient, ClientOpReth, ClientOpGeth)
+	}
+	switch c.Eviction {
+	case "", EvictFailsafePulse, EvictNone:
+	default:
+		return fmt.Errorf("eviction %q: want %s or %s (or empty: by execution_client)", c.Eviction, EvictFailsafePulse, EvictNone)
+	}
+	if c.eviction() == EvictFailsafePulse && c.PulseMax <= 0 {
+		return errors.New("pulse_max must be positive with eviction failsafe-pulse")
+	}
+	if c.Restore && (c.RestorePerCycle <= 0 || c.RestoreMax <= 0 || c.RestoreTTL <= 0) {
+		return errors.New("restore_per_cycle, restore_max and restore_ttl must be positive with restore on")
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ type Metrics struct {
 	failsafe      prometheus.Gauge
 	untracked     prometheus.Counter
 	ready         prometheus.Gauge
+	pulseOn       prometheus.Gauge
+	pulses        prometheus.Counter
+	restores      *prometheus.CounterVec
 }
 
 // NewMetrics registers the revalidator's metrics on reg.
@@ -48,10 +51,34 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Refusals to track a pending tx because the table was full, counted at each pool read (their checks go upstream)."}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ready",
 			Help: "1 while the revalidator can do its job (node answers, filters answered the last round, failsafe off), as /readyz."}),
+		pulseOn: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "failsafe_pulse",
+			Help: "1 while the node is told failsafe so that it evicts interop txs found invalid (eviction failsafe-pulse)."}),
+		pulses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "failsafe_pulses_total",
+			Help: "Failsafe pulses started to make the node evict interop txs found invalid."}),
+		restores: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "restored_total",
+			Help: "Interop txs the node dropped unmined, by what became of them: sent (back in the node's pool), nonce_used (mined or replaced: not sent), expired (held past restore_ttl), full (not held: restore_max)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.ready, m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
+	reg.MustRegister(m.pulseOn, m.pulses, m.restores, m.ready, m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
 		m.invalidFound, m.failsafe, m.untracked)
 	return m
+}
+
+func (m *Metrics) pulse(on bool) {
+	if m == nil {
+		return
+	}
+	if on {
+		m.pulses.Inc()
+		m.pulseOn.Set(1)
+	} else {
+		m.pulseOn.Set(0)
+	}
+}
+
+func (m *Metrics) restored(outcome string, n int) {
+	if m != nil && n > 0 {
+		m.restores.WithLabelValues(outcome).Add(float64(n))
+	}
 }
 
 func (m *Metrics) cycle(outcome string, d time.Duration, checks int) {

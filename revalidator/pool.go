@@ -30,11 +30,13 @@ type tracked struct {
 	// fromFeed: announced by the gateway and not yet seen in the node's pool.
 	fromFeed  bool
 	firstSeen time.Time
+	// raw is the signed tx, kept for interop txs (to send back one the node dropped).
+	raw []byte
 }
 
 func (t *tracked) interop() bool { return len(t.keys) > 0 }
 
-func (t *tracked) size() int { return 256 + 32*len(t.keys) + 96*len(t.msgs) }
+func (t *tracked) size() int { return 256 + 32*len(t.keys) + 96*len(t.msgs) + len(t.raw) }
 
 func clampWei(v *big.Int) uint64 {
 	if v == nil || v.Sign() < 0 {
@@ -124,9 +126,9 @@ func (tt *txTable) remove(t *tracked) {
 }
 
 // sync makes the table the node's pending pool: txs not in it leave (included, replaced,
-// evicted), except feed txs still within their grace; new ones are added. It returns how many
-// left.
-func (tt *txTable) sync(pending []*tracked, now time.Time, grace time.Duration) (gone int) {
+// evicted), except feed txs still within their grace; new ones are added. It returns the
+// interop txs that left.
+func (tt *txTable) sync(pending []*tracked, now time.Time, grace time.Duration) (gone []*tracked) {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	in := make(map[common.Hash]bool, len(pending))
@@ -139,7 +141,9 @@ func (tt *txTable) sync(pending []*tracked, now time.Time, grace time.Duration) 
 			continue
 		}
 		tt.remove(t)
-		gone++
+		if t.interop() {
+			gone = append(gone, t)
+		}
 	}
 	for _, t := range pending {
 		tt.add(t)

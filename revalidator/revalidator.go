@@ -57,6 +57,7 @@ type Stats struct {
 	CycleChecks    int64 // message checks sent upstream by cycles
 	UpstreamRounds int64 // upstream CheckAccessLists calls by cycles
 	Hits, Misses   int64 // checks served from memory / sent upstream
+	Restored       int64 // dropped interop txs sent back to the node and taken
 }
 
 // Revalidator mirrors a mempool and keeps its interop verdicts ready. It implements
@@ -77,7 +78,7 @@ type Revalidator struct {
 	failsafeOn atomic.Bool
 	// upstreamDown: the last upstream round got no answer at all (every check unavailable).
 	upstreamDown atomic.Bool
-	stats        struct{ cycles, checks, rounds, hits, misses atomic.Int64 }
+	stats        struct{ cycles, checks, rounds, hits, misses, restored atomic.Int64 }
 
 	mu         sync.Mutex
 	lastHead   common.Hash
@@ -87,6 +88,8 @@ type Revalidator struct {
 	invalid    map[common.Hash]Invalid
 	feedCursor string
 	untracked  int
+	pulse      *pulse                   // the failsafe answered to the node meanwhile (lever.go)
+	dropped    map[common.Hash]*tracked // interop txs the node dropped unmined, for restore
 }
 
 // New validates cfg and dials the node.
@@ -117,6 +120,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 		cfg: cfg, d: d, chainID: *uint256.NewInt(cfg.ChainID), safety: sc.SafetyLevel(cfg.MinSafety), node: n,
 		txs: newTxTable(cfg.MaxTxs, cfg.MaxTxBytes), msgs: newMessageTable(cfg.MaxMessages, d.Dependencies),
 		log: d.Log, metrics: d.Metrics, now: d.Now, invalid: map[common.Hash]Invalid{},
+		dropped: map[common.Hash]*tracked{},
 	}
 	r.up = batching.New(batching.Config{MaxBatch: cfg.UpstreamBatchSize, MaxInFlight: cfg.UpstreamInFlight},
 		d.Upstream.CheckAccessLists, func() (context.Context, context.CancelFunc) {
@@ -207,7 +211,8 @@ func (r *Revalidator) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.txs.sync(pending, now, r.cfg.FeedGrace.D())
+	r.holdDropped(r.txs.sync(pending, now, r.cfg.FeedGrace.D()), now)
+	r.endPulse(now)
 	txs, interop := r.txs.len()
 	r.metrics.sizes(txs, interop, r.msgs.len())
 	full := r.txs.untracked()
@@ -283,6 +288,7 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 		r.record(msgs, verdicts, r.now())
 	}
 	r.evaluate(exec, start)
+	r.restore(ctx, exec, r.now())
 	r.metrics.cycle("ok", r.now().Sub(start), len(msgs))
 	r.metrics.setReady(r.cycleReady())
 	txs, interop := r.txs.len()
@@ -317,6 +323,7 @@ func (r *Revalidator) pickMessages(planned []*tracked, exec accesslist.ExecConte
 	}
 	rest := r.txs.interopTxs()
 	sort.Slice(rest, func(i, j int) bool { return rest[i].seq < rest[j].seq })
+	rest = append(rest, r.droppedTxs()...) // restore needs their verdicts too
 	for _, t := range rest {
 		if !add(t, true) {
 			break
@@ -377,14 +384,19 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
 	}
 	r.mu.Lock()
 	var fresh []Invalid
+	var inPool []common.Hash
 	for h, inv := range found {
 		if old, ok := r.invalid[h]; ok {
 			inv.FoundAt = old.FoundAt
 		} else {
 			fresh = append(fresh, inv)
+			if t := r.txs.get(h); t != nil && !t.fromFeed {
+				inPool = append(inPool, h)
+			}
 		}
 		found[h] = inv
 	}
+	r.startPulse(inPool, now)
 	// What is no longer tracked (mined, replaced, evicted) stays listed until the bound.
 	for h, inv := range r.invalid {
 		if _, ok := found[h]; !ok && r.txs.get(h) == nil && len(found) < r.cfg.MaxInvalid {
@@ -430,7 +442,7 @@ func (r *Revalidator) Next() accesslist.ExecContext {
 // Stats returns the counters.
 func (r *Revalidator) Stats() Stats {
 	return Stats{Cycles: r.stats.cycles.Load(), CycleChecks: r.stats.checks.Load(), UpstreamRounds: r.stats.rounds.Load(),
-		Hits: r.stats.hits.Load(), Misses: r.stats.misses.Load()}
+		Hits: r.stats.hits.Load(), Misses: r.stats.misses.Load(), Restored: r.stats.restored.Load()}
 }
 
 // Tracked reports whether the tx is in the mirrored pool.

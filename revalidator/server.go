@@ -25,7 +25,7 @@ const (
 // interopgate_invalidTransactions; /readyz is r.Ready.
 func NewServer(r *Revalidator, cfg filterapi.Config, opts ...filterapi.Option) (*filterapi.Server, error) {
 	opts = append([]filterapi.Option{
-		filterapi.WithFailsafeSource(r.FailsafeEnabled),
+		filterapi.WithFailsafeSource(r.NodeFailsafe),
 		filterapi.WithReadiness(r.Ready),
 		filterapi.WithMethod(MethodCheckTransactions, r.handleCheckTransactions),
 		filterapi.WithMethod(MethodInvalidTransactions, r.handleInvalidTransactions),

@@ -2,6 +2,7 @@ package revalidator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"time"
@@ -54,21 +55,68 @@ func (n *node) head(ctx context.Context) (head, error) {
 	return h, err
 }
 
-// pending reads the node's executable pool (txpool_content's "pending").
+// pending reads the node's executable pool (txpool_content's "pending"). An interop tx keeps
+// its signed bytes (rebuilt from the listing), so it can be sent back if the node drops it.
 func (n *node) pending(ctx context.Context, now time.Time) ([]*tracked, error) {
 	var content struct {
-		Pending map[common.Address]map[string]*poolTx `json:"pending"`
+		Pending map[common.Address]map[string]json.RawMessage `json:"pending"`
 	}
 	if err := n.c.CallContext(ctx, &content, "txpool_content"); err != nil {
 		return nil, err
 	}
 	var out []*tracked
 	for _, byNonce := range content.Pending {
-		for _, p := range byNonce {
-			out = append(out, p.tracked(now))
+		for _, raw := range byNonce {
+			var p poolTx
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, fmt.Errorf("txpool_content: %w", err)
+			}
+			t := p.tracked(now)
+			if t.interop() {
+				var tx types.Transaction
+				if tx.UnmarshalJSON(raw) == nil && tx.Hash() == t.hash {
+					t.raw, _ = tx.MarshalBinary()
+				}
+			}
+			out = append(out, t)
 		}
 	}
 	return out, nil
+}
+
+// nonces reads the senders' nonces at the latest block, in one batch.
+func (n *node) nonces(ctx context.Context, senders []common.Address) (map[common.Address]uint64, error) {
+	out := make([]hexutil.Uint64, len(senders))
+	batch := make([]rpc.BatchElem, len(senders))
+	for i, s := range senders {
+		batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{s, "latest"}, Result: &out[i]}
+	}
+	if err := n.c.BatchCallContext(ctx, batch); err != nil {
+		return nil, err
+	}
+	m := make(map[common.Address]uint64, len(senders))
+	for i, s := range senders {
+		if batch[i].Error == nil {
+			m[s] = uint64(out[i])
+		}
+	}
+	return m, nil
+}
+
+// send sends signed txs to the node in one batch; one error per tx (nil: taken).
+func (n *node) send(ctx context.Context, raws [][]byte) ([]error, error) {
+	batch := make([]rpc.BatchElem, len(raws))
+	for i, raw := range raws {
+		batch[i] = rpc.BatchElem{Method: "eth_sendRawTransaction", Args: []any{hexutil.Bytes(raw)}, Result: new(common.Hash)}
+	}
+	if err := n.c.BatchCallContext(ctx, batch); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(raws))
+	for i := range batch {
+		errs[i] = batch[i].Error
+	}
+	return errs, nil
 }
 
 func (p *poolTx) tracked(now time.Time) *tracked {
@@ -95,7 +143,7 @@ func fromRaw(raw []byte, chainID uint64, now time.Time) (*tracked, error) {
 		return nil, err
 	}
 	t := &tracked{hash: tx.Hash(), sender: from, nonce: tx.Nonce(), gas: tx.Gas(), firstSeen: now,
-		tip: clampWei(tx.GasTipCap()), feeCap: clampWei(tx.GasFeeCap())}
+		tip: clampWei(tx.GasTipCap()), feeCap: clampWei(tx.GasFeeCap()), raw: raw}
 	t.setKeys(accesslist.InboxKeysOf(tx.AccessList()))
 	return t, nil
 }

@@ -1,0 +1,193 @@
+package revalidator
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/accesslist"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+// What the revalidator does to the node's pool, beyond answering it (docs/revalidator.md,
+// "op-reth"). op-reth asks about a pooled interop tx only near its 2-hour deadline, so a tx
+// found invalid by a cycle stays buildable unless something makes the node drop it; and op-reth
+// drops every interop tx on a failsafe episode or a reorg of its chain. The two levers here use
+// only what op-reth offers: the failsafe flag it reads from this revalidator every second (a
+// pulse makes it leave interop txs out of its next block and evict them all), and
+// eth_sendRawTransaction (restore sends the still-valid ones back).
+
+// pulse is a failsafe answered to the node until it evicted the txs that started it.
+type pulse struct {
+	started time.Time
+	txs     map[common.Hash]bool
+}
+
+// NodeFailsafe is what admin_getFailsafeEnabled answers the node: the upstream filters'
+// failsafe, or a pulse.
+func (r *Revalidator) NodeFailsafe() bool {
+	if r.FailsafeEnabled() {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pulse != nil
+}
+
+// startPulse turns a pulse on (or extends it) for txs found invalid while in the node's pool.
+// r.mu is held.
+func (r *Revalidator) startPulse(hashes []common.Hash, now time.Time) {
+	if r.cfg.eviction() != EvictFailsafePulse || len(hashes) == 0 {
+		return
+	}
+	if r.pulse == nil {
+		r.pulse = &pulse{started: now, txs: map[common.Hash]bool{}}
+		r.metrics.pulse(true)
+		r.log.Warn("failsafe pulse: the node is told failsafe until it evicts the invalid txs", zap.Int("txs", len(hashes)))
+	}
+	for _, h := range hashes {
+		r.pulse.txs[h] = true
+	}
+}
+
+// endPulse ends the pulse once none of its txs is in the node's pool, or at pulse_max.
+func (r *Revalidator) endPulse(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pulse == nil {
+		return
+	}
+	left := 0
+	for h := range r.pulse.txs {
+		if t := r.txs.get(h); t != nil && !t.fromFeed {
+			left++
+		}
+	}
+	if left > 0 && now.Sub(r.pulse.started) < r.cfg.PulseMax.D() {
+		return
+	}
+	r.log.Info("failsafe pulse ended", zap.Int("still_in_pool", left), zap.Duration("took", now.Sub(r.pulse.started)))
+	r.pulse = nil
+	r.metrics.pulse(false)
+}
+
+// holdDropped keeps interop txs that left the node's pool, for restore; the mined ones among
+// them are told apart later by their sender's nonce.
+func (r *Revalidator) holdDropped(gone []*tracked, now time.Time) {
+	if !r.cfg.Restore {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range gone {
+		if t.raw == nil || t.badKeys != nil {
+			continue
+		}
+		if len(r.dropped) >= r.cfg.RestoreMax {
+			r.metrics.restored("full", 1)
+			continue
+		}
+		t.firstSeen = now
+		r.dropped[t.hash] = t
+	}
+}
+
+// restore sends back to the node, at most restore_per_cycle per cycle, the dropped interop txs
+// that are still valid for exec (every message proven valid), whose nonce is unused, and that
+// the node does not hold again; never while the node is told failsafe (it would refuse them).
+func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, now time.Time) {
+	if !r.cfg.Restore || r.NodeFailsafe() {
+		return
+	}
+	r.mu.Lock()
+	var due []*tracked
+	for h, t := range r.dropped {
+		switch {
+		case now.Sub(t.firstSeen) > r.cfg.RestoreTTL.D():
+			delete(r.dropped, h)
+			r.metrics.restored("expired", 1)
+		case r.txs.get(h) != nil:
+			delete(r.dropped, h) // back in the pool
+		default:
+			if v, err := r.msgs.answerMessages(t.msgs, exec, now); err == nil && v.Class == sc.ClassValid && len(due) < r.cfg.RestorePerCycle {
+				due = append(due, t)
+			}
+		}
+	}
+	r.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.CycleTimeout.D())
+	defer cancel()
+	senders := map[common.Address]bool{}
+	var list []common.Address
+	for _, t := range due {
+		if !senders[t.sender] {
+			senders[t.sender] = true
+			list = append(list, t.sender)
+		}
+	}
+	nonces, err := r.node.nonces(ctx, list)
+	if err != nil {
+		r.log.Debug("restore: reading nonces", zap.Error(err))
+		return
+	}
+	var send []*tracked
+	r.mu.Lock()
+	for _, t := range due {
+		if n, ok := nonces[t.sender]; !ok || n > t.nonce {
+			delete(r.dropped, t.hash) // mined, or its nonce used by another tx
+			r.metrics.restored("nonce_used", 1)
+			continue
+		}
+		send = append(send, t)
+	}
+	r.mu.Unlock()
+	if len(send) == 0 {
+		return
+	}
+	raws := make([][]byte, len(send))
+	for i, t := range send {
+		raws[i] = t.raw
+	}
+	errs, err := r.node.send(ctx, raws)
+	if err != nil {
+		r.log.Debug("restore: sending", zap.Error(err))
+		return
+	}
+	taken := 0
+	r.mu.Lock()
+	for i, t := range send {
+		switch e := errs[i]; {
+		case e == nil || strings.Contains(e.Error(), "already known"):
+			delete(r.dropped, t.hash)
+			taken++
+		case strings.Contains(e.Error(), "nonce too low"):
+			delete(r.dropped, t.hash)
+			r.metrics.restored("nonce_used", 1)
+		default:
+			r.log.Debug("restore: the node refused a tx", zap.String("tx", t.hash.Hex()), zap.Error(e))
+		}
+	}
+	r.mu.Unlock()
+	r.stats.restored.Add(int64(taken))
+	r.metrics.restored("sent", taken)
+	if taken > 0 {
+		r.log.Info("restored interop txs the node had dropped", zap.Int("txs", taken))
+	}
+}
+
+// droppedTxs returns the dropped txs held for restore (their messages are checked by cycles).
+func (r *Revalidator) droppedTxs() []*tracked {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*tracked, 0, len(r.dropped))
+	for _, t := range r.dropped {
+		out = append(out, t)
+	}
+	return out
+}
