@@ -40,8 +40,13 @@ func newRig(t *testing.T, feed store.Feed, mutate func(*Config)) *rig {
 
 // newRigWith takes the optional deps (feed, invalid set) from d.
 func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
+	return newRigOn(t, devnet.Config{Accounts: 40}, "127.0.0.1:0", d, mutate)
+}
+
+// newRigOn starts the devnet of netCfg and serves the revalidator on addr.
+func newRigOn(t *testing.T, netCfg devnet.Config, addr string, d Deps, mutate func(*Config)) *rig {
 	t.Helper()
-	net, err := devnet.Start(devnet.Config{Accounts: 40}, zaptest.NewLogger(t))
+	net, err := devnet.Start(netCfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +63,7 @@ func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(checker.Close)
-	if g.filter, err = filterapi.New(checker, filterapi.Config{}); err != nil {
+	if g.filter, err = filterapi.New(checker, filterapi.Config{AllowSetFailsafe: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.filter.Start("127.0.0.1:0"); err != nil {
@@ -93,7 +98,7 @@ func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
 	if g.srv, err = NewServer(g.r, filterapi.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.srv.Start("127.0.0.1:0"); err != nil {
+	if err := g.srv.Start(addr); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.srv.Shutdown(context.Background()) })
