@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 	"go.uber.org/zap/zaptest"
@@ -137,6 +141,29 @@ func TestDevnetCommand(t *testing.T) {
 	rpctest.WaitFor(t, "the message emitted through devnet_emit to be valid", 10*time.Second, func() bool {
 		return client.CheckAccessList(context.Background(), req).Valid()
 	})
+	// Chain 902's pool is the op-reth model asking the revalidator: an invalid interop tx sent
+	// straight to its node, around the gateway, is refused there.
+	if ep.SequencerPool != "op-reth" || !strings.Contains(out.String(), "around the gateway, is refused") {
+		t.Fatalf("sequencer pool %q, or the banner does not show it", ep.SequencerPool)
+	}
+	node, err := ethclient.Dial(ep.Chains[1].RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	key, _ := crypto.HexToECDSA(strings.TrimPrefix(ep.Accounts[3].PrivateKey, "0x"))
+	nonce, err := node.PendingNonceAt(context.Background(), ep.Accounts[3].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]common.Hash(nil), m.InboxKeys...)
+	bad[len(bad)-1][31] ^= 1
+	tx, _ := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(902), Nonce: nonce, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1e12),
+		Gas: 100_000, To: &accesslist.CrossL2InboxAddress, AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: bad}}}),
+		types.LatestSignerForChainID(big.NewInt(902)), key)
+	if err := node.SendTransaction(context.Background(), tx); err == nil || !strings.Contains(err.Error(), "invalid cross chain tx") {
+		t.Fatalf("an invalid interop tx sent straight to chain 902's node: %v", err)
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("devnet did not shut down cleanly: %v", err)
 	}

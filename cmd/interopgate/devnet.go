@@ -19,21 +19,25 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/revalidator"
 	"github.com/interopgate/interopgate/store"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
 // endpointsFile is what --endpoints-file writes, for scripts and the load test.
 type endpointsFile struct {
-	Chains        []light.ChainRPC  `json:"chains"`
-	Filter        string            `json:"filter"`
-	Gateways      []gatewayEndpoint `json:"gateways"`
-	Revalidator   string            `json:"revalidator"`
-	Control       string            `json:"control"` // the devnet_ namespace
-	DependencySet json.RawMessage   `json:"dependencySet"`
+	Chains      []light.ChainRPC  `json:"chains"`
+	Filter      string            `json:"filter"`
+	Gateways    []gatewayEndpoint `json:"gateways"`
+	Revalidator string            `json:"revalidator"`
+	// SequencerPool is the last chain's pool: op-reth (the model, asking the revalidator) or geth.
+	SequencerPool string          `json:"sequencerPool"`
+	Control       string          `json:"control"` // the devnet_ namespace
+	DependencySet json.RawMessage `json:"dependencySet"`
 	// RollupConfigs is each chain's OP Stack rollup config, by chain ID: what
 	// op-interop-filter's --rollup-configs reads. RollupConfigFiles are the files
 	// --rollup-configs wrote, in chain order.
@@ -73,6 +77,7 @@ func devnetCommand(st *appState) *cli.Command {
 			&cli.IntFlag{Name: "filter.port", Value: 8560, Usage: "port of the light filter (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_FILTER_PORT"}},
 			&cli.IntFlag{Name: "revalidator.port", Value: 8561, Usage: "port of the revalidator beside the last chain's mempool (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_REVALIDATOR_PORT"}},
 			&cli.IntFlag{Name: "gateway.port", Value: 8545, Usage: "port of the first chain's gateway, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_GATEWAY_PORT"}},
+			&cli.StringFlag{Name: "sequencer-pool", Value: "op-reth", Usage: "the last chain's pool: op-reth (the model of op-reth's interop pool, asking the revalidator) or geth (geth's pool, which asks no one)", EnvVars: []string{"INTEROPGATE_DEVNET_SEQUENCER_POOL"}},
 			&cli.IntFlag{Name: "control.port", Value: 8562, Usage: "port of the devnet_ control namespace: devnet_emit, devnet_commit, devnet_commitAlone, devnet_reorg, devnet_heads (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_CONTROL_PORT"}},
 			&cli.StringFlag{Name: "rollup-configs", Usage: "write each chain's OP Stack rollup config to DIR/rollup-<chain ID>.json (for op-interop-filter --rollup-configs)", EnvVars: []string{"INTEROPGATE_DEVNET_ROLLUP_CONFIGS"}},
 			&cli.StringFlag{Name: "endpoints-file", Usage: "write the endpoints, accounts and a sample message as JSON to this file", EnvVars: []string{"INTEROPGATE_DEVNET_ENDPOINTS_FILE"}},
@@ -85,9 +90,25 @@ func runDevnet(c *cli.Context, st *appState) error {
 	ctx, cancel := signalContext(c.Context)
 	defer cancel()
 	log := st.log
+	ids := c.Uint64Slice("chains")
+	if len(ids) == 0 {
+		ids = []uint64{901, 902}
+	}
+	revalidatorAddr, err := reserveAddr(c.String("rpc.addr"), c.Int("revalidator.port"))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	policies, model, err := sequencerPool(c.String("sequencer-pool"), ids[len(ids)-1], "http://"+revalidatorAddr, log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if model != nil {
+		defer model.Close()
+	}
 	dn, err := devnet.Start(devnet.Config{
-		ChainIDs: c.Uint64Slice("chains"), BlockTime: c.Duration("block-time"), Accounts: c.Int("accounts"),
+		ChainIDs: ids, BlockTime: c.Duration("block-time"), Accounts: c.Int("accounts"),
 		HTTPHost: c.String("rpc.addr"), ExpiryWindow: c.Uint64("expiry-window"), BasePort: c.Int("chain.port"),
+		PoolPolicies: policies,
 	}, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -127,7 +148,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 	}
 	defer stopGateways()
 	last := dn.Chains[len(dn.Chains)-1]
-	reval, err := startDevnetRevalidator(ctx, c, dn, last, api.URL(), feeds[last.ID()], log)
+	reval, err := startDevnetRevalidator(ctx, c, dn, last, revalidatorAddr, api.URL(), feeds[last.ID()], log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -151,7 +172,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 	defer control.Close()
 	deps, _ := dn.DependencySet().MarshalJSON()
 	msg := devnet.MessageOf(sample)
-	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, Control: control.URL(),
+	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, Control: control.URL(), SequencerPool: c.String("sequencer-pool"),
 		DependencySet: deps, RollupConfigs: map[string]devnet.RollupConfig{}, SampleMessage: &msg, expiryWindow: dn.DependencySet().ExpiryWindow()}
 	for _, ch := range dn.Chains {
 		ep.RollupConfigs[strconv.FormatUint(ch.ID(), 10)] = ch.RollupConfig()
@@ -235,6 +256,11 @@ func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 	}
 	fmt.Fprintf(w, "Send a signed transaction executing that message through the chain %d gateway (answers its hash; it is mined):\n\n  %s\n\n", execChain, send(txs.valid))
 	fmt.Fprintf(w, "And one whose access list has the flipped checksum (answers -320600 with HTTP 409; the sentry never sees it):\n\n  %s\n\n", send(txs.invalid))
+	if ep.SequencerPool == "op-reth" {
+		node := ep.Chains[len(ep.Chains)-1].RPC
+		fmt.Fprintf(w, "Chain %d's pool is a model of op-reth's (docs/devnet.md), asking the revalidator: the same invalid tx sent straight to its node, around the gateway, is refused:\n\n  %s\n\n",
+			execChain, strings.Replace(send(txs.invalid), txs.gateway, node, 1))
+	}
 	fmt.Fprintf(w, "Invalid txs the revalidator found in chain %d's pool (a builder's list of what to leave out):\n\n  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"interopgate_invalidTransactions\",\"params\":[]}'\n\n", execChain, ep.Revalidator)
 	fmt.Fprintf(w, "Emit a new message on chain %d (answers where it is and its inbox keys), or reorg away its last block:\n\n", m.ChainID)
 	fmt.Fprintf(w, "  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"devnet_emit\",\"params\":[%d,\"0x68656c6c6f\"]}'\n", ep.Control, m.ChainID)
@@ -341,9 +367,15 @@ type devnetRevalidator struct {
 
 // startDevnetRevalidator starts a revalidator beside chain's node, reading its gateway's feed
 // and asking the devnet's light filter.
-func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devnet, chain *devnet.Chain, filterURL string, feed store.Feed, log *zap.Logger) (*devnetRevalidator, error) {
+func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, feed store.Feed, log *zap.Logger) (*devnetRevalidator, error) {
 	cfg := defaultRevalidatorConfig()
-	cfg.RPC.Addr, cfg.RPC.Port = c.String("rpc.addr"), c.Int("revalidator.port")
+	host, port, _ := net.SplitHostPort(addr)
+	cfg.RPC.Addr = host
+	cfg.RPC.Port, _ = strconv.Atoi(port)
+	if c.String("sequencer-pool") == "geth" {
+		cfg.Revalidator.ExecutionClient = revalidator.ClientOpGeth // a pool that asks no one: no lever
+		cfg.Revalidator.Eviction = revalidator.EvictNone
+	}
 	cfg.Revalidator.ChainID = chain.ID()
 	if bt := c.Duration("block-time"); bt > 0 {
 		cfg.Revalidator.BlockTime = config.Duration(bt)
@@ -379,4 +411,35 @@ func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devn
 		_ = parts.srv.Shutdown(sctx)
 		parts.close()
 	}}, nil
+}
+
+// reserveAddr is host:port, with a free port picked now when port is 0: the revalidator's
+// address must be known before the chains start, since the sequencer's pool asks it.
+func reserveAddr(host string, port int) (string, error) {
+	if port != 0 {
+		return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("picking the revalidator's port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// sequencerPool is the last chain's pool: the op-reth model asking the revalidator, or geth's.
+func sequencerPool(kind string, chainID uint64, revalidatorURL string, log *zap.Logger) (map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error), *opreth.Pool, error) {
+	switch kind {
+	case "geth":
+		return nil, nil, nil
+	case "op-reth":
+		cfg := opreth.DefaultConfig()
+		cfg.Endpoints = []string{revalidatorURL}
+		build, model, err := opreth.New(cfg, log.With(zap.String("component", "op-reth-pool")))
+		if err != nil {
+			return nil, nil, err
+		}
+		return map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){chainID: build}, model, nil
+	}
+	return nil, nil, fmt.Errorf("--sequencer-pool %q: want op-reth or geth", kind)
 }
