@@ -25,6 +25,9 @@ type Deps struct {
 	Upstream sc.Checker
 	// Failsafe reports the upstream filters' failsafe (a FailsafeWatcher's Enabled); nil = never.
 	Failsafe func() bool
+	// UpstreamAnswering reports whether any upstream filter answers (a FailsafeWatcher's
+	// Answering): with nothing to check, the only sign of filters that went away; nil = unknown.
+	UpstreamAnswering func() bool
 	// Dependencies is the interop dependency set (required).
 	Dependencies *accesslist.DependencySet
 	// NodeURL is the local execution client's JSON-RPC (eth and txpool namespaces; required).
@@ -78,6 +81,8 @@ type Revalidator struct {
 	failsafeOn atomic.Bool
 	// upstreamDown: the last upstream round got no answer at all (every check unavailable).
 	upstreamDown atomic.Bool
+	// upstreamSilent: no upstream filter answered the failsafe watcher's last poll.
+	upstreamSilent atomic.Bool
 	stats        struct{ cycles, checks, rounds, hits, misses, restored atomic.Int64 }
 
 	mu         sync.Mutex
@@ -105,6 +110,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 	}
 	if d.Failsafe == nil {
 		d.Failsafe = func() bool { return false }
+	}
+	if d.UpstreamAnswering == nil {
+		d.UpstreamAnswering = func() bool { return true }
 	}
 	if d.Log == nil {
 		d.Log = zap.NewNop()
@@ -183,8 +191,17 @@ func (r *Revalidator) recheckDue() (head, bool) {
 	return r.headSeen, true
 }
 
-// watchFailsafe mirrors the upstream failsafe; a transition voids every message verdict.
+// watchFailsafe mirrors the upstream failsafe; a transition voids every message verdict. It also
+// logs the upstream filters going silent, or answering again.
 func (r *Revalidator) watchFailsafe() {
+	if answering := r.d.UpstreamAnswering(); r.upstreamSilent.Swap(!answering) != !answering {
+		if answering {
+			r.log.Info("the upstream filters answer again")
+		} else {
+			r.log.Warn("the upstream filters do not answer: not ready")
+		}
+		r.metrics.setReady(r.cycleReady())
+	}
 	on := r.d.Failsafe()
 	if r.failsafeOn.Swap(on) != on {
 		r.msgs.clear()
@@ -363,13 +380,18 @@ func (r *Revalidator) record(msgs []accesslist.Message, verdicts []sc.Verdict, n
 // evaluate decides every tracked interop tx for exec from the table, and publishes the invalid
 // ones; a tx found valid again leaves the invalid set.
 func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
-	failsafe := r.failsafeOn.Load()
+	if r.failsafeOn.Load() {
+		// A failsafe is not a verdict on any tx: it has its own gauge and alert, and the builder's
+		// checks answer it. The list keeps what it had.
+		return
+	}
 	found := map[common.Hash]Invalid{}
 	for _, t := range r.txs.interopTxs() {
+		if t.fromFeed {
+			continue // not (yet) in the node's pool: maybe never, maybe mined already
+		}
 		var v sc.Verdict
 		switch {
-		case failsafe:
-			v = sc.Verdict{Class: sc.ClassFailsafe, Code: sc.CodeFailsafe, Message: "failsafe is enabled"}
 		case t.badKeys != nil:
 			v = invalid(sc.CodeInvalidParams, "failed to read data: "+t.badKeys.Error())
 		default:
@@ -449,7 +471,9 @@ func (r *Revalidator) Stats() Stats {
 func (r *Revalidator) Tracked(h common.Hash) bool { return r.txs.get(h) != nil }
 
 // cycleReady is readiness as a cycle sees it (the node just answered).
-func (r *Revalidator) cycleReady() bool { return !r.failsafeOn.Load() && !r.upstreamDown.Load() }
+func (r *Revalidator) cycleReady() bool {
+	return !r.failsafeOn.Load() && !r.upstreamDown.Load() && !r.upstreamSilent.Load() && r.stats.cycles.Load() > 0
+}
 
 // noteUpstream records whether the filters answered a round: any answer at all (valid,
 // invalid, not yet, failsafe) means the quorum is reachable.
@@ -487,6 +511,9 @@ func (r *Revalidator) readiness(ctx context.Context) error {
 	}
 	if r.upstreamDown.Load() {
 		return errors.New("the upstream filters did not answer the last round")
+	}
+	if !r.d.UpstreamAnswering() {
+		return errors.New("the upstream filters do not answer")
 	}
 	return nil
 }

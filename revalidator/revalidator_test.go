@@ -89,7 +89,7 @@ func newRigOn(t *testing.T, netCfg devnet.Config, addr string, d Deps, mutate fu
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, Dependencies: net.DependencySet(),
+	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: net.DependencySet(),
 		NodeURL: net.Chain(902).RPCURL(), Feed: d.Feed, Invalid: d.Invalid, Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -380,5 +380,53 @@ func TestReadinessFollowsTheFilters(t *testing.T) {
 	g.cycle()
 	if err := g.r.Ready(g.ctx); err == nil || !strings.Contains(err.Error(), "did not answer") {
 		t.Fatalf("with the filter gone: %v", err)
+	}
+}
+
+// Issue 15 (found as a new user would): with an empty pool there is nothing to ask, and the
+// only filter gone was still reported ready (200 and 1) with nothing logged. Readiness follows
+// the filters whatever the pool holds.
+func TestReadinessWithAnEmptyPoolFollowsTheFilters(t *testing.T) {
+	g := newRig(t, nil, nil)
+	g.cycle()
+	rpctest.WaitFor(t, "ready with an empty pool", 10*time.Second, func() bool { return g.r.Ready(g.ctx) == nil })
+	if err := g.filter.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.cycle()
+	rpctest.WaitFor(t, "not ready with the only filter gone", 10*time.Second, func() bool {
+		err := g.r.Ready(g.ctx)
+		return err != nil && strings.Contains(err.Error(), "do not answer")
+	})
+}
+
+// Issue 15 (found as a new user would): a tx announced on the feed and mined before a pool read
+// saw it was listed as invalid, logged and counted for the InteropgateInvalidTxInSequencerPool
+// alert after a failsafe flip. Only txs in the node's pool are listed, and a failsafe is not a
+// verdict on a tx (it has its own gauge and alert).
+func TestAMinedTxIsNeverReportedInvalid(t *testing.T) {
+	mem := store.NewMemory(store.MemoryConfig{})
+	g := newRig(t, mem.Feed, nil)
+	e := g.emit("mined before a pool read")
+	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[1], 0, e.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tx.MarshalBinary()
+	if err := mem.Feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.net.Chain(902).Client().SendTransaction(g.ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.net.Chain(902).WaitReceipt(g.ctx, tx.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	g.cycle() // reads the feed: the tx is tracked from it, and not in the pool
+	g.filter.SetFailsafe(true)
+	rpctest.WaitFor(t, "the failsafe seen", 5*time.Second, g.r.FailsafeEnabled)
+	g.cycle()
+	if inv := g.r.InvalidTransactions(); len(inv) != 0 {
+		t.Fatalf("listed as invalid: %+v", inv)
 	}
 }

@@ -40,6 +40,8 @@ type FailsafeWatcher struct {
 	mu      sync.Mutex
 	state   []bool // last known state per source, guarded by mu
 	enabled atomic.Bool
+	// answered is how many sources answered the last poll; -1 before the first.
+	answered atomic.Int32
 }
 
 // NewFailsafeWatcher builds a watcher; call Run to start polling.
@@ -52,6 +54,7 @@ func NewFailsafeWatcher(sources []NamedFailsafeSource, cfg FailsafeWatcherConfig
 	}
 	o := buildOptions(opts)
 	w := &FailsafeWatcher{cfg: cfg, sources: sources, metrics: o.metrics, state: make([]bool, len(sources))}
+	w.answered.Store(-1)
 	for _, s := range sources {
 		w.metrics.setFailsafe(s.Name, -1)
 	}
@@ -60,6 +63,10 @@ func NewFailsafeWatcher(sources []NamedFailsafeSource, cfg FailsafeWatcherConfig
 
 // Enabled reports the aggregate state as of the last poll.
 func (w *FailsafeWatcher) Enabled() bool { return w.enabled.Load() }
+
+// Answering reports whether any source answered the last poll (true before the first): a
+// process whose filters all stopped answering can say so even when it has nothing to check.
+func (w *FailsafeWatcher) Answering() bool { return w.answered.Load() != 0 }
 
 // Run polls at once and then every interval until ctx is done.
 func (w *FailsafeWatcher) Run(ctx context.Context) {
@@ -98,7 +105,11 @@ func (w *FailsafeWatcher) Poll(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	anyOn := false
+	n := int32(0)
 	for i, a := range answers {
+		if a.err == nil {
+			n++
+		}
 		if a.err != nil {
 			if w.cfg.OnError != nil {
 				w.cfg.OnError(w.sources[i].Name, a.err)
@@ -109,6 +120,7 @@ func (w *FailsafeWatcher) Poll(ctx context.Context) {
 		}
 		anyOn = anyOn || w.state[i]
 	}
+	w.answered.Store(n)
 	if w.enabled.Swap(anyOn) != anyOn && w.cfg.OnChange != nil {
 		w.cfg.OnChange(anyOn)
 	}

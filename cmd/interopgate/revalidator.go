@@ -103,7 +103,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		return nil, err
 	}
 	parts := &revalidatorParts{watcher: watcher}
-	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, Dependencies: deps, NodeURL: cfg.Node.URL,
+	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: deps, NodeURL: cfg.Node.URL,
 		Log: log, Metrics: revalidator.NewMetrics(reg), Feed: feed}
 	if feed == nil && cfg.Redis.enabled() {
 		st, err := cfg.Redis.stores(0, 0, 0)
