@@ -83,7 +83,7 @@ type Revalidator struct {
 	upstreamDown atomic.Bool
 	// upstreamSilent: no upstream filter answered the failsafe watcher's last poll.
 	upstreamSilent atomic.Bool
-	stats        struct{ cycles, checks, rounds, hits, misses, restored atomic.Int64 }
+	stats          struct{ cycles, checks, rounds, hits, misses, restored atomic.Int64 }
 
 	mu         sync.Mutex
 	lastHead   common.Hash
