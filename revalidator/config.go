@@ -16,6 +16,7 @@ type Config struct {
 	BlockTime config.Duration `toml:"block_time" comment:"the chain's block time: the next block's timestamp is the head's plus this"`
 
 	HeadPoll       config.Duration `toml:"head_poll" comment:"how often the node's head is read; each new head starts a cycle"`
+	SourcePoll     config.Duration `toml:"source_poll" comment:"how often each source chain's head is read (with sources set): a reorg there starts a cycle at once"`
 	PoolPoll       config.Duration `toml:"pool_poll" comment:"how often the node's pending pool is read between heads"`
 	PlanBlocks     int             `toml:"plan_blocks" comment:"blocks planned ahead each cycle (their interop txs are checked first)"`
 	Recheck        config.Duration `toml:"recheck" comment:"every tracked message is rechecked at least this often"`
@@ -69,7 +70,7 @@ func (c *Config) eviction() string {
 func DefaultConfig() Config {
 	d := func(v time.Duration) config.Duration { return config.Duration(v) }
 	return Config{
-		BlockTime: d(2 * time.Second), HeadPoll: d(100 * time.Millisecond), PoolPoll: d(time.Second), PlanBlocks: 1,
+		BlockTime: d(2 * time.Second), HeadPoll: d(100 * time.Millisecond), SourcePoll: d(250 * time.Millisecond), PoolPoll: d(time.Second), PlanBlocks: 1,
 		Recheck: d(12 * time.Second), MaxCycleChecks: 5000, CycleTimeout: d(5 * time.Second),
 		MaxTxs: 100_000, MaxTxBytes: 256 << 20, MaxMessages: 1_000_000,
 		ValidTTL: d(30 * time.Second), InvalidTTL: d(12 * time.Second), FeedGrace: d(30 * time.Second),
@@ -88,7 +89,7 @@ func (c *Config) Check() error {
 		return fmt.Errorf("min_safety: %w", err)
 	}
 	for name, v := range map[string]int64{
-		"block_time": int64(c.BlockTime), "head_poll": int64(c.HeadPoll), "pool_poll": int64(c.PoolPoll),
+		"block_time": int64(c.BlockTime), "head_poll": int64(c.HeadPoll), "source_poll": int64(c.SourcePoll), "pool_poll": int64(c.PoolPoll),
 		"plan_blocks": int64(c.PlanBlocks), "recheck": int64(c.Recheck), "max_cycle_checks": int64(c.MaxCycleChecks),
 		"cycle_timeout": int64(c.CycleTimeout), "max_txs": int64(c.MaxTxs), "max_tx_bytes": int64(c.MaxTxBytes),
 		"max_messages": int64(c.MaxMessages), "valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL),

@@ -67,6 +67,20 @@ func (t *messageTable) forget(msgs []accesslist.Message) {
 }
 
 // clear forgets everything (a failsafe transition).
+// forgetChain drops the verdicts of every message initiated on chainID, and says how many.
+func (t *messageTable) forgetChain(chainID uint64) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for m := range t.m {
+		if m.ChainID.IsUint64() && m.ChainID.Uint64() == chainID {
+			delete(t.m, m)
+			n++
+		}
+	}
+	return n
+}
+
 func (t *messageTable) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

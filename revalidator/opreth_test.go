@@ -49,13 +49,12 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	g := newRigOn(t, netCfg, addr, Deps{}, func(c *Config) {
 		c.HeadPoll = config.Duration(50 * time.Millisecond)
 		c.PoolPoll = config.Duration(50 * time.Millisecond)
-		// Source chains' heads are not watched yet (issue 15, item 4): what a cycle at the
-		// sequencer's head missed is rechecked within this.
-		c.Recheck = config.Duration(time.Second)
+		c.SourcePoll = config.Duration(50 * time.Millisecond)
 		if mutate != nil {
 			mutate(c)
 		}
 	})
+	g.r.d.Sources = []Source{{ChainID: 901, URL: g.net.Chain(901).RPCURL()}} // a source reorg is seen at once
 	ctx, cancel := context.WithCancel(g.ctx)
 	t.Cleanup(cancel)
 	go g.r.Run(ctx)

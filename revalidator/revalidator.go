@@ -32,6 +32,8 @@ type Deps struct {
 	Dependencies *accesslist.DependencySet
 	// NodeURL is the local execution client's JSON-RPC (eth and txpool namespaces; required).
 	NodeURL string
+	// Sources are chains of the dependency set whose heads are watched for reorgs (optional).
+	Sources []Source
 	// Feed is the gateway's feed of accepted interop txs (optional).
 	Feed store.Feed
 	// Invalid is where the invalid txs found are published besides the RPC method (optional;
@@ -61,6 +63,7 @@ type Stats struct {
 	UpstreamRounds int64 // upstream CheckAccessLists calls by cycles
 	Hits, Misses   int64 // checks served from memory / sent upstream
 	Restored       int64 // dropped interop txs sent back to the node and taken
+	SourceHeads    int64 // source chain heads read
 }
 
 // Revalidator mirrors a mempool and keeps its interop verdicts ready. It implements
@@ -83,7 +86,7 @@ type Revalidator struct {
 	upstreamDown atomic.Bool
 	// upstreamSilent: no upstream filter answered the failsafe watcher's last poll.
 	upstreamSilent atomic.Bool
-	stats          struct{ cycles, checks, rounds, hits, misses, restored atomic.Int64 }
+	stats          struct{ cycles, checks, rounds, hits, misses, restored, sourceHeads atomic.Int64 }
 
 	mu         sync.Mutex
 	lastHead   common.Hash
@@ -95,6 +98,7 @@ type Revalidator struct {
 	untracked  int
 	pulse      *pulse                   // the failsafe answered to the node meanwhile (lever.go)
 	dropped    map[common.Hash]*tracked // interop txs the node dropped unmined, for restore
+	kick       chan struct{}            // a source chain reorged: cycle now
 }
 
 // New validates cfg and dials the node.
@@ -128,7 +132,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 		cfg: cfg, d: d, chainID: *uint256.NewInt(cfg.ChainID), safety: sc.SafetyLevel(cfg.MinSafety), node: n,
 		txs: newTxTable(cfg.MaxTxs, cfg.MaxTxBytes), msgs: newMessageTable(cfg.MaxMessages, d.Dependencies),
 		log: d.Log, metrics: d.Metrics, now: d.Now, invalid: map[common.Hash]Invalid{},
-		dropped: map[common.Hash]*tracked{},
+		dropped: map[common.Hash]*tracked{}, kick: make(chan struct{}, 1),
 	}
 	r.up = batching.New(batching.Config{MaxBatch: cfg.UpstreamBatchSize, MaxInFlight: cfg.UpstreamInFlight},
 		d.Upstream.CheckAccessLists, func() (context.Context, context.CancelFunc) {
@@ -149,11 +153,21 @@ func (r *Revalidator) Run(ctx context.Context) {
 	defer heads.Stop()
 	pool := time.NewTicker(r.cfg.PoolPoll.D())
 	defer pool.Stop()
+	for _, s := range r.d.Sources {
+		go r.watchSource(ctx, s)
+	}
 	for {
 		r.watchFailsafe()
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.kick:
+			r.mu.Lock()
+			h := r.headSeen
+			r.mu.Unlock()
+			if h.Hash != (common.Hash{}) {
+				r.Cycle(ctx, h)
+			}
 		case <-pool.C:
 			if h, ok := r.recheckDue(); ok {
 				r.Cycle(ctx, h)
@@ -464,7 +478,8 @@ func (r *Revalidator) Next() accesslist.ExecContext {
 // Stats returns the counters.
 func (r *Revalidator) Stats() Stats {
 	return Stats{Cycles: r.stats.cycles.Load(), CycleChecks: r.stats.checks.Load(), UpstreamRounds: r.stats.rounds.Load(),
-		Hits: r.stats.hits.Load(), Misses: r.stats.misses.Load(), Restored: r.stats.restored.Load()}
+		Hits: r.stats.hits.Load(), Misses: r.stats.misses.Load(), Restored: r.stats.restored.Load(),
+		SourceHeads: r.stats.sourceHeads.Load()}
 }
 
 // Tracked reports whether the tx is in the mirrored pool.

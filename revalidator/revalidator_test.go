@@ -430,3 +430,36 @@ func TestAMinedTxIsNeverReportedInvalid(t *testing.T) {
 		t.Fatalf("listed as invalid: %+v", inv)
 	}
 }
+
+// Issue 15, item 4: a reorg on a source chain is seen by watching that chain's head, and the
+// messages it touches are checked again at once, not at the sequencer's next head (here the
+// sequencer's head is not read at all).
+func TestSourceReorgIsSeenWithoutASequencerHead(t *testing.T) {
+	var g *rig
+	g = newRigWith(t, Deps{}, func(c *Config) {
+		c.HeadPoll = config.Duration(time.Hour)
+		c.PoolPoll = config.Duration(time.Hour)
+		c.Recheck = config.Duration(time.Hour)
+		c.SourcePoll = config.Duration(50 * time.Millisecond)
+	})
+	// The rig's revalidator has no sources: build one that watches chain 901.
+	g.r.d.Sources = []Source{{ChainID: 901, URL: g.net.Chain(901).RPCURL()}}
+	e := g.emit("reorged on its own")
+	tx := g.pend(1, e.Keys())
+	g.cycle()
+	if len(g.r.InvalidTransactions()) != 0 {
+		t.Fatal("invalid before the reorg")
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	defer cancel()
+	go g.r.Run(ctx)
+	// The watch has seen 901's head before the reorg.
+	rpctest.WaitFor(t, "the source watch's first heads", 5*time.Second, func() bool { return g.r.Stats().SourceHeads >= 2 })
+	if err := g.net.Chain(901).Reorg(1); err != nil {
+		t.Fatal(err)
+	}
+	rpctest.WaitFor(t, "the reorged message's tx found invalid", 5*time.Second, func() bool {
+		inv := g.r.InvalidTransactions()
+		return len(inv) == 1 && inv[0].Hash == tx.Hash()
+	})
+}

@@ -384,6 +384,9 @@ func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devn
 	cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: filterURL}}
 	for _, ch := range dn.Chains {
 		cfg.Interop.Chains = append(cfg.Interop.Chains, ch.ID())
+		if ch != chain {
+			cfg.Sources = append(cfg.Sources, sourceConfig{ChainID: ch.ID(), URL: ch.RPCURL()})
+		}
 	}
 	cfg.Interop.ExpiryWindow = dn.DependencySet().ExpiryWindow()
 	// Its own registry: its filter-API and filter-client metrics would collide with the devnet

@@ -29,15 +29,23 @@ type revalidatorConfig struct {
 	Node        struct {
 		URL string `toml:"url" comment:"the sequencer's execution client JSON-RPC (eth and txpool namespaces)"`
 	} `toml:"node"`
-	Filters filtersConfig `toml:"filters"`
-	Interop interopConfig `toml:"interop"`
-	Redis   redisConfig   `toml:"redis" comment:"optional: read the gateway's feed of accepted txs, and publish the invalid txs found (the set <prefix>invalid)"`
+	// Sources are the other chains of the dependency set, whose heads are watched for reorgs.
+	Sources []sourceConfig `toml:"sources"`
+	Filters filtersConfig  `toml:"filters"`
+	Interop interopConfig  `toml:"interop"`
+	Redis   redisConfig    `toml:"redis" comment:"optional: read the gateway's feed of accepted txs, and publish the invalid txs found (the set <prefix>invalid)"`
 	API     struct {
 		MaxBodyBytes    int             `toml:"max_body_bytes" comment:"request body"`
 		MaxBatchSize    int             `toml:"max_batch_size" comment:"calls in one JSON-RPC batch"`
 		MaxInboxEntries int             `toml:"max_inbox_entries" comment:"inbox entries of one check"`
 		CheckTimeout    config.Duration `toml:"check_timeout" comment:"bound of the checks of one request"`
 	} `toml:"api"`
+}
+
+// sourceConfig is one source chain whose head the revalidator watches.
+type sourceConfig struct {
+	ChainID uint64 `toml:"chain_id" comment:"a chain of the dependency set; a reorg of it re-checks its messages at once, not at the sequencer's next head"`
+	URL     string `toml:"url" comment:"its JSON-RPC (eth_getBlockByNumber)"`
 }
 
 func defaultRevalidatorConfig() *revalidatorConfig {
@@ -103,8 +111,15 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		return nil, err
 	}
 	parts := &revalidatorParts{watcher: watcher}
+	var sources []revalidator.Source
+	for i, s := range cfg.Sources {
+		if s.ChainID == 0 || s.URL == "" {
+			return nil, fmt.Errorf("sources[%d]: chain_id and url are required", i)
+		}
+		sources = append(sources, revalidator.Source{ChainID: s.ChainID, URL: s.URL})
+	}
 	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: deps, NodeURL: cfg.Node.URL,
-		Log: log, Metrics: revalidator.NewMetrics(reg), Feed: feed}
+		Log: log, Metrics: revalidator.NewMetrics(reg), Feed: feed, Sources: sources}
 	if feed == nil && cfg.Redis.enabled() {
 		st, err := cfg.Redis.stores(0, 0, 0)
 		if err != nil {
