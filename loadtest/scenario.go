@@ -8,19 +8,22 @@ import (
 )
 
 // Expect is what a scenario's request should get: accepted (a result), or a JSON-RPC error with
-// one of Codes.
+// one of Codes (both may be right: Accept and Codes).
 type Expect struct {
 	Accept bool
 	Codes  []int
 }
 
 func (e Expect) String() string {
-	if e.Accept {
-		return "accepted"
-	}
 	parts := make([]string, len(e.Codes))
 	for i, c := range e.Codes {
 		parts[i] = fmt.Sprint(c)
+	}
+	switch {
+	case e.Accept && len(parts) > 0:
+		return "accepted or error " + strings.Join(parts, "|")
+	case e.Accept:
+		return "accepted"
 	}
 	return "error " + strings.Join(parts, "|")
 }

@@ -435,8 +435,7 @@ func TestAMinedTxIsNeverReportedInvalid(t *testing.T) {
 // messages it touches are checked again at once, not at the sequencer's next head (here the
 // sequencer's head is not read at all).
 func TestSourceReorgIsSeenWithoutASequencerHead(t *testing.T) {
-	var g *rig
-	g = newRigWith(t, Deps{}, func(c *Config) {
+	g := newRigWith(t, Deps{}, func(c *Config) {
 		c.HeadPoll = config.Duration(time.Hour)
 		c.PoolPoll = config.Duration(time.Hour)
 		c.Recheck = config.Duration(time.Hour)
