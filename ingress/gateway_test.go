@@ -648,3 +648,68 @@ func TestHealthAndReadiness(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // health checks run every 2 s; polling against a deadline
 	}
 }
+
+// Issue 19, item 5: a queued tx that a sentry refuses with "nonce too low" may be mined already
+// (a replica forwarded it and died before recording it): it is looked up on the sentry, and
+// only one neither in a block nor in the pool is called dropped.
+func TestQueuedNonceTooLowIsResolvedAgainstTheChain(t *testing.T) {
+	known := map[string]bool{} // tx hashes the sentry has (in a block)
+	var mu sync.Mutex
+	var calls atomic.Int32
+	f := newFakes(t, 0, func(c *ingress.Config) {
+		c.AsyncRetry = true
+		c.RetryDelay = d(10 * time.Millisecond)
+		c.QueuePoll = d(5 * time.Millisecond)
+		c.RetryAttempts = 10
+	})
+	f.filter.SetHandler(func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		if method == "admin_getFailsafeEnabled" {
+			return false, nil
+		}
+		if calls.Add(1) <= 2 { // each tx's admission: not yet, so it is queued
+			return nil, &rpctest.Error{Code: sc.CodeFuture, Message: "future data"}
+		}
+		return nil, nil
+	})
+	f.sentry.SetHandler(func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		switch method {
+		case ingress.MethodSendRawTransaction:
+			return nil, &rpctest.Error{Code: -32000, Message: "nonce too low: next nonce 5, tx nonce 0"}
+		case "eth_getTransactionByHash":
+			var ps []string
+			_ = json.Unmarshal(params, &ps)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(ps) == 1 && known[ps[0]] {
+				return map[string]any{"hash": ps[0], "blockNumber": "0x4"}, nil
+			}
+			return nil, nil
+		}
+		return sentryHandler(method, params)
+	})
+	mined := interopTx(t, 1, 0, 902, keysOf(message(91)))
+	replaced := interopTx(t, 2, 0, 902, keysOf(message(92)))
+	mu.Lock()
+	known[mined.Hash().Hex()] = true
+	mu.Unlock()
+	for _, tx := range []*types.Transaction{mined, replaced} {
+		if _, body := post(t, f.gw.URL(), sendRawBody(1, tx)); reply(t, body).Error != nil {
+			t.Fatalf("async admission: %s", body)
+		}
+	}
+	status := func(tx *types.Transaction) map[string]any {
+		_, b := post(t, f.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"interopgate_getTransactionStatus","params":["`+tx.Hash().Hex()+`"]}`)
+		var r struct{ Result map[string]any }
+		_ = json.Unmarshal(b, &r)
+		return r.Result
+	}
+	rpctest.WaitFor(t, "both txs settled", 10*time.Second, func() bool {
+		return status(mined)["status"] != ingress.StateQueued && status(replaced)["status"] != ingress.StateQueued
+	})
+	if st := status(mined); st["status"] != ingress.StateForwarded {
+		t.Fatalf("a queued tx the chain holds, refused by the sentry with nonce too low: %v, want forwarded", st)
+	}
+	if st := status(replaced); st["status"] != ingress.StateDropped || !strings.Contains(fmt.Sprint(st["reason"]), "nonce too low") {
+		t.Fatalf("a queued tx whose nonce another tx used: %v, want dropped with nonce too low", st)
+	}
+}

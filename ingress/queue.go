@@ -140,6 +140,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 		calls[i] = &jsonrpc.Request{Method: w.q.Method, Params: sendParams(w.q.Raw, rest)}
 	}
 	parts, _ := g.subBatch(ctx, calls, g.cfg.ForwardToAll, nil)
+	onChain := g.lookUpNonceTooLow(ctx, held, parts)
 	var hashes []common.Hash
 	for i, w := range held {
 		attempts := w.q.Attempts + 1
@@ -147,7 +148,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 			g.reschedule(ctx, w.q, w.it, attempts) // no sentry now: keep it, within the attempt bound
 			continue
 		}
-		if e := sentryError(parts[i]); e != nil && !alreadyKnown(e) {
+		if e := sentryError(parts[i]); e != nil && !alreadyKnown(e) && !onChain[i] {
 			g.drop(ctx, w.q, &clientError{rpc: jsonrpc.Errorf(e.Code, "sentry rejected the transaction: "+e.Message), reason: "sentry_rejected"}, attempts)
 			continue
 		}
@@ -158,6 +159,39 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 		_, _ = g.st.Queue.Ack(ctx, w.q.ID, w.q.Lease)
 	}
 	g.cache.forwarded(ctx, hashes)
+}
+
+// lookUpNonceTooLow asks the sentry, in one sub-batch, about the queued txs it refused with
+// "nonce too low": one it holds (in a block or its pool) was forwarded before, by this replica or
+// one that died before recording it, and is not to be called dropped (issue 19: 61 of 61 such
+// txs were). It reports, by index of held, the txs the sentry holds.
+func (g *Gateway) lookUpNonceTooLow(ctx context.Context, held []queued, parts []json.RawMessage) map[int]bool {
+	var idx []int
+	var calls []*jsonrpc.Request
+	for i, p := range parts {
+		if p == nil {
+			continue
+		}
+		if e := sentryError(p); e != nil && nonceTooLow(e) {
+			params, _ := json.Marshal([]string{held[i].q.ID})
+			idx = append(idx, i)
+			calls = append(calls, &jsonrpc.Request{Method: "eth_getTransactionByHash", Params: params})
+		}
+	}
+	if len(calls) == 0 {
+		return nil
+	}
+	answers, _ := g.subBatch(ctx, calls, false, nil)
+	out := map[int]bool{}
+	for j, a := range answers {
+		var r struct {
+			Result json.RawMessage `json:"result"`
+		}
+		if a != nil && json.Unmarshal(a, &r) == nil && len(r.Result) > 0 && string(r.Result) != "null" {
+			out[idx[j]] = true
+		}
+	}
+	return out
 }
 
 // sentryError is the error of a sentry's answer, nil if it succeeded.
