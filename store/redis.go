@@ -8,19 +8,31 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
+// Redis deployments (RedisConfig.Mode).
+const (
+	ModeSingle   = "single"
+	ModeCluster  = "cluster"
+	ModeSentinel = "sentinel"
+)
+
 // RedisConfig selects a Redis deployment. URL is a redis:// or rediss:// URL for one server;
-// Addrs (with MasterName for Sentinel) is for Redis Cluster or Sentinel through go-redis's
-// UniversalClient. The password may come from the environment only (see the gateway docs).
+// Addrs (with MasterName for Sentinel) is for Redis Cluster or Sentinel. The password may come
+// from the environment only (see the gateway docs).
 type RedisConfig struct {
 	URL        string
 	Addrs      []string
 	MasterName string
-	Password   string
+	// Mode is single, cluster or sentinel; empty takes it from the rest (MasterName: sentinel;
+	// several addresses: cluster; else single). A Cluster reached through one address needs
+	// cluster: as single, every key of another node's slots fails with MOVED (Probe says so).
+	Mode     string
+	Password string
 	// Prefix of every key (default "interopgate:").
 	Prefix string
 	// Timeout of each Redis operation (default 250 ms): an outage must cost little per request.
@@ -52,6 +64,19 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
 		MaxRetries: -1, // a failed operation falls back at once; retries would multiply the wait
 	}
+	mode := cfg.Mode
+	switch {
+	case mode != "" && mode != ModeSingle && mode != ModeCluster && mode != ModeSentinel:
+		return Stores{}, fmt.Errorf("redis mode %q: want single, cluster or sentinel", mode)
+	case mode == ModeSentinel && cfg.MasterName == "":
+		return Stores{}, errors.New("redis mode sentinel needs master_name")
+	case mode == "" && cfg.MasterName != "":
+		mode = ModeSentinel
+	case mode == "" && len(cfg.Addrs) > 1:
+		mode = ModeCluster
+	case mode == "":
+		mode = ModeSingle
+	}
 	if cfg.URL != "" {
 		u, err := redis.ParseURL(cfg.URL)
 		if err != nil {
@@ -68,14 +93,45 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 	if len(opts.Addrs) == 0 {
 		return Stores{}, errors.New("redis: set url or addrs")
 	}
-	c := redis.NewUniversalClient(opts)
-	r := &redisStore{c: c, p: cfg.Prefix, maxQueue: cfg.MaxQueue, maxQueueBytes: cfg.MaxQueueBytes, feedSize: int64(cfg.FeedSize)}
-	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Invalid: r, Close: c.Close}, nil
+	var c redis.UniversalClient
+	switch mode {
+	case ModeCluster:
+		c = redis.NewClusterClient(opts.Cluster())
+	case ModeSentinel:
+		c = redis.NewFailoverClient(opts.Failover())
+	default:
+		if len(opts.Addrs) > 1 {
+			return Stores{}, fmt.Errorf("redis mode single takes one address, not %d", len(opts.Addrs))
+		}
+		c = redis.NewClient(opts.Simple())
+	}
+	r := &redisStore{c: c, p: cfg.Prefix, mode: mode, maxQueue: cfg.MaxQueue, maxQueueBytes: cfg.MaxQueueBytes, feedSize: int64(cfg.FeedSize)}
+	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Invalid: r, Close: c.Close, Probe: r.probe}, nil
+}
+
+// ErrWrongMode: Redis is not deployed as the configured mode says.
+var ErrWrongMode = errors.New("redis mode does not match the deployment")
+
+// probe reaches Redis and checks its deployment against the mode: a Cluster node addressed as
+// a single server is refused with what to set.
+func (r *redisStore) probe(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis (%s): %w", r.mode, err)
+	}
+	if r.mode == ModeCluster {
+		return nil
+	}
+	info, err := r.c.Info(ctx, "cluster").Result()
+	if err == nil && strings.Contains(info, "cluster_enabled:1") {
+		return fmt.Errorf("%w: it is a Cluster, but the mode is %s: set redis.mode = \"cluster\" (one address is enough, the nodes are discovered from it)", ErrWrongMode, r.mode)
+	}
+	return nil
 }
 
 type redisStore struct {
 	c             redis.UniversalClient
 	p             string
+	mode          string
 	maxQueue      int
 	maxQueueBytes int
 	feedSize      int64

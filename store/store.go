@@ -138,4 +138,7 @@ type Stores struct {
 	Invalid  TxSet
 	// Close releases connections (a no-op in memory).
 	Close func() error
+	// Probe reaches the backing service and checks it is deployed as configured (nil in
+	// memory): at start-up, a wrong Redis mode is an error an operator can act on.
+	Probe func(ctx context.Context) error
 }

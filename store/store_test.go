@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,4 +363,39 @@ func TestInvalidTxSet(t *testing.T) {
 			time.Sleep(5 * time.Millisecond) // polling for expiry against a deadline
 		}
 	})
+}
+
+// Issue 19, item 3: a Cluster given one address was built as a single-node client, every key of
+// another node's slots failed with MOVED, and nothing said why. The mode says which client is
+// built; the probe refuses a Cluster addressed as a single server, with what to set.
+func TestRedisClusterFromOneAddress(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	single, err := store.NewRedis(store.RedisConfig{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	ctx := context.Background()
+	if err := single.Probe(ctx); !errors.Is(err, store.ErrWrongMode) || !strings.Contains(err.Error(), `redis.mode = "cluster"`) {
+		t.Fatalf("a Cluster addressed as a single server: probe says %v", err)
+	}
+	cluster, err := store.NewRedis(store.RedisConfig{Addrs: []string{srv.Addr}, Mode: store.ModeCluster, Prefix: "cluster-test:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	if err := cluster.Probe(ctx); err != nil {
+		t.Fatalf("probe in cluster mode: %v", err)
+	}
+	if err := cluster.Verdicts.SetVerdicts(ctx, []store.VerdictEntry{{Key: "a", Verdict: store.Verdict{Class: 1}, TTL: time.Minute},
+		{Key: "b", Verdict: store.Verdict{Class: 2, Code: -320600}, TTL: time.Minute}}); err != nil {
+		t.Fatal(err)
+	}
+	vs, found, err := cluster.Verdicts.GetVerdicts(ctx, []string{"a", "b", "c"})
+	if err != nil || !found[0] || !found[1] || found[2] || vs[0].Class != 1 || vs[1].Code != -320600 {
+		t.Fatalf("verdicts through the cluster client: %+v %v %v", vs, found, err)
+	}
+	if _, err := store.NewRedis(store.RedisConfig{Addrs: []string{srv.Addr}, Mode: "clustr"}); err == nil || !strings.Contains(err.Error(), "clustr") {
+		t.Fatalf("a mistyped mode: %v", err)
+	}
 }

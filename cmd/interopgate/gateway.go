@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
@@ -119,8 +120,17 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 		if err != nil {
 			return nil, err
 		}
+		if err := probeRedis(r, log); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		errs := newErrorLog(log, "redis operation failed: running on local state", 10*time.Second)
+		redis.SetLogger(goRedisLog{errs}) // go-redis's own lines, in this log and rate-limited
 		stores = store.Fallback(r, stores, store.FallbackConfig{
-			OnError: metrics.RedisError,
+			OnError: func(op string, err error) {
+				metrics.RedisError(op, err)
+				errs.note(op, err)
+			},
 			OnState: func(up bool) {
 				metrics.RedisUp(up)
 				if up {

@@ -125,6 +125,10 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		if err != nil {
 			return nil, err
 		}
+		if err := probeRedis(st, log); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
 		parts.stores, d.Feed, d.Invalid = &st, st.Feed, st.Invalid
 	}
 	if parts.r, err = revalidator.New(ctx, cfg.Revalidator, d); err != nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -99,6 +102,7 @@ type redisConfig struct {
 	URL        string          `toml:"url" comment:"redis:// URL; empty = state in memory (one replica). Put the password in INTEROPGATE_REDIS_PASSWORD"`
 	Addrs      []string        `toml:"addrs" comment:"Redis Cluster or Sentinel addresses (instead of url)"`
 	MasterName string          `toml:"master_name" comment:"Sentinel master name"`
+	Mode       string          `toml:"mode" comment:"single, cluster or sentinel; empty: from the rest (master_name: sentinel; several addrs: cluster; else single). A Cluster given one address needs cluster: start-up refuses the wrong mode"`
 	Prefix     string          `toml:"prefix" comment:"of every key; replicas that share state use the same prefix"`
 	Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the process falls back to local state"`
 }
@@ -111,7 +115,60 @@ func (c *redisConfig) enabled() bool { return c.URL != "" || len(c.Addrs) > 0 }
 
 // stores connects (lazily) to the configured Redis.
 func (c *redisConfig) stores(maxQueue, maxQueueBytes, feedSize int) (store.Stores, error) {
-	return store.NewRedis(store.RedisConfig{URL: c.URL, Addrs: c.Addrs, MasterName: c.MasterName,
+	return store.NewRedis(store.RedisConfig{URL: c.URL, Addrs: c.Addrs, MasterName: c.MasterName, Mode: c.Mode,
 		Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: c.Prefix, Timeout: c.Timeout.D(), MaxQueue: maxQueue,
 		MaxQueueBytes: maxQueueBytes, FeedSize: feedSize})
+}
+
+// probeRedis checks the configured Redis at start-up: a mode that does not match the deployment
+// is an error; Redis not answering is logged with its error (the process starts on local state
+// and joins Redis when it answers).
+func probeRedis(st store.Stores, log *zap.Logger) error {
+	if st.Probe == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := st.Probe(ctx)
+	switch {
+	case errors.Is(err, store.ErrWrongMode):
+		return err
+	case err != nil:
+		log.Warn("redis does not answer at start-up: running on local state until it does", zap.Error(err))
+	}
+	return nil
+}
+
+// errorLog logs failures with their text, at most one line per interval, saying how many it
+// left out: a Redis outage is visible in the log without flooding it (the metric counts each).
+type errorLog struct {
+	log     *zap.Logger
+	msg     string
+	every   time.Duration
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func newErrorLog(log *zap.Logger, msg string, every time.Duration) *errorLog {
+	return &errorLog{log: log, msg: msg, every: every}
+}
+
+func (l *errorLog) note(op string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.last) >= l.every {
+		l.log.Warn(l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", l.skipped))
+		l.last, l.skipped = now, 0
+		return
+	}
+	l.skipped++
+}
+
+// goRedisLog takes go-redis's own log lines (plain text on stderr otherwise) into the process's
+// logger, rate-limited.
+type goRedisLog struct{ l *errorLog }
+
+func (g goRedisLog) Printf(_ context.Context, format string, v ...any) {
+	g.l.note("go-redis", fmt.Errorf(format, v...))
 }

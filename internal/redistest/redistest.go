@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,14 +34,41 @@ func missing(t testing.TB, why string) {
 // Server is a private redis-server on a loopback port.
 type Server struct {
 	URL  string
+	Addr string // host:port
 	port int
+	args []string // extra redis-server arguments
 	dir  string
 	cmd  *exec.Cmd
 	t    testing.TB
 }
 
 // Start starts a private redis-server; it is stopped when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t) }
+
+// StartCluster starts a private redis-server as a Redis Cluster of one node holding every slot:
+// a Cluster as a client sees it, from one address.
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	s := StartWith(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	out, err := exec.Command("redis-cli", "-p", fmt.Sprint(s.port), "cluster", "addslotsrange", "0", "16383").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli cluster addslotsrange: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := exec.Command("redis-cli", "-p", fmt.Sprint(s.port), "cluster", "info").CombinedOutput()
+		if strings.Contains(string(out), "cluster_state:ok") {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the one-node cluster did not become ok within 10 s: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the cluster's state against a deadline
+	}
+}
+
+// StartWith starts a private redis-server with extra arguments.
+func StartWith(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server is not installed")
@@ -51,7 +79,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &Server{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), port: port, dir: t.TempDir(), t: t}
+	s := &Server{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, dir: t.TempDir(), t: t, args: args}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -60,8 +88,8 @@ func Start(t testing.TB) *Server {
 // Restart starts the server again on the same port (after Stop), with the data it had saved.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(s.port),
-		"--dir", s.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	s.cmd = exec.Command("redis-server", append([]string{"--bind", "127.0.0.1", "--port", fmt.Sprint(s.port),
+		"--dir", s.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"}, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
