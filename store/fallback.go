@@ -47,7 +47,18 @@ type fallback struct {
 
 	mu   sync.Mutex
 	owed map[string]string // id → lease token of acks the primary still needs
+	// owedStatuses are statuses the primary did not take (written during an outage): written
+	// back, where newer than the primary's, when it answers again. At most maxOwedStatuses.
+	owedStatuses map[string]owedStatus
 }
+
+type owedStatus struct {
+	s       Status
+	expires time.Time
+}
+
+// maxOwedStatuses bounds the statuses kept for writing back after an outage.
+const maxOwedStatuses = 100_000
 
 func (f *fallback) usePrimary() bool { return time.Now().UnixNano() >= f.downUntil.Load() }
 
@@ -67,6 +78,50 @@ func (f *fallback) failed(op string, err error) bool {
 func (f *fallback) ok() {
 	if f.down.Swap(false) {
 		f.cfg.OnState(true)
+		go f.writeBackStatuses()
+	}
+}
+
+// owe keeps a status the primary did not take.
+func (f *fallback) owe(hash string, s Status, ttl time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.owedStatuses == nil {
+		f.owedStatuses = map[string]owedStatus{}
+	}
+	if _, ok := f.owedStatuses[hash]; ok || len(f.owedStatuses) < maxOwedStatuses {
+		f.owedStatuses[hash] = owedStatus{s: s, expires: time.Now().Add(ttl)}
+	}
+}
+
+// writeBackStatuses writes the statuses of the outage to the primary, each where the primary
+// has none or an older one (newest wins: another replica may have moved on meanwhile).
+func (f *fallback) writeBackStatuses() {
+	f.mu.Lock()
+	owed := f.owedStatuses
+	f.owedStatuses = nil
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var failed error
+	for hash, o := range owed {
+		ttl := time.Until(o.expires)
+		if ttl <= 0 {
+			continue
+		}
+		if failed == nil {
+			cur, found, err := f.p.Statuses.GetStatus(ctx, hash)
+			if err == nil && (!found || cur.UpdatedAt.Before(o.s.UpdatedAt)) {
+				err = f.p.Statuses.SetStatus(ctx, hash, o.s, ttl)
+			}
+			if failed = err; err == nil {
+				continue
+			}
+		}
+		f.owe(hash, o.s, ttl) // down again: the next recovery writes the rest
+	}
+	if failed != nil {
+		f.failed("write_back_status", failed)
 	}
 }
 
@@ -275,28 +330,35 @@ func (f *fallback) Oldest(ctx context.Context) (time.Time, error) {
 
 func (f *fallback) SetStatus(ctx context.Context, hash string, s Status, ttl time.Duration) error {
 	_ = f.s.Statuses.SetStatus(ctx, hash, s, ttl) // local copy: answers even during an outage
-	if f.usePrimary() {
-		if err := f.p.Statuses.SetStatus(ctx, hash, s, ttl); err != nil {
-			f.failed("set_status", err)
-		} else {
-			f.ok()
-		}
+	if !f.usePrimary() {
+		f.owe(hash, s, ttl)
+		return nil
+	}
+	if err := f.p.Statuses.SetStatus(ctx, hash, s, ttl); err != nil {
+		f.owe(hash, s, ttl)
+		f.failed("set_status", err)
+	} else {
+		f.ok()
 	}
 	return nil
 }
 
+// GetStatus answers the newer of the primary's and the local status: a status this replica
+// wrote during an outage is newer than what the primary kept from before it.
 func (f *fallback) GetStatus(ctx context.Context, hash string) (Status, bool, error) {
+	local, localFound, _ := f.s.Statuses.GetStatus(ctx, hash)
 	if f.usePrimary() {
 		s, found, err := f.p.Statuses.GetStatus(ctx, hash)
-		if err == nil && found {
+		if err == nil {
 			f.ok()
-			return s, true, nil
-		}
-		if err != nil {
+			if found && (!localFound || !s.UpdatedAt.Before(local.UpdatedAt)) {
+				return s, true, nil
+			}
+		} else {
 			f.failed("get_status", err)
 		}
 	}
-	return f.s.Statuses.GetStatus(ctx, hash)
+	return local, localFound, nil
 }
 
 func (f *fallback) Publish(ctx context.Context, e FeedEntry) error {

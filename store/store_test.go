@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/interopgate/interopgate/internal/redistest"
+	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/store"
 )
 
@@ -397,5 +398,47 @@ func TestRedisClusterFromOneAddress(t *testing.T) {
 	}
 	if _, err := store.NewRedis(store.RedisConfig{Addrs: []string{srv.Addr}, Mode: "clustr"}); err == nil || !strings.Contains(err.Error(), "clustr") {
 		t.Fatalf("a mistyped mode: %v", err)
+	}
+}
+
+// Issue 19, item 4: statuses written while Redis was down lived on one replica only, and a tx
+// queued before the outage and forwarded during it read "queued" everywhere afterwards (the
+// older Redis entry hid the newer local one). The newer status wins on read, and what was
+// written during the outage is written back to Redis when it answers again, so another replica
+// reads it too.
+func TestStatusesStayTrueAcrossAnOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	replica := func() store.Stores {
+		primary, err := store.NewRedis(store.RedisConfig{URL: srv.URL, Timeout: 100 * time.Millisecond, Prefix: "statuses:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := store.Fallback(primary, store.NewMemory(store.MemoryConfig{}), store.FallbackConfig{Cooldown: 50 * time.Millisecond})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := replica(), replica()
+	ctx := context.Background()
+	t0 := time.Now()
+	if err := a.Statuses.SetStatus(ctx, "q", store.Status{State: "queued", UpdatedAt: t0}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	// During the outage replica A forwards the queued tx and records two more.
+	for _, h := range []string{"q", "x", "y"} {
+		_ = a.Statuses.SetStatus(ctx, h, store.Status{State: "forwarded", UpdatedAt: t0.Add(time.Second)}, time.Hour)
+	}
+	srv.Restart()
+	rpctest.WaitFor(t, "replica A's outage statuses written back to Redis", 10*time.Second, func() bool {
+		_, _, _ = a.Statuses.GetStatus(ctx, "q") // any operation tells the fallback Redis is back
+		for _, h := range []string{"q", "x", "y"} {
+			if st, ok, _ := b.Statuses.GetStatus(ctx, h); !ok || st.State != "forwarded" {
+				return false
+			}
+		}
+		return true
+	})
+	if st, _, _ := a.Statuses.GetStatus(ctx, "q"); st.State != "forwarded" {
+		t.Fatalf("replica A reads %q for the tx it forwarded during the outage", st.State)
 	}
 }
