@@ -100,6 +100,7 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 			doomed := g.send(10, gone.Keys())
 			// The message's block and the empty one 902's commit made on 901 are replaced; 902
 			// makes an empty block too: the first after the reorg.
+			reorgAt := time.Now()
 			if err := c901.Reorg(2); err != nil {
 				t.Fatal(err)
 			}
@@ -111,6 +112,7 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 				return
 			}
 			rpctest.WaitFor(t, "the model's gate on (the pulse)", 10*time.Second, g.model.Gate)
+			gateAt := time.Now()
 			c902.Commit() // the second block after the reorg
 			if g.mined(doomed) || c902.InPool(doomed.Hash()) {
 				t.Fatal("the tx made invalid by the reorg is in the second block after it, or still in the pool")
@@ -123,12 +125,15 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 				}
 				return !g.model.Gate()
 			})
+			restoredAt := time.Now()
 			c902.Commit()
 			for _, tx := range txs {
 				if !g.mined(tx) {
 					t.Fatalf("valid tx %s not mined after its restoration", tx.Hash())
 				}
 			}
+			t.Logf("source reorg → the node's gate on (pulse seen): %v; eviction at the next block (the 2nd after the reorg); gate on → %d valid txs back in the pool: %v; mined in the block after",
+				gateAt.Sub(reorgAt).Round(time.Millisecond), len(txs), restoredAt.Sub(gateAt).Round(time.Millisecond))
 			if g.mined(doomed) {
 				t.Fatal("the invalid tx was mined")
 			}
@@ -168,6 +173,7 @@ func TestOpRethPoolGetsBackWhatAFailsafeThrewAway(t *testing.T) {
 		}
 	}
 	setFailsafe(false)
+	offAt := time.Now()
 	rpctest.WaitFor(t, "every valid tx back in the pool", 15*time.Second, func() bool {
 		for _, tx := range txs {
 			if !c902.InPool(tx.Hash()) {
@@ -176,6 +182,7 @@ func TestOpRethPoolGetsBackWhatAFailsafeThrewAway(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("failsafe off → all %d evicted txs back in the pool: %v (no block in between); mined in the next block", len(txs), time.Since(offAt).Round(time.Millisecond))
 	c902.Commit()
 	for _, tx := range txs {
 		if !g.mined(tx) {
