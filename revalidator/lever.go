@@ -72,6 +72,7 @@ func (r *Revalidator) endPulse(now time.Time) {
 	r.log.Info("failsafe pulse ended", zap.Int("still_in_pool", left), zap.Duration("took", now.Sub(r.pulse.started)))
 	r.pulse = nil
 	r.metrics.pulse(false)
+	r.kickCycle() // restore what the node dropped
 }
 
 // holdDropped keeps interop txs that left the node's pool, for restore; the mined ones among

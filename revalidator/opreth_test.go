@@ -44,7 +44,6 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(model.Close)
 	netCfg := devnet.Config{Accounts: 40, PoolPolicies: map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}}
 	g := newRigOn(t, netCfg, addr, Deps{}, func(c *Config) {
 		c.HeadPoll = config.Duration(50 * time.Millisecond)
@@ -55,6 +54,7 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 		}
 	})
 	g.r.d.Sources = []Source{{ChainID: 901, URL: g.net.Chain(901).RPCURL()}} // a source reorg is seen at once
+	t.Cleanup(model.Close) // before the revalidator's server shuts down: its poll holds a connection
 	ctx, cancel := context.WithCancel(g.ctx)
 	t.Cleanup(cancel)
 	go g.r.Run(ctx)

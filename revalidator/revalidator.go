@@ -176,6 +176,9 @@ func (r *Revalidator) Run(ctx context.Context) {
 			if err := r.refresh(ctx); err != nil {
 				r.log.Debug("reading the node's pool", zap.Error(err))
 			}
+			// What the node refused while its gate was still on goes back now, not at the next
+			// cycle: its verdicts are known, so this costs no upstream call.
+			r.restore(ctx, r.Next(), r.now())
 		case <-heads.C:
 			hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadPoll.D()+time.Second)
 			h, err := r.node.head(hctx)
@@ -221,6 +224,7 @@ func (r *Revalidator) watchFailsafe() {
 		r.msgs.clear()
 		r.metrics.setFailsafe(on)
 		r.log.Warn("upstream failsafe changed: message verdicts dropped", zap.Bool("enabled", on))
+		r.kickCycle() // verdicts again at once, and what the node dropped restored
 	}
 }
 

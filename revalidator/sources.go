@@ -88,6 +88,11 @@ func (r *Revalidator) sourceReorged(chainID, newHead uint64, first bool) {
 	if first {
 		r.log.Info("source chain reorged: its messages are checked again", zap.Uint64("chain", chainID), zap.Uint64("head", newHead), zap.Int("verdicts_dropped", n))
 	}
+	r.kickCycle()
+}
+
+// kickCycle asks the run loop for a cycle now (a source reorg, a failsafe change, a pulse's end).
+func (r *Revalidator) kickCycle() {
 	select {
 	case r.kick <- struct{}{}:
 	default: // a cycle is already asked for

@@ -153,6 +153,9 @@ func runDevnet(c *cli.Context, st *appState) error {
 		return cli.Exit(err.Error(), 2)
 	}
 	defer reval.stop()
+	if model != nil {
+		defer model.Close() // before the revalidator's server stops: its failsafe poll holds a connection
+	}
 	stopMetrics, err := startMetrics(c, reg, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
