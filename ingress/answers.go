@@ -39,29 +39,37 @@ func newAnswerBudget(total, perIP int, changed func(int64)) *answerBudget {
 	return &answerBudget{total: int64(total), perIP: int64(perIP), byIP: map[string]int64{}, changed: changed}
 }
 
-// over reports whether ip, or the gateway as a whole, already holds its bound of answers: a
-// request is then refused before a sentry is asked. which names the bound ("ip" or "total").
+// over reports whether ip already holds its share of answers: its requests are then refused
+// before a sentry is asked. (A full total refuses only answers that need charging, at the
+// charge: small answers, sends among them, are always served.)
 func (b *answerBudget) over(ip string) (which string, held int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if held := b.byIP[ip]; held >= b.perIP {
 		return "ip", held
 	}
-	if b.used >= b.total {
-		return "total", b.used
-	}
 	return "", 0
 }
 
-// take charges n bytes to ip, or names the bound it would cross ("ip" or "total"). A client
-// holding nothing may take one answer larger than its own share, up to the total, so a single
-// large read is never refused for its size alone.
-func (b *answerBudget) take(ip string, n int64) (refused string) {
+// heldBy is what ip holds.
+func (b *answerBudget) heldBy(ip string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.byIP[ip]
+}
+
+// take charges n bytes to ip, or names the bound it would cross ("ip" or "total"). A hold that
+// started while its client held nothing (exempt) may grow past the client's share, up to the
+// total, so one large read is never refused for its size alone, however it is read.
+func (b *answerBudget) take(ip string, n int64, exempt *bool, first bool) (refused string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	held := b.byIP[ip]
+	if first {
+		*exempt = held == 0
+	}
 	switch {
-	case held > 0 && held+n > b.perIP:
+	case !*exempt && held+n > b.perIP:
 		return "ip"
 	case b.used+n > b.total:
 		return "total"
@@ -95,6 +103,8 @@ type hold struct {
 	handed bool // the answer went to the writer, which gives the hold back
 	// refused names the bound a grow crossed ("ip" or "total"), for the client's error.
 	refused string
+	// exempt: the hold started while its client held nothing: it may pass the client's share.
+	exempt, started bool
 }
 
 func (b *answerBudget) hold(ip string) *hold { return &hold{budget: b, ip: ip} }
@@ -104,7 +114,9 @@ func (h *hold) grow(n int) bool {
 	if h == nil || n <= 0 {
 		return true
 	}
-	if h.refused = h.budget.take(h.ip, int64(n)); h.refused != "" {
+	first := !h.started
+	h.started = true
+	if h.refused = h.budget.take(h.ip, int64(n), &h.exempt, first); h.refused != "" {
 		return false
 	}
 	h.n += int64(n)

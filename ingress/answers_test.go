@@ -10,17 +10,28 @@ import (
 func TestAnswerBudgetBoundsInAllAndPerIP(t *testing.T) {
 	var gauge int64
 	b := newAnswerBudget(100, 30, func(v int64) { gauge = v })
-	a, c := b.hold("a"), b.hold("c")
-	if !a.grow(20) || !a.grow(10) || a.grow(1) || a.refused != "ip" {
-		t.Fatalf("per-IP share of 30: held %d, refused %q", a.n, a.refused)
+	a, a2, c := b.hold("a"), b.hold("a"), b.hold("c")
+	// a's answer started while the client held nothing: it may pass the share (one large read).
+	if !a.grow(20) || !a.grow(15) {
+		t.Fatalf("one answer past the share: held %d, refused %q", a.n, a.refused)
+	}
+	// A second answer of the same client is held to the share.
+	if a2.grow(1) || a2.refused != "ip" {
+		t.Fatalf("a second answer over the per-IP share of 30: refused %q", a2.refused)
 	}
 	if which, _ := b.over("a"); which != "ip" {
-		t.Fatalf("a at its share: over = %q", which)
+		t.Fatalf("a past its share: over = %q", which)
 	}
-	// A client holding nothing may take one answer larger than its share, up to the total.
-	if !c.grow(70) || gauge != 100 {
-		t.Fatalf("c's first answer of 70: held %d, gauge %d", c.n, gauge)
+	a.resize(20)
+	if !a2.grow(10) || a2.grow(1) {
+		t.Fatalf("a second answer within the share: held %d, refused %q", a2.n, a2.refused)
 	}
+	a2.release()
+	// The total bounds every answer, exempt or not.
+	if !c.grow(70) || gauge != 90 || c.grow(11) || c.refused != "total" {
+		t.Fatalf("c's answer up to the total of 100: held %d, gauge %d, refused %q", c.n, gauge, c.refused)
+	}
+	c.grow(10)
 	d := b.hold("d")
 	if d.grow(1) || d.refused != "total" {
 		t.Fatalf("the total is full: refused %q", d.refused)

@@ -50,7 +50,7 @@ type Config struct {
 	MaxUnreadAnswerBytes      int             `toml:"max_unread_answer_bytes" comment:"bytes of sentry answers held for clients until they take them, in all; beyond it reads get -32005/503 (answers under 2 KiB are not counted)"`
 	MaxUnreadAnswerBytesPerIP int             `toml:"max_unread_answer_bytes_per_ip" comment:"the same per client IP (a client holding nothing may still take one larger answer); beyond it the client gets -32005/429 until it reads"`
 	MaxPipelinedRequests      int             `toml:"max_pipelined_requests" comment:"requests a connection may send ahead of reading its answers (HTTP pipelining); beyond it the connection is closed"`
-	ConnSendBuffer            int             `toml:"conn_send_buffer" comment:"kernel send buffer of each client connection (SO_SNDBUF), bytes: what the kernel holds for a client that does not read; 0 = the kernel's autotuning (up to net.ipv4.tcp_wmem's max)"`
+	ConnSendBuffer            int             `toml:"conn_send_buffer" comment:"kernel send buffer of each client connection (SO_SNDBUF), bytes; Linux doubles it: what the kernel holds for a client that does not read; 0 = the kernel's autotuning (up to net.ipv4.tcp_wmem's max, 4 MiB)"`
 	RequestTimeout            config.Duration `toml:"request_timeout" comment:"bound of one request, re-tests and sentry failover included"`
 
 	IPRateLimit      int             `toml:"ip_rate_limit" comment:"requests per ip_rate_window per client IP (IPv6: per /64); 0 = off"`
@@ -82,9 +82,10 @@ type Config struct {
 	EnableSendRawTransactionSync bool `toml:"enable_send_raw_transaction_sync" comment:"admit eth_sendRawTransactionSync (the client waits for the receipt)"`
 	EnableSendBundle             bool `toml:"enable_send_bundle" comment:"admit eth_sendBundle (every tx of the bundle is checked)"`
 
-	ReadTimeout  config.Duration `toml:"read_timeout" comment:"reading one request from a client connection"`
-	WriteTimeout config.Duration `toml:"write_timeout" comment:"writing one response"`
-	IdleTimeout  config.Duration `toml:"idle_timeout" comment:"keep-alive connections idle longer are closed"`
+	ReadTimeout       config.Duration `toml:"read_timeout" comment:"reading one request from a client connection"`
+	WriteTimeout      config.Duration `toml:"write_timeout" comment:"writing one response"`
+	WriteStallTimeout config.Duration `toml:"write_stall_timeout" comment:"a client must take each 32 KiB of an answer within this, or its connection is closed and the answer's budget given back; 0 = only write_timeout"`
+	IdleTimeout       config.Duration `toml:"idle_timeout" comment:"keep-alive connections idle longer are closed"`
 }
 
 // DefaultConfig is the gateway's defaults; ChainID must still be set.
@@ -94,8 +95,9 @@ func DefaultConfig() Config {
 		Methods:      DefaultMethods(),
 		MaxBodyBytes: 2 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
 		MaxRequestsInFlight: 1024, MaxConns: 4096, MaxConnsPerIP: 512, RequestTimeout: d(15 * time.Second),
-		MaxUnreadAnswerBytes: 32 << 20, MaxUnreadAnswerBytesPerIP: 4 << 20, MaxPipelinedRequests: 16, ConnSendBuffer: 128 << 10,
-		IPRateWindow: d(time.Second), SenderRateLimit: 20, SenderRateWindow: d(time.Second),
+		MaxUnreadAnswerBytes: 16 << 20, MaxUnreadAnswerBytesPerIP: 2 << 20, MaxPipelinedRequests: 16, ConnSendBuffer: 16 << 10,
+		WriteStallTimeout: d(5 * time.Second),
+		IPRateWindow:      d(time.Second), SenderRateLimit: 20, SenderRateWindow: d(time.Second),
 		ExecTimestampOffset: d(2 * time.Second), MessageTimeout: 7200, MinSafety: string(sc.SafetyCrossUnsafe),
 		FilterTimeout: d(3 * time.Second), FilterCallsInFlight: 8, FilterBatchSize: 100, ValidTTL: d(10 * time.Second), InvalidTTL: d(2 * time.Second),
 		DuplicateTTL: d(30 * time.Second),
@@ -134,11 +136,15 @@ func (c *Config) Check() error {
 		"ip_rate_limit": int64(c.IPRateLimit), "sender_rate_limit": int64(c.SenderRateLimit), "retry_attempts": int64(c.RetryAttempts),
 		"valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL), "exec_timestamp_offset": int64(c.ExecTimestampOffset),
 		"max_conns_per_ip": int64(c.MaxConnsPerIP), "duplicate_ttl": int64(c.DuplicateTTL), "conn_send_buffer": int64(c.ConnSendBuffer),
+		"write_stall_timeout": int64(c.WriteStallTimeout),
 	}
 	for name, v := range nonNegative {
 		if v < 0 {
 			return fmt.Errorf("%s must not be negative", name)
 		}
+	}
+	if c.MaxUnreadAnswerBytesPerIP > c.MaxUnreadAnswerBytes {
+		return fmt.Errorf("max_unread_answer_bytes_per_ip (%d) exceeds max_unread_answer_bytes (%d): one client could hold them all", c.MaxUnreadAnswerBytesPerIP, c.MaxUnreadAnswerBytes)
 	}
 	if c.IPRateLimit > 0 && c.IPRateWindow <= 0 {
 		return errors.New("ip_rate_window must be positive when ip_rate_limit is set")

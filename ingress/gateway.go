@@ -144,7 +144,7 @@ func (g *Gateway) Start(addr string) error {
 		return fmt.Errorf("gateway: listen %s: %w", addr, err)
 	}
 	g.ln = ln
-	ln = newClientListener(ln, g.cfg.MaxConnsPerIP, g.cfg.ConnSendBuffer)
+	ln = newClientListener(ln, g.cfg.MaxConnsPerIP, g.cfg.ConnSendBuffer, g.cfg.WriteStallTimeout.D())
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	g.spawn(func() { g.group.Run(ctx) })

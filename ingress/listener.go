@@ -14,14 +14,15 @@ import (
 // buffer, and wraps it so the handler can tell pipelined requests.
 type clientListener struct {
 	net.Listener
-	maxPerIP   int // 0 = no bound
-	sendBuffer int // SO_SNDBUF in bytes; 0 = the kernel's autotuning
+	maxPerIP   int           // 0 = no bound
+	sendBuffer int           // SO_SNDBUF in bytes; 0 = the kernel's autotuning
+	stall      time.Duration // longest wait for a client to take writeSlice bytes; 0 = none
 	mu         sync.Mutex
 	count      map[netip.Addr]int
 }
 
-func newClientListener(ln net.Listener, maxPerIP, sendBuffer int) net.Listener {
-	return &clientListener{Listener: ln, maxPerIP: maxPerIP, sendBuffer: sendBuffer, count: map[netip.Addr]int{}}
+func newClientListener(ln net.Listener, maxPerIP, sendBuffer int, stall time.Duration) net.Listener {
+	return &clientListener{Listener: ln, maxPerIP: maxPerIP, sendBuffer: sendBuffer, stall: stall, count: map[netip.Addr]int{}}
 }
 
 var tooManyConns = []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 47\r\nConnection: close\r\n\r\ntoo many open connections from your address\r\n\r\n")
@@ -57,7 +58,7 @@ func (l *clientListener) Accept() (net.Conn, error) {
 			// holds (max_unread_answer_bytes): without it, autotuning lets it reach 4 MiB.
 			_ = tcp.SetWriteBuffer(l.sendBuffer)
 		}
-		cc := &clientConn{Conn: c}
+		cc := &clientConn{Conn: c, stall: l.stall}
 		if l.maxPerIP > 0 {
 			cc.release = func() { l.release(ip) }
 		}
@@ -81,6 +82,10 @@ type clientConn struct {
 	once    sync.Once
 	release func()
 	reads   atomic.Uint64
+	// stall bounds each writeSlice of an answer: a client that stops reading is cut off then,
+	// not at the end of write_timeout, and gives its answer's budget back (0 = no bound).
+	stall    time.Duration
+	deadline time.Time // the write deadline fasthttp set (write_timeout), kept as the outer bound
 	// Used only by the connection's serving goroutine (fasthttp serves a connection's
 	// requests one at a time, on one goroutine).
 	readsAtLast uint64
@@ -93,6 +98,39 @@ func (c *clientConn) Read(p []byte) (int, error) {
 		c.reads.Add(1)
 	}
 	return n, err
+}
+
+// writeSlice is the unit of progress a client must make within the stall bound.
+const writeSlice = 32 << 10
+
+// SetWriteDeadline keeps fasthttp's deadline (write_timeout) as the outer bound of Write's.
+func (c *clientConn) SetWriteDeadline(t time.Time) error {
+	c.deadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// Write writes p in slices, each within the stall bound (and fasthttp's deadline).
+func (c *clientConn) Write(p []byte) (int, error) {
+	if c.stall <= 0 {
+		return c.Conn.Write(p)
+	}
+	n := 0
+	for n < len(p) {
+		end := min(n+writeSlice, len(p))
+		d := time.Now().Add(c.stall)
+		if !c.deadline.IsZero() && c.deadline.Before(d) {
+			d = c.deadline
+		}
+		if err := c.Conn.SetWriteDeadline(d); err != nil {
+			return n, err
+		}
+		m, err := c.Conn.Write(p[n:end])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (c *clientConn) Close() error {

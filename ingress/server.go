@@ -188,7 +188,7 @@ func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *json
 		if err != nil {
 			e := errNoBackend(err)
 			if errors.Is(err, errAnswerBudget) {
-				e = errUnreadAnswers(h.refused, h.n)
+				e = errUnreadAnswers(h.refused, g.answers.heldBy(h.ip))
 			}
 			g.metrics.call(r.Method, e.reason)
 			writeError(ctx, r.ID, e)
@@ -303,7 +303,7 @@ func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx 
 		if parts[j] == nil {
 			e := errNoBackend(err)
 			if errors.Is(err, errAnswerBudget) {
-				e = errUnreadAnswers(h.refused, h.n)
+				e = errUnreadAnswers(h.refused, g.answers.heldBy(h.ip))
 			}
 			g.metrics.call(reqs[i].Method, e.reason)
 			answers[i] = jsonrpc.AppendError(nil, reqs[i].ID, e.rpc)

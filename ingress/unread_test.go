@@ -267,3 +267,24 @@ func TestPipelinedRequestsAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// 19.1 (cont., found by a reviewer acting as an attacker): a client that stops reading kept its
+// answer's budget for write_timeout (30 s), so a few addresses could keep large reads refused for
+// everyone. It is now cut off once it takes no 32 KiB of its answer for write_stall_timeout.
+func TestAClientThatStopsReadingIsCutOff(t *testing.T) {
+	answer := bigBatchAnswer(100, 20000) // ≈2 MB: far more than the kernel buffers
+	sentry := rpctest.NewRaw(t, func([]byte) []byte { return answer })
+	sentry.KeepBodies(false)
+	reg := prometheus.NewRegistry()
+	r := newRig(t, rigOptions{sentry: sentry, metrics: reg, mutate: func(c *ingress.Config) {
+		c.WriteStallTimeout = d(300 * time.Millisecond)
+	}})
+	c := dialFrom(t, "127.0.0.20", strings.TrimPrefix(r.gw.URL(), "http://"))
+	defer c.Close()
+	if _, err := c.Write([]byte(bigBatchRequest(100))); err != nil {
+		t.Fatal(err)
+	}
+	held := func() float64 { return counter(t, reg, "interopgate_gateway_unread_answer_bytes", nil) }
+	rpctest.WaitFor(t, "the answer held for the client", 10*time.Second, func() bool { return held() > 0 })
+	rpctest.WaitFor(t, "the stalled client cut off and its budget given back", 5*time.Second, func() bool { return held() == 0 })
+}
