@@ -200,6 +200,13 @@ func runDevnet(c *cli.Context, st *appState) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	txs.gateway = gateways[len(gateways)-1].URL
+	// op-reth's pool asks as of its head's timestamp: the sample is executable once chain 902 has
+	// a block after the message's, so the banner comes then, and its commands work as printed.
+	if c.Duration("block-time") > 0 {
+		for deadline := time.Now().Add(10 * time.Second); last.Head().Time <= sample.ID.Timestamp && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond) // polling the head against a deadline
+		}
+	}
 	printBanner(st.stdout, &ep, txs)
 	<-ctx.Done()
 	log.Info("shutting down the devnet")

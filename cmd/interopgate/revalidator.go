@@ -30,7 +30,7 @@ type revalidatorConfig struct {
 		URL string `toml:"url" comment:"the sequencer's execution client JSON-RPC (eth and txpool namespaces)"`
 	} `toml:"node"`
 	// Sources are the other chains of the dependency set, whose heads are watched for reorgs.
-	Sources []sourceConfig `toml:"sources"`
+	Sources []sourceConfig `toml:"sources" comment:"the other chains of the dependency set ([[sources]] chain_id, url): a reorg of one re-checks its messages at once"`
 	Filters filtersConfig  `toml:"filters"`
 	Interop interopConfig  `toml:"interop"`
 	Redis   redisConfig    `toml:"redis" comment:"optional: read the gateway's feed of accepted txs, and publish the invalid txs found (the set <prefix>invalid)"`
