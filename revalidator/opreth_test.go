@@ -53,8 +53,10 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 			mutate(c)
 		}
 	})
-	g.r.d.Sources = []Source{{ChainID: 901, URL: g.net.Chain(901).RPCURL()}} // a source reorg is seen at once
-	t.Cleanup(model.Close) // before the revalidator's server shuts down: its poll holds a connection
+	// A source reorg is seen at once.
+	g.r.d.Sources = []Source{{ChainID: 901, URL: g.net.Chain(901).RPCURL()}}
+	// The model stops before the revalidator's server shuts down: its poll holds a connection.
+	t.Cleanup(model.Close)
 	ctx, cancel := context.WithCancel(g.ctx)
 	t.Cleanup(cancel)
 	go g.r.Run(ctx)
