@@ -156,7 +156,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 	if model != nil {
 		defer model.Close() // before the revalidator's server stops: its failsafe poll holds a connection
 	}
-	stopMetrics, err := startMetrics(c, reg, log)
+	stopMetrics, err := startMetrics(c, reg, log, metricsPath{"/metrics/revalidator", reval.reg})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -372,6 +372,7 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 // devnetRevalidator is the running revalidator of the devnet.
 type devnetRevalidator struct {
 	url  string
+	reg  *prometheus.Registry // served at /metrics/revalidator on the devnet's metrics port
 	stop func()
 }
 
@@ -401,7 +402,8 @@ func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devn
 	cfg.Interop.ExpiryWindow = dn.DependencySet().ExpiryWindow()
 	// Its own registry: its filter-API and filter-client metrics would collide with the devnet
 	// filter's and the gateways' on the shared one.
-	parts, err := buildRevalidator(ctx, cfg, log.With(zap.String("component", "revalidator")), prometheus.NewRegistry(), feed)
+	reg := prometheus.NewRegistry()
+	parts, err := buildRevalidator(ctx, cfg, log.With(zap.String("component", "revalidator")), reg, feed)
 	if err != nil {
 		return nil, fmt.Errorf("revalidator: %w", err)
 	}
@@ -416,7 +418,7 @@ func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devn
 		defer close(done)
 		parts.r.Run(rctx)
 	}()
-	return &devnetRevalidator{url: parts.srv.URL(), stop: func() {
+	return &devnetRevalidator{url: parts.srv.URL(), reg: reg, stop: func() {
 		cancel()
 		<-done
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -31,7 +31,14 @@ func newRegistry() *prometheus.Registry {
 
 // startMetrics serves reg on --metrics.addr:--metrics.port at /metrics, if metrics are
 // enabled, and returns a function that stops the server.
-func startMetrics(c *cli.Context, reg *prometheus.Registry, log *zap.Logger) (func(), error) {
+// metricsPath serves another registry beside /metrics (the devnet's revalidator: its metric
+// names would collide with the devnet filter's on one registry).
+type metricsPath struct {
+	path string
+	reg  *prometheus.Registry
+}
+
+func startMetrics(c *cli.Context, reg *prometheus.Registry, log *zap.Logger, more ...metricsPath) (func(), error) {
 	if !c.Bool(flagMetricsEnabled) {
 		return func() {}, nil
 	}
@@ -42,6 +49,9 @@ func startMetrics(c *cli.Context, reg *prometheus.Registry, log *zap.Logger) (fu
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	for _, m := range more {
+		mux.Handle(m.path, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
