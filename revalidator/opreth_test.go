@@ -7,7 +7,9 @@ package revalidator
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +46,7 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	netCfg := devnet.Config{Accounts: 40, PoolPolicies: map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}}
+	netCfg := devnet.Config{Accounts: 120, PoolPolicies: map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}}
 	g := newRigOn(t, netCfg, addr, Deps{}, func(c *Config) {
 		c.HeadPoll = config.Duration(50 * time.Millisecond)
 		c.PoolPoll = config.Duration(50 * time.Millisecond)
@@ -67,14 +69,23 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 // revalidator.
 func (g *rethRig) send(account int, keys []common.Hash) *types.Transaction {
 	g.t.Helper()
-	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[account], 0, keys)
+	tx, err := g.trySend(account, keys)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	if err := g.net.Chain(902).Client().SendTransaction(g.ctx, tx); err != nil {
-		g.t.Fatalf("the op-reth model refused a valid tx: %v", err)
-	}
 	return tx
+}
+
+// trySend is send for other goroutines than the test's.
+func (g *rethRig) trySend(account int, keys []common.Hash) (*types.Transaction, error) {
+	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[account], 0, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.net.Chain(902).Client().SendTransaction(g.ctx, tx); err != nil {
+		return nil, fmt.Errorf("the op-reth model refused a valid tx: %w", err)
+	}
+	return tx, nil
 }
 
 func (g *rethRig) mined(tx *types.Transaction) bool {
@@ -82,7 +93,7 @@ func (g *rethRig) mined(tx *types.Transaction) bool {
 	return err == nil && r != nil
 }
 
-// A valid tx whose initiating block is then reorged away on chain 901, among valid ones: with
+// A valid tx whose initiating block is then reorged away on chain 901, among 100 valid ones: with
 // the failsafe pulse the model leaves it out of 902's next block and evicts it; the valid txs
 // it evicted with it come back and are mined. Without a lever the model mines it.
 func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
@@ -95,11 +106,24 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 			// op-reth asks with its head's timestamp, and a message of that very timestamp is
 			// invalid (same-timestamp rule): the executing txs come one block later.
 			c902.Commit()
-			var txs []*types.Transaction
-			for i := range 5 {
-				txs = append(txs, g.send(1+i, valid.Keys()))
+			txs := make([]*types.Transaction, 100)
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Go(func() {
+					for i := w; i < len(txs); i += 8 {
+						var err error
+						if txs[i], err = g.trySend(1+i, valid.Keys()); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
 			}
-			doomed := g.send(10, gone.Keys())
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			doomed := g.send(110, gone.Keys())
 			// The message's block and the empty one 902's commit made on 901 are replaced; 902
 			// makes an empty block too: the first after the reorg.
 			reorgAt := time.Now()
