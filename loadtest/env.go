@@ -30,6 +30,9 @@ type Env struct {
 	MaxBatch int
 	// MaxInboxEntries is the target's access-list limit (the oversized list has one more).
 	MaxInboxEntries int
+	// ScenarioAccounts is how many of the devnet's accounts (the first ones) the scenarios share
+	// out; 0: all. The rest are for whoever runs beside them (the source-reorg driver).
+	ScenarioAccounts int
 }
 
 // accountParts is how many equal ranges the devnet accounts are split into: 0 valid, 1 the
@@ -39,7 +42,11 @@ const accountParts = 5
 // accounts returns the devnet accounts of part (0..4) of equal ranges, so scenarios that
 // consume nonces never share an account.
 func (e *Env) accounts(part int) []devnet.Account {
-	n := len(e.Devnet.Accounts) / accountParts
+	total := len(e.Devnet.Accounts)
+	if e.ScenarioAccounts > 0 {
+		total = min(total, e.ScenarioAccounts)
+	}
+	n := total / accountParts
 	return e.Devnet.Accounts[part*n : (part+1)*n]
 }
 

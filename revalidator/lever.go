@@ -105,6 +105,23 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 	}
 	r.mu.Lock()
 	var due []*tracked
+	for h, at := range r.feedSent {
+		if now.Sub(at) > r.cfg.FeedGrace.D()+feedRestoreAfter {
+			delete(r.feedSent, h)
+		}
+	}
+	// Feed txs the node has not taken a while after the gateway forwarded them: refused while its
+	// gate was on (a pulse, a failsafe) or lost on the way from the sentries.
+	for _, t := range r.txs.interopTxs() {
+		if !t.fromFeed || t.raw == nil || now.Sub(t.firstSeen) < feedRestoreAfter ||
+			now.Sub(r.feedSent[t.hash]) < feedRestoreAfter || len(due) >= r.cfg.RestorePerCycle {
+			continue
+		}
+		if v, err := r.msgs.answerMessages(t.msgs, exec, now); err == nil && v.Class == sc.ClassValid {
+			due = append(due, t)
+			r.feedSent[t.hash] = now
+		}
+	}
 	for h, t := range r.dropped {
 		switch {
 		case now.Sub(t.firstSeen) > r.cfg.RestoreTTL.D():
@@ -181,6 +198,10 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 		r.log.Info("restored interop txs the node had dropped", zap.Int("txs", taken))
 	}
 }
+
+// feedRestoreAfter is how long a feed tx may be missing from the node's pool before it is sent
+// there, and how often it is sent again while it is missing.
+const feedRestoreAfter = 2 * time.Second
 
 // droppedTxs returns the dropped txs held for restore (their messages are checked by cycles).
 func (r *Revalidator) droppedTxs() []*tracked {

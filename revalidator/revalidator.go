@@ -96,9 +96,10 @@ type Revalidator struct {
 	invalid    map[common.Hash]Invalid
 	feedCursor string
 	untracked  int
-	pulse      *pulse                   // the failsafe answered to the node meanwhile (lever.go)
-	dropped    map[common.Hash]*tracked // interop txs the node dropped unmined, for restore
-	kick       chan struct{}            // a source chain reorged: cycle now
+	pulse      *pulse                    // the failsafe answered to the node meanwhile (lever.go)
+	dropped    map[common.Hash]*tracked  // interop txs the node dropped unmined, for restore
+	kick       chan struct{}             // a source chain reorged: cycle now
+	feedSent   map[common.Hash]time.Time // when a feed tx missing from the node's pool was last sent there
 }
 
 // New validates cfg and dials the node.
@@ -132,7 +133,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 		cfg: cfg, d: d, chainID: *uint256.NewInt(cfg.ChainID), safety: sc.SafetyLevel(cfg.MinSafety), node: n,
 		txs: newTxTable(cfg.MaxTxs, cfg.MaxTxBytes), msgs: newMessageTable(cfg.MaxMessages, d.Dependencies),
 		log: d.Log, metrics: d.Metrics, now: d.Now, invalid: map[common.Hash]Invalid{},
-		dropped: map[common.Hash]*tracked{}, kick: make(chan struct{}, 1),
+		dropped: map[common.Hash]*tracked{}, kick: make(chan struct{}, 1), feedSent: map[common.Hash]time.Time{},
 	}
 	r.up = batching.New(batching.Config{MaxBatch: cfg.UpstreamBatchSize, MaxInFlight: cfg.UpstreamInFlight},
 		d.Upstream.CheckAccessLists, func() (context.Context, context.CancelFunc) {

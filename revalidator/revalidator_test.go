@@ -462,3 +462,35 @@ func TestSourceReorgIsSeenWithoutASequencerHead(t *testing.T) {
 		return len(inv) == 1 && inv[0].Hash == tx.Hash()
 	})
 }
+
+// Issue 15, item 3: a tx the gateway forwarded (announced on its feed) that the node never took
+// (refused while its gate was on, or lost between the sentries and the sequencer) is sent to the
+// node once it has been missing for a while, if still valid.
+func TestAFeedTxTheNodeNeverTookIsSentThere(t *testing.T) {
+	mem := store.NewMemory(store.MemoryConfig{})
+	g := newRig(t, mem.Feed, nil)
+	e := g.emit("never reached the sequencer")
+	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[1], 0, e.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tx.MarshalBinary()
+	if err := mem.Feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
+	g.cycle()
+	if g.net.Chain(902).InPool(tx.Hash()) {
+		t.Fatal("sent before it had been missing for a while")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !g.net.Chain(902).InPool(tx.Hash()) {
+		if time.Now().After(deadline) {
+			t.Fatal("a valid feed tx missing from the node's pool was never sent there")
+		}
+		time.Sleep(200 * time.Millisecond) // polling against a deadline; each round a cycle
+		g.cycle()
+	}
+	if g.r.Stats().Restored != 1 {
+		t.Fatalf("restored %d", g.r.Stats().Restored)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,9 +16,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/config"
 	"github.com/interopgate/interopgate/loadtest"
+	"github.com/interopgate/interopgate/revalidator"
 	"github.com/interopgate/interopgate/supervisorclient/light"
 )
 
@@ -46,6 +50,7 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.StringFlag{Name: "compare", Usage: "a second target (URL, or \"node\": with --devnet, chain 902's node itself): the same scenario against both in alternating rounds, with ratios"},
 			&cli.IntFlag{Name: "rounds", Value: 4, Usage: "with --compare: rounds per target"},
 			&cli.StringFlag{Name: "metrics", Usage: "the target's Prometheus metrics URL: the report adds filter checks and requests per interop tx and sentry requests per request (with --devnet: its gateway's, by default)"},
+			&cli.IntFlag{Name: "source-reorgs", Usage: "with --devnet: this many times during the run, emit a message on chain 901, send a tx executing it through the gateway, and reorg the message's block away; chain 902's pool is then the op-reth model asking a revalidator, and the report says how many such txs were mined (must be 0) and how soon they left the pool"},
 		},
 		Action: func(c *cli.Context) error { return runLoadtest(c, st) },
 	}
@@ -57,22 +62,26 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	env := &loadtest.Env{ChainID: c.Uint64("chain-id"), SourceChain: 901, Txs: c.Int("txs"),
 		MaxBatch: c.Int("max-batch"), MaxInboxEntries: c.Int("max-inbox-entries")}
 	target := c.String("target")
+	var reorgs *loadtestDevnet
 	switch {
 	case c.Bool("devnet") && target != "":
 		return cli.Exit("give --target or --devnet, not both", 2)
 	case c.Bool("devnet"):
-		d, stop, err := startLoadtestDevnet(ctx, st.log)
+		d, stop, err := startLoadtestDevnet(ctx, st.log, c.Int("source-reorgs") > 0)
 		if err != nil {
 			return cli.Exit(err.Error(), 2)
 		}
 		defer stop()
-		target, env.Devnet, env.ChainID = d.url, d.net, 902
+		target, env.Devnet, env.ChainID, env.ScenarioAccounts = d.url, d.net, 902, scenarioAccounts
+		reorgs = d
 		if !c.IsSet("metrics") {
 			_ = c.Set("metrics", d.metrics)
 		}
 		if c.String("compare") == "node" {
 			_ = c.Set("compare", d.net.Chain(902).RPCURL())
 		}
+	case c.Int("source-reorgs") > 0:
+		return cli.Exit("--source-reorgs needs --devnet", 2)
 	case target == "":
 		return cli.Exit("give --target URL or --devnet", 2)
 	default:
@@ -101,7 +110,13 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		}
 		return nil
 	}
-	runOnce := func() (*loadtest.Report, error) { return loadtest.Run(ctx, target, s, opt) }
+	var driver *sourceReorgs
+	runOnce := func() (*loadtest.Report, error) {
+		if n := c.Int("source-reorgs"); n > 0 && reorgs != nil {
+			driver = startSourceReorgs(ctx, reorgs, target, n, opt.Duration)
+		}
+		return loadtest.Run(ctx, target, s, opt)
+	}
 	var report *loadtest.Report
 	if m := c.String("metrics"); m != "" {
 		report, err = loadtest.WithCost(ctx, m, runOnce)
@@ -112,6 +127,11 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		return cli.Exit(err.Error(), 2)
 	}
 	report.Print(st.stdout)
+	var reorged reorgResult
+	if driver != nil {
+		reorged = driver.wait()
+		reorged.print(st.stdout)
+	}
 	if path := c.String("json"); path != "" {
 		if err := report.WriteJSON(path); err != nil {
 			return cli.Exit(fmt.Sprintf("--json: %v", err), 2)
@@ -125,6 +145,9 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	if report.Failed() {
 		return cli.Exit(fmt.Sprintf("%d wrong outcomes", report.Total.Wrong), 1)
 	}
+	if reorged.mined > 0 {
+		return cli.Exit(fmt.Sprintf("%d txs executing reorged-away messages were mined", reorged.mined), 1)
+	}
 	return nil
 }
 
@@ -133,16 +156,35 @@ type loadtestDevnet struct {
 	net     *devnet.Devnet
 	url     string
 	metrics string // the gateway's (and its filter clients') metrics
+	// reval is the revalidator beside chain 902's pool (the op-reth model), with --source-reorgs.
+	reval *revalidator.Revalidator
 }
 
-func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet, func(), error) {
+// scenarioAccounts of the loadtest devnet's are the scenarios'; the rest the reorg driver's.
+const scenarioAccounts = 320
+
+func startLoadtestDevnet(ctx context.Context, log *zap.Logger, withReth bool) (*loadtestDevnet, func(), error) {
 	var stops []func()
 	stop := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
 	}
-	dn, err := devnet.Start(devnet.Config{BlockTime: time.Second, Accounts: 320}, log)
+	netCfg := devnet.Config{BlockTime: time.Second, Accounts: scenarioAccounts + reorgAccounts}
+	var revalidatorAddr string
+	var model *opreth.Pool
+	if withReth {
+		var err error
+		if revalidatorAddr, err = reserveAddr("127.0.0.1", 0); err != nil {
+			return nil, nil, err
+		}
+		var policies map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error)
+		if policies, model, err = sequencerPool("op-reth", 902, "http://"+revalidatorAddr, log.Named("op-reth-pool")); err != nil {
+			return nil, nil, err
+		}
+		netCfg.PoolPolicies = policies
+	}
+	dn, err := devnet.Start(netCfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,5 +242,45 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger) (*loadtestDevnet,
 		wcancel()
 		_ = parts.stores.Close()
 	})
-	return &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}, stop, nil
+	d := &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}
+	if withReth {
+		rcfg := defaultRevalidatorConfig()
+		rcfg.Revalidator.ChainID = 902
+		rcfg.Revalidator.BlockTime = config.Duration(time.Second)
+		rcfg.Node.URL = dn.Chain(902).RPCURL()
+		rcfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: api.URL()}}
+		rcfg.Interop.Chains = []uint64{901, 902}
+		rcfg.Sources = []sourceConfig{{ChainID: 901, URL: dn.Chain(901).RPCURL()}}
+		host, port, _ := net.SplitHostPort(revalidatorAddr)
+		rcfg.RPC.Addr = host
+		rcfg.RPC.Port, _ = strconv.Atoi(port)
+		rparts, err := buildRevalidator(ctx, rcfg, log.Named("revalidator"), prometheus.NewRegistry(), parts.stores.Feed)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		if err := rparts.srv.Start(revalidatorAddr); err != nil {
+			rparts.close()
+			stop()
+			return nil, nil, err
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go rparts.watcher.Run(rctx)
+		go func() {
+			defer close(done)
+			rparts.r.Run(rctx)
+		}()
+		stops = append(stops, func() {
+			model.Close()
+			rcancel()
+			<-done
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			_ = rparts.srv.Shutdown(sctx)
+			rparts.close()
+		})
+		d.reval = rparts.r
+	}
+	return d, stop, nil
 }

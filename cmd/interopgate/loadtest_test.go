@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -24,7 +25,7 @@ func loadtestRig(t *testing.T) (context.Context, *loadtestDevnet, *loadtest.Env)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestLoadtestCountsWrongOutcomes(t *testing.T) {
 	}
 	// With the devnet's keys, invalid txs the fake accepts are counted as such.
 	ctx := context.Background()
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t))
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,5 +130,28 @@ func TestBorderlineTxsAreRetestedThenAccepted(t *testing.T) {
 	}
 	if r.Total.Wrong != 10 {
 		t.Fatalf("a target rejecting borderline txs for good: %d wrong of 10", r.Total.Wrong)
+	}
+}
+
+// Issue 15: the load test's source reorgs against the whole stack (chain 902's pool the op-reth
+// model asking a revalidator that watches 901): a tx accepted by the gateway whose message is then
+// reorged away leaves 902's pool unmined.
+func TestSourceReorgsUnderTheLoadtestDevnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the devnet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	res := startSourceReorgs(ctx, d, d.url, 3, 4*time.Second).wait()
+	var out bytes.Buffer
+	res.print(&out)
+	t.Log(out.String())
+	if len(res.errors) > 0 || res.rounds != 3 || res.mined != 0 || res.stuck != 0 || res.evicted+res.minedBefore+res.refused != 3 || res.evicted == 0 {
+		t.Fatalf("source reorgs: %+v", res)
 	}
 }
