@@ -181,9 +181,11 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 	r.mu.Lock()
 	for i, t := range send {
 		switch e := errs[i]; {
-		case e == nil || strings.Contains(e.Error(), "already known"):
+		case e == nil:
 			delete(r.dropped, t.hash)
 			taken++
+		case strings.Contains(e.Error(), "already known"):
+			delete(r.dropped, t.hash) // the node has it (pending, or queued behind a nonce gap)
 		case strings.Contains(e.Error(), "nonce too low"):
 			delete(r.dropped, t.hash)
 			r.metrics.restored("nonce_used", 1)

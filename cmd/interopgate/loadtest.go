@@ -67,7 +67,12 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	case c.Bool("devnet") && target != "":
 		return cli.Exit("give --target or --devnet, not both", 2)
 	case c.Bool("devnet"):
-		d, stop, err := startLoadtestDevnet(ctx, st.log, c.Int("source-reorgs") > 0)
+		var reth *opreth.Config
+		if c.Int("source-reorgs") > 0 {
+			cfg := opreth.DefaultConfig() // op-reth's own timing: its failsafe poll is 1 s
+			reth = &cfg
+		}
+		d, stop, err := startLoadtestDevnet(ctx, st.log, reth)
 		if err != nil {
 			return cli.Exit(err.Error(), 2)
 		}
@@ -163,7 +168,10 @@ type loadtestDevnet struct {
 // scenarioAccounts of the loadtest devnet's are the scenarios'; the rest the reorg driver's.
 const scenarioAccounts = 320
 
-func startLoadtestDevnet(ctx context.Context, log *zap.Logger, withReth bool) (*loadtestDevnet, func(), error) {
+// startLoadtestDevnet starts the embedded target; with reth, chain 902's pool is the op-reth model
+// so configured (its endpoints set here), asking a revalidator.
+func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Config) (*loadtestDevnet, func(), error) {
+	withReth := reth != nil
 	var stops []func()
 	stop := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -178,11 +186,14 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, withReth bool) (*
 		if revalidatorAddr, err = reserveAddr("127.0.0.1", 0); err != nil {
 			return nil, nil, err
 		}
-		var policies map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error)
-		if policies, model, err = sequencerPool("op-reth", 902, "http://"+revalidatorAddr, log.Named("op-reth-pool")); err != nil {
+		mcfg := *reth
+		mcfg.Endpoints = []string{"http://" + revalidatorAddr}
+		build, m, err := opreth.New(mcfg, log.Named("op-reth-pool"))
+		if err != nil {
 			return nil, nil, err
 		}
-		netCfg.PoolPolicies = policies
+		model = m
+		netCfg.PoolPolicies = map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}
 	}
 	dn, err := devnet.Start(netCfg, log)
 	if err != nil {

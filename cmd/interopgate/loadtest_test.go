@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/loadtest"
 )
@@ -25,7 +26,7 @@ func loadtestRig(t *testing.T) (context.Context, *loadtestDevnet, *loadtest.Env)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), false)
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestLoadtestCountsWrongOutcomes(t *testing.T) {
 	}
 	// With the devnet's keys, invalid txs the fake accepts are counted as such.
 	ctx := context.Background()
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), false)
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,12 @@ func TestSourceReorgsUnderTheLoadtestDevnet(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), true)
+	// The model polls the failsafe every 100 ms (op-reth: 1 s), so the pulse is seen well before
+	// the next block whatever the phase of the two clocks: with op-reth's own 1 s poll and 1 s
+	// blocks it is a matter of phase (docs/loadtest.md).
+	reth := opreth.DefaultConfig()
+	reth.FailsafePoll = 100 * time.Millisecond
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), &reth)
 	if err != nil {
 		t.Fatal(err)
 	}
