@@ -73,7 +73,8 @@ type Pool struct {
 	quorum    int
 	log       *zap.Logger
 
-	gate atomic.Bool // the failsafe gate: on while any endpoint said true
+	gate   atomic.Bool // the failsafe gate: on while any endpoint said true
+	pollMu sync.Mutex  // one failsafe round at a time: a late answer never overwrites a newer one
 
 	mu       sync.Mutex
 	txs      map[common.Hash]*entry
@@ -162,6 +163,8 @@ func (p *Pool) pollFailsafe() {
 // PollFailsafe runs one round of the failsafe poll (the poll's own loop calls it every
 // FailsafePoll; tests call it to take a round now).
 func (p *Pool) PollFailsafe(ctx context.Context) {
+	p.pollMu.Lock()
+	defer p.pollMu.Unlock()
 	ons := make([]bool, len(p.endpoints))
 	oks := make([]bool, len(p.endpoints))
 	var wg sync.WaitGroup
