@@ -24,7 +24,7 @@ type sourceHead struct {
 
 // watchSource polls one source chain's head every source_poll until ctx ends. A head that does
 // not extend the one seen before is a reorg: the verdicts of that chain's messages are dropped
-// and a cycle runs at once, and again at the next settlePolls polls: a reorg is seen while it
+// and a cycle runs at once, and again at each poll for settleFor: a reorg is seen while it
 // happens (the head steps back before the new branch grows), and the filters see it a moment
 // after the chain does.
 func (r *Revalidator) watchSource(ctx context.Context, s Source) {
@@ -49,7 +49,7 @@ func (r *Revalidator) watchSource(ctx context.Context, s Source) {
 		err := c.CallContext(hctx, &h, "eth_getBlockByNumber", "latest", false)
 		switch {
 		case err == nil && last.Hash != (common.Hash{}) && h.Hash != last.Hash && r.reorged(hctx, c, last, h):
-			settle = settlePolls
+			settle = int(settleFor/r.cfg.SourcePoll.D()) + 1
 			r.sourceReorged(s.ChainID, uint64(h.Number), true)
 		case settle > 0:
 			settle--
@@ -79,8 +79,9 @@ func (r *Revalidator) reorged(ctx context.Context, c *rpc.Client, last, h source
 	return then.Hash != last.Hash
 }
 
-// settlePolls is how many source polls after a reorg check its messages again.
-const settlePolls = 8
+// settleFor is how long after a reorg its chain's messages are checked again at every poll: the
+// filters see a reorg a moment after the chain does.
+const settleFor = 2 * time.Second
 
 // sourceReorged drops what was known of the chain's messages and asks the run loop for a cycle.
 func (r *Revalidator) sourceReorged(chainID, newHead uint64, first bool) {
