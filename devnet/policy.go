@@ -101,7 +101,8 @@ func (c *Chain) RemoveTxs(hashes []common.Hash) int {
 	return removed
 }
 
-// policyHooks calls the chain's pool policy, if it has one, around block production.
+// beforeBuild, committed and reorged call the chain's pool policy, if it has one, around block
+// production.
 func (c *Chain) beforeBuild() {
 	if c.send != nil && c.send.policy != nil {
 		c.send.policy.BeforeBuild()

@@ -6,7 +6,6 @@ package ingress_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,30 +23,6 @@ import (
 	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/rpctest"
 )
-
-// bigBatchAnswer is a sentry's answer to a batch of n eth_getBlockByNumber calls (ids 0..n-1),
-// each result about size bytes: n=100, size=1700 is the ≈178 KB of the issue's attack.
-func bigBatchAnswer(n, size int) []byte {
-	var b bytes.Buffer
-	b.WriteByte('[')
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"jsonrpc":"2.0","id":%d,"result":{"number":"0x1","extraData":"0x%s"}}`, i, strings.Repeat("ab", size/2))
-	}
-	b.WriteByte(']')
-	return b.Bytes()
-}
-
-func bigBatchRequest(n int) string {
-	var calls []string
-	for i := range n {
-		calls = append(calls, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_getBlockByNumber","params":["latest",true]}`, i))
-	}
-	body := "[" + strings.Join(calls, ",") + "]"
-	return fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-}
 
 // liveBytes is the memory the Go runtime holds for live objects and goroutine stacks, after a
 // collection: what a held answer, buffer or connection costs, without the garbage.
@@ -94,14 +69,14 @@ func TestClientsThatNeverReadCannotGrowMemory(t *testing.T) {
 
 func neverRead(t *testing.T, resultSize int) {
 	const conns, calls = 1000, 100
-	answer := bigBatchAnswer(calls, resultSize)
+	answer := rpctest.BlockBatchAnswer(calls, resultSize)
 	sentry := rpctest.NewRaw(t, func([]byte) []byte { return answer })
 	sentry.KeepBodies(false)
 	reg := prometheus.NewRegistry()
 	r := newRig(t, rigOptions{sentry: sentry, metrics: reg})
 	cfg := ingress.DefaultConfig()
 	addr := strings.TrimPrefix(r.gw.URL(), "http://")
-	req := []byte(bigBatchRequest(calls))
+	req := []byte(rpctest.BlockBatchRequest(calls))
 
 	// The baseline includes what the first request warms up (pools, the sentry's connections).
 	if st, out := post(t, r.gw.URL(), strings.SplitN(string(req), "\r\n\r\n", 2)[1]); st != 200 || len(out) < len(answer)/2 {
@@ -275,7 +250,7 @@ func TestPipelinedRequestsAreBounded(t *testing.T) {
 // answer's budget for write_timeout (30 s), so a few addresses could keep large reads refused for
 // everyone. It is now cut off once it takes no 32 KiB of its answer for write_stall_timeout.
 func TestAClientThatStopsReadingIsCutOff(t *testing.T) {
-	answer := bigBatchAnswer(100, 20000) // ≈2 MB: far more than the kernel buffers
+	answer := rpctest.BlockBatchAnswer(100, 20000) // ≈2 MB: far more than the kernel buffers
 	sentry := rpctest.NewRaw(t, func([]byte) []byte { return answer })
 	sentry.KeepBodies(false)
 	reg := prometheus.NewRegistry()
@@ -284,7 +259,7 @@ func TestAClientThatStopsReadingIsCutOff(t *testing.T) {
 	}})
 	c := dialFrom(t, "127.0.0.20", strings.TrimPrefix(r.gw.URL(), "http://"))
 	defer c.Close()
-	if _, err := c.Write([]byte(bigBatchRequest(100))); err != nil {
+	if _, err := c.Write([]byte(rpctest.BlockBatchRequest(100))); err != nil {
 		t.Fatal(err)
 	}
 	held := func() float64 { return counter(t, reg, "interopgate_gateway_unread_answer_bytes", nil) }

@@ -328,14 +328,7 @@ func TestFeedTxsAreTracked(t *testing.T) {
 	mem := store.NewMemory(store.MemoryConfig{})
 	g := newRig(t, mem.Feed, nil)
 	e := g.emit("feed")
-	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[1], 0, e.Keys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tx.MarshalBinary()
-	if err := mem.Feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
-		t.Fatal(err)
-	}
+	tx := g.announce(mem.Feed, 1, e)
 	g.cycle()
 	if !g.r.Tracked(tx.Hash()) {
 		t.Fatal("a tx from the feed is not tracked")
@@ -408,14 +401,7 @@ func TestAMinedTxIsNeverReportedInvalid(t *testing.T) {
 	mem := store.NewMemory(store.MemoryConfig{})
 	g := newRig(t, mem.Feed, nil)
 	e := g.emit("mined before a pool read")
-	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[1], 0, e.Keys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tx.MarshalBinary()
-	if err := mem.Feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
-		t.Fatal(err)
-	}
+	tx := g.announce(mem.Feed, 1, e)
 	if err := g.net.Chain(902).Client().SendTransaction(g.ctx, tx); err != nil {
 		t.Fatal(err)
 	}
@@ -470,14 +456,7 @@ func TestAFeedTxTheNodeNeverTookIsSentThere(t *testing.T) {
 	mem := store.NewMemory(store.MemoryConfig{})
 	g := newRig(t, mem.Feed, nil)
 	e := g.emit("never reached the sequencer")
-	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[1], 0, e.Keys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tx.MarshalBinary()
-	if err := mem.Feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
-		t.Fatal(err)
-	}
+	tx := g.announce(mem.Feed, 1, e)
 	g.cycle()
 	if g.net.Chain(902).InPool(tx.Hash()) {
 		t.Fatal("sent before it had been missing for a while")
@@ -493,4 +472,19 @@ func TestAFeedTxTheNodeNeverTookIsSentThere(t *testing.T) {
 	if g.r.Stats().Restored != 1 {
 		t.Fatalf("restored %d", g.r.Stats().Restored)
 	}
+}
+
+// announce signs a tx of account executing e and publishes it on feed as the gateway does for a
+// tx it forwarded, without sending it to the node.
+func (g *rig) announce(feed store.Feed, account int, e devnet.Emitted) *types.Transaction {
+	g.t.Helper()
+	tx, err := g.net.Chain(902).ExecutingTx(g.ctx, g.net.Accounts[account], 0, e.Keys())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	raw, _ := tx.MarshalBinary()
+	if err := feed.Publish(g.ctx, store.FeedEntry{Hash: tx.Hash().Hex(), Raw: raw}); err != nil {
+		g.t.Fatal(err)
+	}
+	return tx
 }

@@ -148,7 +148,8 @@ func runDevnet(c *cli.Context, st *appState) error {
 	}
 	defer stopGateways()
 	last := dn.Chains[len(dn.Chains)-1]
-	reval, err := startDevnetRevalidator(ctx, c, dn, last, revalidatorAddr, api.URL(), feeds[last.ID()], log)
+	reval, err := startDevnetRevalidator(ctx, dn, last, revalidatorAddr, api.URL(), feeds[last.ID()],
+		c.Duration("block-time"), c.String("sequencer-pool") == "geth", log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -372,24 +373,27 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 // devnetRevalidator is the running revalidator of the devnet.
 type devnetRevalidator struct {
 	url  string
+	r    *revalidator.Revalidator
 	reg  *prometheus.Registry // served at /metrics/revalidator on the devnet's metrics port
 	stop func()
 }
 
-// startDevnetRevalidator starts a revalidator beside chain's node, reading its gateway's feed
-// and asking the devnet's light filter.
-func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, feed store.Feed, log *zap.Logger) (*devnetRevalidator, error) {
+// startDevnetRevalidator starts a revalidator on addr beside chain's node, reading its gateway's
+// feed, asking the devnet's light filter and watching the other chains' heads. blockTime 0 keeps
+// the default; gethPool says the chain's pool asks no one (no lever to pull).
+func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, feed store.Feed,
+	blockTime time.Duration, gethPool bool, log *zap.Logger) (*devnetRevalidator, error) {
 	cfg := defaultRevalidatorConfig()
 	host, port, _ := net.SplitHostPort(addr)
 	cfg.RPC.Addr = host
 	cfg.RPC.Port, _ = strconv.Atoi(port)
-	if c.String("sequencer-pool") == "geth" {
-		cfg.Revalidator.ExecutionClient = revalidator.ClientOpGeth // a pool that asks no one: no lever
+	if gethPool {
+		cfg.Revalidator.ExecutionClient = revalidator.ClientOpGeth
 		cfg.Revalidator.Eviction = revalidator.EvictNone
 	}
 	cfg.Revalidator.ChainID = chain.ID()
-	if bt := c.Duration("block-time"); bt > 0 {
-		cfg.Revalidator.BlockTime = config.Duration(bt)
+	if blockTime > 0 {
+		cfg.Revalidator.BlockTime = config.Duration(blockTime)
 	}
 	cfg.Node.URL = chain.RPCURL()
 	cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: filterURL}}
@@ -418,7 +422,7 @@ func startDevnetRevalidator(ctx context.Context, c *cli.Context, dn *devnet.Devn
 		defer close(done)
 		parts.r.Run(rctx)
 	}()
-	return &devnetRevalidator{url: parts.srv.URL(), reg: reg, stop: func() {
+	return &devnetRevalidator{url: parts.srv.URL(), r: parts.r, reg: reg, stop: func() {
 		cancel()
 		<-done
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/filterapi"
 	"github.com/interopgate/interopgate/ingress"
-	"github.com/interopgate/interopgate/internal/config"
 	"github.com/interopgate/interopgate/loadtest"
 	"github.com/interopgate/interopgate/revalidator"
 	"github.com/interopgate/interopgate/supervisorclient/light"
@@ -255,43 +253,16 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 	})
 	d := &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}
 	if withReth {
-		rcfg := defaultRevalidatorConfig()
-		rcfg.Revalidator.ChainID = 902
-		rcfg.Revalidator.BlockTime = config.Duration(time.Second)
-		rcfg.Node.URL = dn.Chain(902).RPCURL()
-		rcfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: api.URL()}}
-		rcfg.Interop.Chains = []uint64{901, 902}
-		rcfg.Sources = []sourceConfig{{ChainID: 901, URL: dn.Chain(901).RPCURL()}}
-		host, port, _ := net.SplitHostPort(revalidatorAddr)
-		rcfg.RPC.Addr = host
-		rcfg.RPC.Port, _ = strconv.Atoi(port)
-		rparts, err := buildRevalidator(ctx, rcfg, log.Named("revalidator"), prometheus.NewRegistry(), parts.stores.Feed)
+		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorAddr, api.URL(), parts.stores.Feed, time.Second, false, log)
 		if err != nil {
 			stop()
 			return nil, nil, err
 		}
-		if err := rparts.srv.Start(revalidatorAddr); err != nil {
-			rparts.close()
-			stop()
-			return nil, nil, err
-		}
-		rctx, rcancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go rparts.watcher.Run(rctx)
-		go func() {
-			defer close(done)
-			rparts.r.Run(rctx)
-		}()
 		stops = append(stops, func() {
-			model.Close()
-			rcancel()
-			<-done
-			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer scancel()
-			_ = rparts.srv.Shutdown(sctx)
-			rparts.close()
+			model.Close() // before the revalidator's server stops: its failsafe poll holds a connection
+			rv.stop()
 		})
-		d.reval = rparts.r
+		d.reval = rv.r
 	}
 	return d, stop, nil
 }

@@ -32,21 +32,13 @@ func BenchmarkUnreadClientsResidentMemory(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("INTEROPGATE_BENCH_RESULT_BYTES")); err == nil {
 		size = v
 	}
-	var answer bytes.Buffer
-	answer.WriteByte('[')
-	for i := range calls {
-		if i > 0 {
-			answer.WriteByte(',')
-		}
-		fmt.Fprintf(&answer, `{"jsonrpc":"2.0","id":%d,"result":{"number":"0x1","extraData":"0x%s"}}`, i, strings.Repeat("ab", size/2))
-	}
-	answer.WriteByte(']')
+	answer := rpctest.BlockBatchAnswer(calls, size)
 	var batches atomic.Int64 // the attack's requests that reached the sentry (health checks are single calls)
 	sentry := rpctest.NewRaw(b, func(body []byte) []byte {
 		if bytes.HasPrefix(body, []byte("[")) {
 			batches.Add(1)
 		}
-		return answer.Bytes()
+		return answer
 	})
 	sentry.KeepBodies(false)
 	filter := rpctest.New(b, func(string, json.RawMessage) (any, *rpctest.Error) { return false, nil })
@@ -65,12 +57,7 @@ url = %q
 [interop]
 chains = [901, 902]
 `, sentry.URL, filter.URL))
-	var reqCalls []string
-	for i := range calls {
-		reqCalls = append(reqCalls, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_getBlockByNumber","params":["latest",true]}`, i))
-	}
-	body := "[" + strings.Join(reqCalls, ",") + "]"
-	req := []byte(fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	req := []byte(rpctest.BlockBatchRequest(calls))
 
 	for b.Loop() {
 		gw := startChild(b, gatewayListening, "gateway", "--metrics.enabled=false", "--log.level", "warn", "--config", cfg)
