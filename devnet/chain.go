@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type ChainConfig struct {
 	// PoolPolicy, when set, builds the rules the chain's pool follows besides geth's own (see
 	// PoolPolicy; opreth.New builds op-reth's). It is called once the chain runs.
 	PoolPolicy func(*Chain) (PoolPolicy, error)
+	// AdminAPI serves the admin namespace over HTTP (geth's `--http.api admin`), with
+	// admin_clearTxpool as reth has it: every tx out of the pool, their count answered.
+	AdminAPI bool
 }
 
 // Chain is one running geth chain. Its methods are safe for concurrent use; block production
@@ -81,12 +85,16 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 	if cfg.GenesisTime == 0 {
 		cfg.GenesisTime = uint64(time.Now().Unix())
 	}
+	modules := httpModules
+	if cfg.AdminAPI {
+		modules = append(slices.Clone(httpModules), "admin")
+	}
 	nodeConf := node.Config{
 		Name:             fmt.Sprintf("devnet-%d", cfg.ChainID),
 		DataDir:          "", // in memory
 		HTTPHost:         cfg.HTTPHost,
 		HTTPPort:         cfg.HTTPPort,
-		HTTPModules:      httpModules,
+		HTTPModules:      modules,
 		HTTPVirtualHosts: []string{"*"},
 		HTTPCors:         []string{"*"},
 		P2P:              p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
@@ -129,6 +137,10 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		send = &sendAPI{} // registered after geth's eth API, so its method replaces geth's
 		stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: send}})
 	}
+	admin := &adminAPI{}
+	if cfg.AdminAPI {
+		stack.RegisterAPIs([]rpc.API{{Namespace: "admin", Service: admin}})
+	}
 	if err := stack.Start(); err != nil {
 		stack.Close()
 		return nil, fmt.Errorf("devnet chain %d: starting node: %w", cfg.ChainID, err)
@@ -141,6 +153,7 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		blockTime: cfg.BlockTime, step: max(uint64(cfg.BlockTime/time.Second), 1),
 		stop: make(chan struct{}), done: make(chan struct{}), send: send,
 	}
+	admin.chain = c
 	if send != nil {
 		send.chain = c
 		if err := c.startPolicy(cfg.PoolPolicy); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +40,8 @@ type Config struct {
 	ExpiryWindow uint64
 	// PoolPolicies gives chains, by chain ID, pool rules besides geth's own (ChainConfig.PoolPolicy).
 	PoolPolicies map[uint64]func(*Chain) (PoolPolicy, error)
+	// AdminAPI lists the chains that serve the admin namespace over HTTP (ChainConfig.AdminAPI).
+	AdminAPI []uint64
 }
 
 // Account is a funded account with a known key.
@@ -107,7 +110,7 @@ func Start(cfg Config, log *zap.Logger) (*Devnet, error) {
 			return nil, fmt.Errorf("devnet: chain ID %d twice", id)
 		}
 		seen[id] = true
-		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, GenesisTime: cfg.GenesisTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc, PoolPolicy: cfg.PoolPolicies[id]}, log)
+		c, err := StartChain(ChainConfig{ChainID: id, BlockTime: cfg.BlockTime, GenesisTime: cfg.GenesisTime, HTTPHost: cfg.HTTPHost, HTTPPort: port, Alloc: alloc, PoolPolicy: cfg.PoolPolicies[id], AdminAPI: slices.Contains(cfg.AdminAPI, id)}, log)
 		if err != nil {
 			d.Close()
 			return nil, err

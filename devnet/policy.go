@@ -130,3 +130,35 @@ func (c *Chain) startPolicy(build func(*Chain) (PoolPolicy, error)) error {
 	c.send.policy = p
 	return nil
 }
+
+// TxpoolClearer is a pool policy that keeps its own record of the pool's txs: on
+// admin_clearTxpool it empties the pool with Chain.ClearPool and forgets them.
+type TxpoolClearer interface {
+	ClearTxpool() uint64
+}
+
+// adminAPI is what a chain with AdminAPI adds to geth's admin namespace.
+type adminAPI struct{ chain *Chain }
+
+// ClearTxpool is reth's admin_clearTxpool: every tx, pending and queued, out of the pool; the
+// answer is how many there were.
+func (a *adminAPI) ClearTxpool() (uint64, error) {
+	if a.chain == nil {
+		return 0, errors.New("the chain is not ready")
+	}
+	if s := a.chain.send; s != nil {
+		if c, ok := s.policy.(TxpoolClearer); ok {
+			return c.ClearTxpool(), nil
+		}
+	}
+	return uint64(a.chain.ClearPool()), nil
+}
+
+// ClearPool empties the pool and returns how many txs it held.
+func (c *Chain) ClearPool() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.PoolTxs())
+	c.eth.TxPool().Clear()
+	return n
+}

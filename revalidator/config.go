@@ -38,7 +38,7 @@ type Config struct {
 
 	// What the node's pool does with what the revalidator finds (docs/revalidator.md, "op-reth").
 	ExecutionClient string          `toml:"execution_client" comment:"the sequencer's execution client: op-reth or op-geth; sets the defaults of eviction"`
-	Eviction        string          `toml:"eviction" comment:"how a tx found invalid leaves the node's pool: failsafe-pulse (answer admin_getFailsafeEnabled true until the node evicted it: op-reth drops every interop tx at its next block, restore brings the valid ones back) or none (op-geth drops it at its own re-check); empty = by execution_client"`
+	Eviction        string          `toml:"eviction" comment:"how a tx found invalid leaves the node's pool: failsafe-pulse (answer admin_getFailsafeEnabled true until the node evicted it: op-reth drops every interop tx at its next block, restore brings the valid ones back), clear-txpool (admin_clearTxpool at once, then every other tx sent back: needs the node's admin namespace; a pulse when the call fails) or none (op-geth drops it at its own re-check); empty = by execution_client"`
 	PulseMax        config.Duration `toml:"pulse_max" comment:"longest failsafe pulse, whether or not the node evicted the tx"`
 	Restore         bool            `toml:"restore" comment:"send back to the node the interop txs it dropped without mining them (a failsafe episode, a reorg of its chain, a pulse) while they are still valid and their nonce unused"`
 	RestorePerCycle int             `toml:"restore_per_cycle" comment:"txs sent back per cycle, at most"`
@@ -52,6 +52,7 @@ const (
 	ClientOpGeth = "op-geth"
 
 	EvictFailsafePulse = "failsafe-pulse"
+	EvictClearTxpool   = "clear-txpool"
 	EvictNone          = "none"
 )
 
@@ -109,12 +110,12 @@ func (c *Config) Check() error {
 		return fmt.Errorf("execution_client %q: want %s or %s", c.ExecutionClient, ClientOpReth, ClientOpGeth)
 	}
 	switch c.Eviction {
-	case "", EvictFailsafePulse, EvictNone:
+	case "", EvictFailsafePulse, EvictClearTxpool, EvictNone:
 	default:
-		return fmt.Errorf("eviction %q: want %s or %s (or empty: by execution_client)", c.Eviction, EvictFailsafePulse, EvictNone)
+		return fmt.Errorf("eviction %q: want %s, %s or %s (or empty: by execution_client)", c.Eviction, EvictFailsafePulse, EvictClearTxpool, EvictNone)
 	}
-	if c.eviction() == EvictFailsafePulse && c.PulseMax <= 0 {
-		return errors.New("pulse_max must be positive with eviction failsafe-pulse")
+	if e := c.eviction(); (e == EvictFailsafePulse || e == EvictClearTxpool) && c.PulseMax <= 0 {
+		return errors.New("pulse_max must be positive with eviction failsafe-pulse or clear-txpool (its fallback)")
 	}
 	if c.Restore && (c.RestorePerCycle <= 0 || c.RestoreMax <= 0 || c.RestoreTTL <= 0) {
 		return errors.New("restore_per_cycle, restore_max and restore_ttl must be positive with restore on")

@@ -2,6 +2,8 @@ package revalidator
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +19,8 @@ import (
 // found invalid by a cycle stays buildable unless something makes the node drop it; and op-reth
 // drops every interop tx on a failsafe episode or a reorg of its chain. The two levers here use
 // only what op-reth offers: the failsafe flag it reads from this revalidator every second (a
-// pulse makes it leave interop txs out of its next block and evict them all), and
+// pulse makes it leave interop txs out of its next block and evict them all), admin_clearTxpool
+// where its admin namespace is open (the whole pool out at once, the rest sent back), and
 // eth_sendRawTransaction (restore sends the still-valid ones back).
 
 // pulse is a failsafe answered to the node until it evicted the txs that started it.
@@ -37,12 +40,92 @@ func (r *Revalidator) NodeFailsafe() bool {
 	return r.pulse != nil
 }
 
+// evict makes the node drop the txs a cycle found invalid while in its pool, with the
+// configured lever.
+func (r *Revalidator) evict(ctx context.Context, hashes []common.Hash, now time.Time) {
+	if len(hashes) == 0 {
+		return
+	}
+	switch r.cfg.eviction() {
+	case EvictClearTxpool:
+		err := r.clearPool(ctx, hashes)
+		if err == nil {
+			return
+		}
+		r.metrics.cleared(false, 0, 0)
+		r.log.Warn("clear-txpool: admin_clearTxpool failed: a failsafe pulse instead", zap.Error(err))
+	case EvictFailsafePulse:
+	default:
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.startPulse(hashes, now)
+}
+
+// clearPoolBatch is how many txs one eth_sendRawTransaction batch sends back after a clear
+// (geth's default limit on calls per batch is 1,000).
+const clearPoolBatch = 500
+
+// clearPool is the clear-txpool lever: the node's pool read, emptied with admin_clearTxpool,
+// and every tx but the invalid ones sent back in sender and nonce order, so the next block is
+// built without them and nothing else is lost. Txs that reach the node between the read and
+// the clear are lost to it (the gateway's feed txs among them are restored after
+// feedRestoreAfter); a block built before they are back is built from what is back.
+func (r *Revalidator) clearPool(ctx context.Context, invalid []common.Hash) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.CycleTimeout.D())
+	defer cancel()
+	start := time.Now()
+	all, err := r.node.content(ctx)
+	if err != nil {
+		return fmt.Errorf("txpool_content: %w", err)
+	}
+	removed, err := r.node.clearTxpool(ctx)
+	if err != nil {
+		return err
+	}
+	drop := make(map[common.Hash]bool, len(invalid))
+	for _, h := range invalid {
+		drop[h] = true
+	}
+	var back [][]byte
+	for _, tx := range all {
+		if drop[tx.Hash()] {
+			continue
+		}
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			continue
+		}
+		back = append(back, raw)
+	}
+	taken, refused := 0, 0
+	for chunk := range slices.Chunk(back, clearPoolBatch) {
+		errs, err := r.node.send(ctx, chunk)
+		if err != nil {
+			refused += len(chunk)
+			r.log.Warn("clear-txpool: sending txs back", zap.Int("txs", len(chunk)), zap.Error(err))
+			continue
+		}
+		for _, e := range errs {
+			if e == nil {
+				taken++
+			} else {
+				refused++
+				r.log.Debug("clear-txpool: a tx was not taken back", zap.Error(e))
+			}
+		}
+	}
+	r.metrics.cleared(true, taken, refused)
+	r.log.Warn("clear-txpool: the node's pool cleared to evict invalid interop txs, the rest sent back",
+		zap.Int("invalid", len(invalid)), zap.Uint64("removed", removed), zap.Int("sent_back", taken), zap.Int("refused", refused),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
+
 // startPulse turns a pulse on (or extends it) for txs found invalid while in the node's pool.
 // r.mu is held.
 func (r *Revalidator) startPulse(hashes []common.Hash, now time.Time) {
-	if r.cfg.eviction() != EvictFailsafePulse || len(hashes) == 0 {
-		return
-	}
 	if r.pulse == nil {
 		r.pulse = &pulse{started: now, txs: map[common.Hash]bool{}}
 		r.metrics.pulse(true)

@@ -22,6 +22,8 @@ type Metrics struct {
 	pulseOn       prometheus.Gauge
 	pulses        prometheus.Counter
 	restores      *prometheus.CounterVec
+	clears        *prometheus.CounterVec
+	clearResent   *prometheus.CounterVec
 }
 
 // NewMetrics registers the revalidator's metrics on reg.
@@ -57,8 +59,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failsafe pulses started to make the node evict interop txs found invalid."}),
 		restores: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "restored_total",
 			Help: "Interop txs the node dropped unmined, by what became of them: sent (back in the node's pool), nonce_used (mined or replaced: not sent), expired (held past restore_ttl), full (not held: restore_max)."}, []string{"outcome"}),
+		clears: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "pool_clears_total",
+			Help: "admin_clearTxpool calls made to evict interop txs found invalid (eviction clear-txpool), by outcome (ok; failed: a failsafe pulse instead)."}, []string{"outcome"}),
+		clearResent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "pool_clear_resent_total",
+			Help: "Txs sent back to the node after an admin_clearTxpool, by outcome (taken, refused)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.pulseOn, m.pulses, m.restores, m.ready, m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
+	reg.MustRegister(m.clears, m.clearResent, m.pulseOn, m.pulses, m.restores, m.ready, m.tracked, m.messages, m.cycles, m.cycleDuration, m.cycleChecks, m.cycleRequests, m.lookups,
 		m.invalidFound, m.failsafe, m.untracked)
 	return m
 }
@@ -73,6 +79,19 @@ func (m *Metrics) pulse(on bool) {
 	} else {
 		m.pulseOn.Set(0)
 	}
+}
+
+func (m *Metrics) cleared(ok bool, taken, refused int) {
+	if m == nil {
+		return
+	}
+	if !ok {
+		m.clears.WithLabelValues("failed").Inc()
+		return
+	}
+	m.clears.WithLabelValues("ok").Inc()
+	m.clearResent.WithLabelValues("taken").Add(float64(taken))
+	m.clearResent.WithLabelValues("refused").Add(float64(refused))
 }
 
 func (m *Metrics) restored(outcome string, n int) {

@@ -8,6 +8,7 @@ package revalidator
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -30,7 +31,8 @@ type rethRig struct {
 }
 
 // newRethRig starts the devnet with chain 902's pool modelled as op-reth (failsafe polled every
-// 100 ms), and the revalidator running as its only interop endpoint.
+// 100 ms; with eviction clear-txpool, op-reth's own 1 s, and its admin namespace open), and the
+// revalidator running as its only interop endpoint.
 func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // the revalidator's address, for the model's config
@@ -39,14 +41,23 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	rcfg := DefaultConfig()
+	if mutate != nil {
+		mutate(&rcfg)
+	}
 	mcfg := opreth.DefaultConfig()
 	mcfg.Endpoints = []string{"http://" + addr}
-	mcfg.FailsafePoll = 100 * time.Millisecond
+	netCfg := devnet.Config{Accounts: 120}
+	if rcfg.eviction() == EvictClearTxpool {
+		netCfg.AdminAPI = []uint64{902}
+	} else {
+		mcfg.FailsafePoll = 100 * time.Millisecond
+	}
 	build, model, err := opreth.New(mcfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	netCfg := devnet.Config{Accounts: 120, PoolPolicies: map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}}
+	netCfg.PoolPolicies = map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}
 	g := newRigOn(t, netCfg, addr, Deps{}, func(c *Config) {
 		c.HeadPoll = config.Duration(50 * time.Millisecond)
 		c.PoolPoll = config.Duration(50 * time.Millisecond)
@@ -93,11 +104,14 @@ func (g *rethRig) mined(tx *types.Transaction) bool {
 	return err == nil && r != nil
 }
 
-// A valid tx whose initiating block is then reorged away on chain 901, among 100 valid ones: with
-// the failsafe pulse the model leaves it out of 902's next block and evicts it; the valid txs
-// it evicted with it come back and are mined. Without a lever the model mines it.
+// A valid tx whose initiating block is then reorged away on chain 901, among 100 valid ones:
+//   - failsafe-pulse: the model leaves it out of 902's next block and evicts it; the valid txs
+//     it evicted with it come back and are mined;
+//   - clear-txpool: it is out of the pool before the next block, with op-reth's own 1 s failsafe
+//     poll; everything else (the valid interop txs, a plain tx, a queued one) stays;
+//   - none: the model mines it.
 func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
-	for _, lever := range []string{EvictFailsafePulse, EvictNone} {
+	for _, lever := range []string{EvictFailsafePulse, EvictClearTxpool, EvictNone} {
 		t.Run(lever, func(t *testing.T) {
 			g := newRethRig(t, func(c *Config) { c.Eviction = lever })
 			c901, c902 := g.net.Chain(901), g.net.Chain(902)
@@ -123,6 +137,9 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 			if t.Failed() {
 				return
 			}
+			// Not interop: a tx that can be mined now, and one queued behind a nonce gap.
+			plain := g.sendPlain(111, 0)
+			queued := g.sendPlain(112, 1)
 			doomed := g.send(110, gone.Keys())
 			// The message's block and the empty one 902's commit made on 901 are replaced; 902
 			// makes an empty block too: the first after the reorg.
@@ -130,44 +147,81 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 			if err := c901.Reorg(2); err != nil {
 				t.Fatal(err)
 			}
-			if lever == EvictNone {
+			switch lever {
+			case EvictNone:
 				c902.Commit()
 				if !g.mined(doomed) {
 					t.Fatal("without a lever the model did not mine the invalid tx (the test proves nothing)")
 				}
 				return
-			}
-			rpctest.WaitFor(t, "the model's gate on (the pulse)", 10*time.Second, g.model.Gate)
-			gateAt := time.Now()
-			c902.Commit() // the second block after the reorg
-			if g.mined(doomed) || c902.InPool(doomed.Hash()) {
-				t.Fatal("the tx made invalid by the reorg is in the second block after it, or still in the pool")
-			}
-			rpctest.WaitFor(t, "every valid tx back in the pool", 10*time.Second, func() bool {
-				for _, tx := range txs {
-					if !c902.InPool(tx.Hash()) {
-						return false
+			case EvictClearTxpool:
+				rpctest.WaitFor(t, "the invalid tx out of the pool", 10*time.Second, func() bool { return !c902.InPool(doomed.Hash()) })
+				outAt := time.Now()
+				rpctest.WaitFor(t, "every other tx back in the pool", 10*time.Second, func() bool {
+					for _, tx := range append([]*types.Transaction{plain, queued}, txs...) {
+						if !c902.InPool(tx.Hash()) {
+							return false
+						}
 					}
+					return true
+				})
+				t.Logf("source reorg → the invalid tx out of the pool: %v, no block in between; every other tx back %v later",
+					outAt.Sub(reorgAt).Round(time.Millisecond), time.Since(outAt).Round(time.Millisecond))
+				c902.Commit()
+			default:
+				rpctest.WaitFor(t, "the model's gate on (the pulse)", 10*time.Second, g.model.Gate)
+				gateAt := time.Now()
+				c902.Commit() // the second block after the reorg
+				if g.mined(doomed) || c902.InPool(doomed.Hash()) {
+					t.Fatal("the tx made invalid by the reorg is in the second block after it, or still in the pool")
 				}
-				return !g.model.Gate()
-			})
-			restoredAt := time.Now()
-			c902.Commit()
-			for _, tx := range txs {
-				if !g.mined(tx) {
-					t.Fatalf("valid tx %s not mined after its restoration", tx.Hash())
+				rpctest.WaitFor(t, "every valid tx back in the pool", 10*time.Second, func() bool {
+					for _, tx := range txs {
+						if !c902.InPool(tx.Hash()) {
+							return false
+						}
+					}
+					return !g.model.Gate()
+				})
+				restoredAt := time.Now()
+				c902.Commit()
+				t.Logf("source reorg → the node's gate on (pulse seen): %v; eviction at the next block (the 2nd after the reorg); gate on → %d valid txs back in the pool: %v; mined in the block after",
+					gateAt.Sub(reorgAt).Round(time.Millisecond), len(txs), restoredAt.Sub(gateAt).Round(time.Millisecond))
+				if n := g.r.Stats().Restored; n < int64(len(txs)) {
+					t.Fatalf("restored %d txs, want %d", n, len(txs))
 				}
 			}
-			t.Logf("source reorg → the node's gate on (pulse seen): %v; eviction at the next block (the 2nd after the reorg); gate on → %d valid txs back in the pool: %v; mined in the block after",
-				gateAt.Sub(reorgAt).Round(time.Millisecond), len(txs), restoredAt.Sub(gateAt).Round(time.Millisecond))
+			for _, tx := range append(txs, plain) {
+				if !g.mined(tx) {
+					t.Fatalf("valid tx %s not mined after the eviction", tx.Hash())
+				}
+			}
 			if g.mined(doomed) {
 				t.Fatal("the invalid tx was mined")
 			}
-			if n := g.r.Stats().Restored; n < int64(len(txs)) {
-				t.Fatalf("restored %d txs, want %d", n, len(txs))
-			}
 		})
 	}
+}
+
+// sendPlain sends a transfer (no interop) from account with its nonce plus gap.
+func (g *rethRig) sendPlain(account int, gap uint64) *types.Transaction {
+	g.t.Helper()
+	c := g.net.Chain(902)
+	a := g.net.Accounts[account]
+	nonce, err := c.Client().PendingNonceAt(g.ctx, a.Address)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	to := common.Address{0x42}
+	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: new(big.Int).SetUint64(c.ID()), Nonce: nonce + gap, GasTipCap: big.NewInt(1),
+		GasFeeCap: big.NewInt(1e12), Gas: 21_000, To: &to}), types.LatestSignerForChainID(new(big.Int).SetUint64(c.ID())), a.Key)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if err := c.Client().SendTransaction(g.ctx, tx); err != nil {
+		g.t.Fatal(err)
+	}
+	return tx
 }
 
 // The upstream failsafe on for a while, then off: the model evicts every interop tx at its next

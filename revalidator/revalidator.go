@@ -300,7 +300,6 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 	r.mu.Unlock()
 	r.stats.cycles.Add(1)
 	if r.FailsafeEnabled() {
-		r.evaluate(exec, start)
 		r.metrics.cycle("failsafe", r.now().Sub(start), 0)
 		return
 	}
@@ -323,7 +322,9 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 		r.noteUpstream(verdicts)
 		r.record(msgs, verdicts, r.now())
 	}
-	r.evaluate(exec, start)
+	evict, fresh := r.evaluate(exec, start)
+	r.evict(ctx, evict, r.now()) // first: the next block may be close
+	r.publish(fresh)
 	r.restore(ctx, exec, r.now())
 	r.metrics.cycle("ok", r.now().Sub(start), len(msgs))
 	r.metrics.setReady(r.cycleReady())
@@ -397,12 +398,13 @@ func (r *Revalidator) record(msgs []accesslist.Message, verdicts []sc.Verdict, n
 }
 
 // evaluate decides every tracked interop tx for exec from the table, and publishes the invalid
-// ones; a tx found valid again leaves the invalid set.
-func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
+// ones; a tx found valid again leaves the invalid set. It returns the newly invalid ones in the
+// node's pool, to evict, and every newly invalid one, to publish.
+func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) (inPool []common.Hash, fresh []Invalid) {
 	if r.failsafeOn.Load() {
 		// A failsafe is not a verdict on any tx: it has its own gauge and alert, and the builder's
 		// checks answer it. The list keeps what it had.
-		return
+		return nil, nil
 	}
 	found := map[common.Hash]Invalid{}
 	for _, t := range r.txs.interopTxs() {
@@ -424,8 +426,6 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
 		}
 	}
 	r.mu.Lock()
-	var fresh []Invalid
-	var inPool []common.Hash
 	for h, inv := range found {
 		if old, ok := r.invalid[h]; ok {
 			inv.FoundAt = old.FoundAt
@@ -437,7 +437,6 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
 		}
 		found[h] = inv
 	}
-	r.startPulse(inPool, now)
 	// What is no longer tracked (mined, replaced, evicted) stays listed until the bound.
 	for h, inv := range r.invalid {
 		if _, ok := found[h]; !ok && r.txs.get(h) == nil && len(found) < r.cfg.MaxInvalid {
@@ -446,6 +445,11 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) {
 	}
 	r.invalid = found
 	r.mu.Unlock()
+	return inPool, fresh
+}
+
+// publish logs, counts and publishes txs newly found invalid.
+func (r *Revalidator) publish(fresh []Invalid) {
 	hashes := make([]string, len(fresh))
 	for i, inv := range fresh {
 		hashes[i] = inv.Hash.Hex()

@@ -1,10 +1,12 @@
 package revalidator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -82,6 +84,45 @@ func (n *node) pending(ctx context.Context, now time.Time) ([]*tracked, error) {
 		}
 	}
 	return out, nil
+}
+
+// content reads every tx of the node's pool, pending and queued, signed, in sender and nonce
+// order: what the clear-txpool lever sends back.
+func (n *node) content(ctx context.Context) ([]*types.Transaction, error) {
+	var content map[string]map[common.Address]map[string]*types.Transaction
+	if err := n.c.CallContext(ctx, &content, "txpool_content"); err != nil {
+		return nil, err
+	}
+	type keyed struct {
+		from common.Address
+		tx   *types.Transaction
+	}
+	var all []keyed
+	for _, part := range []string{"pending", "queued"} {
+		for from, byNonce := range content[part] {
+			for _, tx := range byNonce {
+				all = append(all, keyed{from, tx})
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b keyed) int {
+		if c := a.from.Cmp(b.from); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.tx.Nonce(), b.tx.Nonce())
+	})
+	out := make([]*types.Transaction, len(all))
+	for i, k := range all {
+		out[i] = k.tx
+	}
+	return out, nil
+}
+
+// clearTxpool is reth's admin_clearTxpool: every tx out of the node's pool; it answers how many.
+func (n *node) clearTxpool(ctx context.Context) (uint64, error) {
+	var removed uint64
+	err := n.c.CallContext(ctx, &removed, "admin_clearTxpool")
+	return removed, err
 }
 
 // nonces reads the senders' nonces at the latest block, in one batch.

@@ -293,6 +293,17 @@ func (p *Pool) Committed(head *types.Header) {
 	p.sweep(head)
 }
 
+// ClearTxpool is reth's admin_clearTxpool (its admin API, where `--http.api admin` opens it):
+// every tx of the pool removed, interop or not; the answer is how many.
+func (p *Pool) ClearTxpool() uint64 {
+	n := p.chain.ClearPool()
+	p.mu.Lock()
+	clear(p.txs)
+	p.leftOut = nil
+	p.mu.Unlock()
+	return uint64(n)
+}
+
 // Reorged is maintain.rs on a Reorg of its own chain: every interop tx is evicted.
 func (p *Pool) Reorged(*types.Header) { p.evictAllInterop("reorg") }
 

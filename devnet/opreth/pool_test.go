@@ -16,6 +16,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/accesslist"
@@ -92,7 +93,8 @@ func newRig(t *testing.T, endpoints int, mutate func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	r.pool = pool
-	net, err := devnet.Start(devnet.Config{Accounts: 8, PoolPolicies: map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}}, zaptest.NewLogger(t))
+	net, err := devnet.Start(devnet.Config{Accounts: 8, PoolPolicies: map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build},
+		AdminAPI: []uint64{902}}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,4 +395,38 @@ func TestOwnReorgEvictsEveryInteropTx(t *testing.T) {
 	if r.chain.InPool(tx.Hash()) || r.pool.Tracked(tx.Hash()) {
 		t.Fatal("an interop tx survived a reorg of its own chain")
 	}
+}
+
+// admin_clearTxpool (reth's admin API) empties the pool, interop txs and others, pending and
+// queued, answers how many it removed, and the model forgets the interop ones.
+func TestAdminClearTxpool(t *testing.T) {
+	r := newRig(t, 1, nil)
+	r.chain.Commit()
+	interop := r.tx(t, 0, 0, 100_000, keys())
+	plain := r.tx(t, 1, 0, 21_000, nil)
+	queued := r.tx(t, 2, 1, 21_000, nil)
+	for _, tx := range []*types.Transaction{interop, plain, queued} {
+		mustSend(t, r, tx)
+	}
+	c, err := rpc.Dial(r.chain.RPCURL()) // over HTTP, where the admin namespace is opened
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var n uint64
+	if err := c.Call(&n, "admin_clearTxpool"); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("admin_clearTxpool answered %d, want 3", n)
+	}
+	for _, tx := range []*types.Transaction{interop, plain, queued} {
+		if r.chain.InPool(tx.Hash()) {
+			t.Fatalf("tx %s survived admin_clearTxpool", tx.Hash())
+		}
+	}
+	if r.pool.Tracked(interop.Hash()) {
+		t.Fatal("the model still tracks a cleared interop tx")
+	}
+	mustSend(t, r, interop) // taken again, asked again
 }
