@@ -22,6 +22,8 @@ type PartReport struct {
 	Wrong           int64            `json:"wrongOutcomes"`
 	InvalidAccepted int64            `json:"invalidAccepted"`
 	LatencyMs       Latency          `json:"latencyMs"`
+	// WrongMessages is the first message of each error code that was not the expected outcome.
+	WrongMessages map[string]string `json:"wrongMessages,omitempty"`
 }
 
 // Latency percentiles, in milliseconds, from each request's intended send time.
@@ -61,6 +63,12 @@ func partReport(name string, p *partStats) PartReport {
 	}
 	for _, s := range sortedCodes(p.statuses) {
 		r.HTTPStatus[fmt.Sprint(s)] = p.statuses[s]
+	}
+	for c, m := range p.wrongSample {
+		if r.WrongMessages == nil {
+			r.WrongMessages = map[string]string{}
+		}
+		r.WrongMessages[fmt.Sprint(c)] = m
 	}
 	return r
 }
@@ -109,6 +117,14 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.Failed() {
 		fmt.Fprintf(w, "\nWRONG OUTCOMES: %d (of which invalid txs accepted: %d)\n", r.Total.Wrong, r.Total.InvalidAccepted)
+		codes := make([]string, 0, len(r.Total.WrongMessages))
+		for c := range r.Total.WrongMessages {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		for _, c := range codes {
+			fmt.Fprintf(w, "  unexpected %s, first seen: %s\n", c, r.Total.WrongMessages[c])
+		}
 	}
 }
 

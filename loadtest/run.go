@@ -39,7 +39,8 @@ type Options struct {
 // Outcome of one request.
 type outcome struct {
 	status  int
-	code    int // JSON-RPC error code; 0 when the call had a result
+	code    int    // JSON-RPC error code; 0 when the call had a result
+	message string // the error's message
 	err     error
 	latency time.Duration
 }
@@ -52,7 +53,8 @@ type partStats struct {
 	statuses       map[int]int64
 	transport      int64
 	wrong          int64
-	invalidOK      int64 // invalid txs accepted: the worst wrong outcome
+	invalidOK      int64          // invalid txs accepted: the worst wrong outcome
+	wrongSample    map[int]string // the first message of each unexpected error code
 	hist           *hdrhistogram.Histogram
 	// perSecond holds a histogram per second of the run (by intended send time), for the plot;
 	// only the total keeps it.
@@ -61,7 +63,7 @@ type partStats struct {
 }
 
 func newPartStats() *partStats {
-	return &partStats{rejected: map[int]int64{}, statuses: map[int]int64{},
+	return &partStats{rejected: map[int]int64{}, statuses: map[int]int64{}, wrongSample: map[int]string{},
 		hist: hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)}
 }
 
@@ -100,45 +102,51 @@ func (p *partStats) record(o outcome, r Request, second int) {
 	}
 	if !ok {
 		p.wrong++
+		if _, seen := p.wrongSample[o.code]; !seen && len(p.wrongSample) < maxWrongSamples {
+			p.wrongSample[o.code] = o.message
+		}
 	}
 }
 
+// maxWrongSamples bounds the codes whose first unexpected message a report keeps.
+const maxWrongSamples = 8
+
 // classify reads one HTTP answer: the JSON-RPC error code of a single call (or of a whole-batch
 // refusal), 0 for a result or a batch of answers.
-func classify(status int, body []byte) (code int, err error) {
+func classify(status int, body []byte) (code int, message string, err error) {
+	type rpcError struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
 	var one struct {
 		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Code int `json:"code"`
-		} `json:"error"`
+		Error  *rpcError       `json:"error"`
 	}
 	if len(body) > 0 && body[0] == '[' {
 		// A batch is accepted when every call is; otherwise it counts as its first error.
 		var many []struct {
-			Error *struct {
-				Code int `json:"code"`
-			} `json:"error"`
+			Error *rpcError `json:"error"`
 		}
 		if json.Unmarshal(body, &many) != nil {
-			return 0, fmt.Errorf("HTTP %d: unreadable batch answer", status)
+			return 0, "", fmt.Errorf("HTTP %d: unreadable batch answer", status)
 		}
 		for _, m := range many {
 			if m.Error != nil {
-				return m.Error.Code, nil
+				return m.Error.Code, m.Error.Message, nil
 			}
 		}
-		return 0, nil
+		return 0, "", nil
 	}
 	if json.Unmarshal(body, &one) != nil {
-		return 0, fmt.Errorf("HTTP %d: not a JSON-RPC answer", status)
+		return 0, "", fmt.Errorf("HTTP %d: not a JSON-RPC answer", status)
 	}
 	if one.Error != nil {
-		return one.Error.Code, nil
+		return one.Error.Code, one.Error.Message, nil
 	}
 	if one.Result == nil {
-		return 0, fmt.Errorf("HTTP %d: neither result nor error", status)
+		return 0, "", fmt.Errorf("HTTP %d: neither result nor error", status)
 	}
-	return 0, nil
+	return 0, "", nil
 }
 
 // Run attacks target with s under opt and reports what happened.
@@ -280,8 +288,8 @@ func send(client *fasthttp.Client, target string, body []byte, timeout time.Dura
 	if err := client.DoTimeout(req, resp, timeout); err != nil {
 		return outcome{err: err}
 	}
-	code, err := classify(resp.StatusCode(), resp.Body())
-	return outcome{status: resp.StatusCode(), code: code, err: err}
+	code, message, err := classify(resp.StatusCode(), resp.Body())
+	return outcome{status: resp.StatusCode(), code: code, message: message, err: err}
 }
 
 // progress prints a line a second until stopped.

@@ -117,6 +117,11 @@ func (r *Revalidator) clearPool(ctx context.Context, invalid []common.Hash) erro
 		}
 	}
 	r.metrics.cleared(true, taken, refused)
+	r.stats.clears.Add(1)
+	r.stats.clearResent.Add(int64(taken))
+	r.mu.Lock()
+	r.noteRestoration(Restoration{Delay: time.Since(start)})
+	r.mu.Unlock()
 	r.log.Warn("clear-txpool: the node's pool cleared to evict invalid interop txs, the rest sent back",
 		zap.Int("invalid", len(invalid)), zap.Uint64("removed", removed), zap.Int("sent_back", taken), zap.Int("refused", refused),
 		zap.Duration("took", time.Since(start)))
@@ -174,7 +179,7 @@ func (r *Revalidator) holdDropped(gone []*tracked, now time.Time) {
 			r.metrics.restored("full", 1)
 			continue
 		}
-		t.firstSeen = now
+		t.firstSeen, t.dropHead = now, uint64(r.headSeen.Number)
 		r.dropped[t.hash] = t
 	}
 }
@@ -265,6 +270,13 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 	for i, t := range send {
 		switch e := errs[i]; {
 		case e == nil:
+			if _, held := r.dropped[t.hash]; held { // not a feed tx the node never took
+				x := Restoration{Delay: r.now().Sub(t.firstSeen)}
+				if h := uint64(r.headSeen.Number); h > t.dropHead { // not below it after a reorg of the node's chain
+					x.Blocks = h - t.dropHead
+				}
+				r.noteRestoration(x)
+			}
 			delete(r.dropped, t.hash)
 			taken++
 		case strings.Contains(e.Error(), "already known"):
@@ -297,4 +309,18 @@ func (r *Revalidator) droppedTxs() []*tracked {
 		out = append(out, t)
 	}
 	return out
+}
+
+// noteRestoration keeps a restoration for Stats, the last restoreSample. r.mu is held.
+func (r *Revalidator) noteRestoration(x Restoration) {
+	if len(r.restores) >= restoreSample {
+		r.restores = slices.Delete(r.restores, 0, 1)
+	}
+	r.restores = append(r.restores, x)
+}
+
+func (r *Revalidator) restorations() []Restoration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.restores)
 }

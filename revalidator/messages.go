@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/interopgate/interopgate/accesslist"
 	sc "github.com/interopgate/interopgate/supervisorclient"
@@ -103,16 +102,17 @@ func (t *messageTable) lastChecked(m accesslist.Message) time.Time {
 // errUnknown: a message of the list has no live verdict.
 var errUnknown = errors.New("a message is not known yet")
 
-// answer decides an access list from the table alone: a verdict, or errUnknown when any
-// message lacks a live one. Local rules (parse, dependency set, timing against exec) come
-// first, as the reference filter's content checks come after its timing ones.
-func (t *messageTable) answer(keys []common.Hash, exec accesslist.ExecContext, now time.Time) (sc.Verdict, error) {
-	msgs, err := accesslist.ParseMessages(keys)
-	if len(keys) == 0 {
+// decide is the one decision of both paths, a cycle's evaluation of a pooled tx and a check
+// served to the node, from the table alone: a verdict, or errUnknown when any message lacks a
+// live one. keys is how many inbox keys the access list had, msgs the messages they parsed to,
+// parseErr why they did not parse. Local rules (parse, dependency set, timing against exec)
+// come first, as the reference filter's content checks come after its timing ones.
+func (t *messageTable) decide(keys int, msgs []accesslist.Message, parseErr error, exec accesslist.ExecContext, now time.Time) (sc.Verdict, error) {
+	if keys == 0 {
 		return sc.Verdict{Class: sc.ClassValid, Endpoint: "revalidator"}, nil // the reference answers null
 	}
-	if err != nil {
-		return invalid(sc.CodeInvalidParams, "failed to read data: "+err.Error()), nil
+	if parseErr != nil {
+		return invalid(sc.CodeInvalidParams, "failed to read data: "+parseErr.Error()), nil
 	}
 	return t.answerMessages(msgs, exec, now)
 }

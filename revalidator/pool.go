@@ -29,7 +29,8 @@ type tracked struct {
 	seq     int // arrival order, for stable planning among equal tips
 	// fromFeed: announced by the gateway and not yet seen in the node's pool.
 	fromFeed  bool
-	firstSeen time.Time
+	firstSeen time.Time // for a dropped tx: when it left the node's pool
+	dropHead  uint64    // for a dropped tx: the node's head when it left
 	// raw is the signed tx, kept for interop txs (to send back one the node dropped).
 	raw []byte
 }

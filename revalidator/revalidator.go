@@ -64,7 +64,22 @@ type Stats struct {
 	Hits, Misses   int64 // checks served from memory / sent upstream
 	Restored       int64 // dropped interop txs sent back to the node and taken
 	SourceHeads    int64 // source chain heads read
+	PoolClears     int64 // admin_clearTxpool calls that evicted invalid txs (eviction clear-txpool)
+	ClearResent    int64 // txs sent back and taken after those clears
+	// Restorations are the last restoreSample restorations of txs the node dropped: how long
+	// (and how many of its blocks) after the drop the node took each back. With clear-txpool,
+	// one per clear: from the clear to the last tx taken back.
+	Restorations []Restoration
 }
+
+// Restoration is how long a tx the node dropped was out of its pool.
+type Restoration struct {
+	Delay  time.Duration
+	Blocks uint64 // the node's heads from the drop to the tx taken back
+}
+
+// restoreSample bounds Stats.Restorations.
+const restoreSample = 1024
 
 // Revalidator mirrors a mempool and keeps its interop verdicts ready. It implements
 // supervisorclient.Checker (cache-first); serve it with NewServer. Safe for concurrent use.
@@ -86,7 +101,7 @@ type Revalidator struct {
 	upstreamDown atomic.Bool
 	// upstreamSilent: no upstream filter answered the failsafe watcher's last poll.
 	upstreamSilent atomic.Bool
-	stats          struct{ cycles, checks, rounds, hits, misses, restored, sourceHeads atomic.Int64 }
+	stats          struct{ cycles, checks, rounds, hits, misses, restored, sourceHeads, clears, clearResent atomic.Int64 }
 
 	mu         sync.Mutex
 	lastHead   common.Hash
@@ -98,6 +113,7 @@ type Revalidator struct {
 	untracked  int
 	pulse      *pulse                    // the failsafe answered to the node meanwhile (lever.go)
 	dropped    map[common.Hash]*tracked  // interop txs the node dropped unmined, for restore
+	restores   []Restoration             // the last restoreSample restorations, for Stats
 	kick       chan struct{}             // a source chain reorged: cycle now
 	feedSent   map[common.Hash]time.Time // when a feed tx missing from the node's pool was last sent there
 }
@@ -167,11 +183,11 @@ func (r *Revalidator) Run(ctx context.Context) {
 			h := r.headSeen
 			r.mu.Unlock()
 			if h.Hash != (common.Hash{}) {
-				r.Cycle(ctx, h)
+				r.cycle(ctx, h)
 			}
 		case <-pool.C:
 			if h, ok := r.recheckDue(); ok {
-				r.Cycle(ctx, h)
+				r.cycle(ctx, h)
 				continue
 			}
 			if err := r.refresh(ctx); err != nil {
@@ -193,7 +209,7 @@ func (r *Revalidator) Run(ctx context.Context) {
 			r.lastHead = h.Hash
 			r.mu.Unlock()
 			if fresh {
-				r.Cycle(ctx, h)
+				r.cycle(ctx, h)
 			}
 		}
 	}
@@ -280,11 +296,11 @@ func (r *Revalidator) readFeed(ctx context.Context, now time.Time) {
 	r.mu.Unlock()
 }
 
-// Cycle revalidates for the block after h: it re-reads the pool, plans the presumed next
+// cycle revalidates for the block after h: it re-reads the pool, plans the presumed next
 // block(s), and checks in one upstream round the messages of their interop txs, then those not
 // checked for recheck, up to max_cycle_checks; then it re-evaluates every tracked interop tx and
-// publishes the invalid ones. It is exported for tests that drive cycles themselves.
-func (r *Revalidator) Cycle(ctx context.Context, h head) {
+// publishes the invalid ones.
+func (r *Revalidator) cycle(ctx context.Context, h head) {
 	if err := r.refresh(ctx); err != nil {
 		r.log.Warn("reading the node's pool", zap.Error(err))
 	}
@@ -411,15 +427,9 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) (inPo
 		if t.fromFeed {
 			continue // not (yet) in the node's pool: maybe never, maybe mined already
 		}
-		var v sc.Verdict
-		switch {
-		case t.badKeys != nil:
-			v = invalid(sc.CodeInvalidParams, "failed to read data: "+t.badKeys.Error())
-		default:
-			var err error
-			if v, err = r.msgs.answerMessages(t.msgs, exec, now); err != nil {
-				continue // not known: neither valid nor invalid
-			}
+		v, err := r.msgs.decide(len(t.keys), t.msgs, t.badKeys, exec, now)
+		if err != nil {
+			continue // not known: neither valid nor invalid
 		}
 		if v.Class != sc.ClassValid {
 			found[t.hash] = Invalid{Hash: t.hash, Code: v.Code, Message: v.Message, FoundAt: now}
@@ -488,7 +498,8 @@ func (r *Revalidator) Next() accesslist.ExecContext {
 func (r *Revalidator) Stats() Stats {
 	return Stats{Cycles: r.stats.cycles.Load(), CycleChecks: r.stats.checks.Load(), UpstreamRounds: r.stats.rounds.Load(),
 		Hits: r.stats.hits.Load(), Misses: r.stats.misses.Load(), Restored: r.stats.restored.Load(),
-		SourceHeads: r.stats.sourceHeads.Load()}
+		SourceHeads: r.stats.sourceHeads.Load(), PoolClears: r.stats.clears.Load(), ClearResent: r.stats.clearResent.Load(),
+		Restorations: r.restorations()}
 }
 
 // Tracked reports whether the tx is in the mirrored pool.
@@ -552,11 +563,14 @@ func (r *Revalidator) CheckAccessList(ctx context.Context, req sc.Request) sc.Ve
 // answer fills the table.
 func (r *Revalidator) CheckAccessLists(ctx context.Context, reqs []sc.Request) []sc.Verdict {
 	out := make([]sc.Verdict, len(reqs))
+	parsed := make([][]accesslist.Message, len(reqs)) // once per request: kept for a valid upstream answer
 	now := r.now()
 	var missIdx []int
 	for i, q := range reqs {
+		msgs, perr := accesslist.ParseMessages(q.InboxKeys)
+		parsed[i] = msgs
 		if q.MinSafety == sc.SafetyUnsafe || q.MinSafety == sc.SafetyCrossUnsafe {
-			if v, err := r.msgs.answer(q.InboxKeys, q.Executing, now); err == nil {
+			if v, err := r.msgs.decide(len(q.InboxKeys), msgs, perr, q.Executing, now); err == nil {
 				out[i] = v
 				r.stats.hits.Add(1)
 				r.metrics.lookup(true)
@@ -584,14 +598,12 @@ func (r *Revalidator) CheckAccessLists(ctx context.Context, reqs []sc.Request) [
 			continue
 		}
 		out[i] = vs[j]
-		if vs[j].Class == sc.ClassValid {
-			if msgs, perr := accesslist.ParseMessages(miss[j].InboxKeys); perr == nil {
-				vv := make([]msgVerdict, len(msgs))
-				for k := range vv {
-					vv[k] = msgVerdict{valid: true, until: now.Add(r.cfg.ValidTTL.D()), checked: now}
-				}
-				r.msgs.set(msgs, vv, now)
+		if msgs := parsed[i]; vs[j].Class == sc.ClassValid && len(msgs) > 0 {
+			vv := make([]msgVerdict, len(msgs))
+			for k := range vv {
+				vv[k] = msgVerdict{valid: true, until: now.Add(r.cfg.ValidTTL.D()), checked: now}
 			}
+			r.msgs.set(msgs, vv, now)
 		}
 	}
 	return out

@@ -112,7 +112,7 @@ func (g *rig) cycle() {
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	g.r.Cycle(g.ctx, h)
+	g.r.cycle(g.ctx, h)
 }
 
 func (g *rig) emit(data string) devnet.Emitted {

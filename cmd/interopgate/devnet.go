@@ -78,6 +78,7 @@ func devnetCommand(st *appState) *cli.Command {
 			&cli.IntFlag{Name: "revalidator.port", Value: 8561, Usage: "port of the revalidator beside the last chain's mempool (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_REVALIDATOR_PORT"}},
 			&cli.IntFlag{Name: "gateway.port", Value: 8545, Usage: "port of the first chain's gateway, the next ones counting up (0: free ports)", EnvVars: []string{"INTEROPGATE_DEVNET_GATEWAY_PORT"}},
 			&cli.StringFlag{Name: "sequencer-pool", Value: "op-reth", Usage: "the last chain's pool: op-reth (the model of op-reth's interop pool, asking the revalidator) or geth (geth's pool, which asks no one)", EnvVars: []string{"INTEROPGATE_DEVNET_SEQUENCER_POOL"}},
+			&cli.StringFlag{Name: "eviction", Value: revalidator.EvictClearTxpool, Usage: "with the op-reth pool: how the revalidator makes it drop a tx found invalid: clear-txpool (admin_clearTxpool, the rest sent back; opens the last chain's admin namespace, so only on a loopback --rpc.addr) or failsafe-pulse", EnvVars: []string{"INTEROPGATE_DEVNET_EVICTION"}},
 			&cli.IntFlag{Name: "control.port", Value: 8562, Usage: "port of the devnet_ control namespace: devnet_emit, devnet_commit, devnet_commitAlone, devnet_reorg, devnet_heads (0: a free port)", EnvVars: []string{"INTEROPGATE_DEVNET_CONTROL_PORT"}},
 			&cli.StringFlag{Name: "rollup-configs", Usage: "write each chain's OP Stack rollup config to DIR/rollup-<chain ID>.json (for op-interop-filter --rollup-configs)", EnvVars: []string{"INTEROPGATE_DEVNET_ROLLUP_CONFIGS"}},
 			&cli.StringFlag{Name: "endpoints-file", Usage: "write the endpoints, accounts and a sample message as JSON to this file", EnvVars: []string{"INTEROPGATE_DEVNET_ENDPOINTS_FILE"}},
@@ -102,13 +103,27 @@ func runDevnet(c *cli.Context, st *appState) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	eviction := revalidator.EvictNone // geth's pool asks no one: no lever to pull
+	var admin []uint64
+	if model != nil {
+		switch eviction = c.String("eviction"); eviction {
+		case revalidator.EvictClearTxpool:
+			if ip := net.ParseIP(c.String("rpc.addr")); ip == nil || !ip.IsLoopback() {
+				return cli.Exit(fmt.Sprintf("--eviction clear-txpool opens chain %d's admin namespace: use it on a loopback --rpc.addr, or --eviction failsafe-pulse", ids[len(ids)-1]), 2)
+			}
+			admin = ids[len(ids)-1:]
+		case revalidator.EvictFailsafePulse:
+		default:
+			return cli.Exit(fmt.Sprintf("--eviction %q: want clear-txpool or failsafe-pulse", eviction), 2)
+		}
+	}
 	if model != nil {
 		defer model.Close()
 	}
 	dn, err := devnet.Start(devnet.Config{
 		ChainIDs: ids, BlockTime: c.Duration("block-time"), Accounts: c.Int("accounts"),
 		HTTPHost: c.String("rpc.addr"), ExpiryWindow: c.Uint64("expiry-window"), BasePort: c.Int("chain.port"),
-		PoolPolicies: policies,
+		PoolPolicies: policies, AdminAPI: admin,
 	}, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -149,7 +164,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 	defer stopGateways()
 	last := dn.Chains[len(dn.Chains)-1]
 	reval, err := startDevnetRevalidator(ctx, dn, last, revalidatorAddr, api.URL(), feeds[last.ID()],
-		c.Duration("block-time"), c.String("sequencer-pool") == "geth", log)
+		c.Duration("block-time"), eviction, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -380,16 +395,16 @@ type devnetRevalidator struct {
 
 // startDevnetRevalidator starts a revalidator on addr beside chain's node, reading its gateway's
 // feed, asking the devnet's light filter and watching the other chains' heads. blockTime 0 keeps
-// the default; gethPool says the chain's pool asks no one (no lever to pull).
+// the default; eviction is the lever on the chain's pool (none: geth's pool, which asks no one).
 func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, feed store.Feed,
-	blockTime time.Duration, gethPool bool, log *zap.Logger) (*devnetRevalidator, error) {
+	blockTime time.Duration, eviction string, log *zap.Logger) (*devnetRevalidator, error) {
 	cfg := defaultRevalidatorConfig()
 	host, port, _ := net.SplitHostPort(addr)
 	cfg.RPC.Addr = host
 	cfg.RPC.Port, _ = strconv.Atoi(port)
-	if gethPool {
+	cfg.Revalidator.Eviction = eviction
+	if eviction == revalidator.EvictNone {
 		cfg.Revalidator.ExecutionClient = revalidator.ClientOpGeth
-		cfg.Revalidator.Eviction = revalidator.EvictNone
 	}
 	cfg.Revalidator.ChainID = chain.ID()
 	if blockTime > 0 {

@@ -48,6 +48,7 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.StringFlag{Name: "compare", Usage: "a second target (URL, or \"node\": with --devnet, chain 902's node itself): the same scenario against both in alternating rounds, with ratios"},
 			&cli.IntFlag{Name: "rounds", Value: 4, Usage: "with --compare: rounds per target"},
 			&cli.StringFlag{Name: "metrics", Usage: "the target's Prometheus metrics URL: the report adds filter checks and requests per interop tx and sentry requests per request (with --devnet: its gateway's, by default)"},
+			&cli.StringFlag{Name: "eviction", Value: revalidator.EvictClearTxpool, Usage: "with --source-reorgs: how the revalidator makes the op-reth pool drop a tx found invalid: clear-txpool or failsafe-pulse"},
 			&cli.IntFlag{Name: "source-reorgs", Usage: "with --devnet: this many times during the run, emit a message on chain 901, send a tx executing it through the gateway, and reorg the message's block away; chain 902's pool is then the op-reth model asking a revalidator, and the report says how many such txs were mined (must be 0) and how soon they left the pool"},
 		},
 		Action: func(c *cli.Context) error { return runLoadtest(c, st) },
@@ -69,8 +70,11 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		if c.Int("source-reorgs") > 0 {
 			cfg := opreth.DefaultConfig() // op-reth's own timing: its failsafe poll is 1 s
 			reth = &cfg
+			if e := c.String("eviction"); e != revalidator.EvictClearTxpool && e != revalidator.EvictFailsafePulse {
+				return cli.Exit(fmt.Sprintf("--eviction %q: want clear-txpool or failsafe-pulse", e), 2)
+			}
 		}
-		d, stop, err := startLoadtestDevnet(ctx, st.log, reth)
+		d, stop, err := startLoadtestDevnet(ctx, st.log, reth, c.String("eviction"))
 		if err != nil {
 			return cli.Exit(err.Error(), 2)
 		}
@@ -160,15 +164,16 @@ type loadtestDevnet struct {
 	url     string
 	metrics string // the gateway's (and its filter clients') metrics
 	// reval is the revalidator beside chain 902's pool (the op-reth model), with --source-reorgs.
-	reval *revalidator.Revalidator
+	reval    *revalidator.Revalidator
+	eviction string // its lever
 }
 
 // scenarioAccounts of the loadtest devnet's are the scenarios'; the rest the reorg driver's.
 const scenarioAccounts = 320
 
 // startLoadtestDevnet starts the embedded target; with reth, chain 902's pool is the op-reth model
-// so configured (its endpoints set here), asking a revalidator.
-func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Config) (*loadtestDevnet, func(), error) {
+// so configured (its endpoints set here), asking a revalidator that evicts with eviction.
+func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Config, eviction string) (*loadtestDevnet, func(), error) {
 	withReth := reth != nil
 	var stops []func()
 	stop := func() {
@@ -192,6 +197,9 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 		}
 		model = m
 		netCfg.PoolPolicies = map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}
+		if eviction == revalidator.EvictClearTxpool {
+			netCfg.AdminAPI = []uint64{902} // on 127.0.0.1
+		}
 	}
 	dn, err := devnet.Start(netCfg, log)
 	if err != nil {
@@ -253,7 +261,7 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 	})
 	d := &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}
 	if withReth {
-		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorAddr, api.URL(), parts.stores.Feed, time.Second, false, log)
+		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorAddr, api.URL(), parts.stores.Feed, time.Second, eviction, log)
 		if err != nil {
 			stop()
 			return nil, nil, err
@@ -262,7 +270,7 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 			model.Close() // before the revalidator's server stops: its failsafe poll holds a connection
 			rv.stop()
 		})
-		d.reval = rv.r
+		d.reval, d.eviction = rv.r, eviction
 	}
 	return d, stop, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/loadtest"
+	"github.com/interopgate/interopgate/revalidator"
 )
 
 // loadtestRig starts the load test's devnet (chains, light filter, gateway) for one test, and
@@ -26,7 +27,7 @@ func loadtestRig(t *testing.T) (context.Context, *loadtestDevnet, *loadtest.Env)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), nil)
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestLoadtestCountsWrongOutcomes(t *testing.T) {
 	}
 	// With the devnet's keys, invalid txs the fake accepts are counted as such.
 	ctx := context.Background()
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), nil)
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,12 +144,11 @@ func TestSourceReorgsUnderTheLoadtestDevnet(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	// The model polls the failsafe every 100 ms (op-reth: 1 s), so the pulse is seen well before
-	// the next block whatever the phase of the two clocks: with op-reth's own 1 s poll and 1 s
-	// blocks it is a matter of phase (docs/loadtest.md).
+	// op-reth's own timing (failsafe poll 1 s) and the load test's default lever, clear-txpool,
+	// which does not wait for that poll (with failsafe-pulse, whether the pulse beats the next
+	// block is a matter of phase: docs/loadtest.md).
 	reth := opreth.DefaultConfig()
-	reth.FailsafePoll = 100 * time.Millisecond
-	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), &reth)
+	d, stop, err := startLoadtestDevnet(ctx, zaptest.NewLogger(t), &reth, revalidator.EvictClearTxpool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,8 @@ func TestSourceReorgsUnderTheLoadtestDevnet(t *testing.T) {
 	var out bytes.Buffer
 	res.print(&out)
 	t.Log(out.String())
-	if len(res.errors) > 0 || res.rounds != 3 || res.mined != 0 || res.stuck != 0 || res.evicted+res.minedBefore+res.refused != 3 || res.evicted == 0 {
+	if len(res.errors) > 0 || res.rounds != 3 || res.mined != 0 || res.stuck != 0 || res.evicted+res.minedBefore+res.refused != 3 || res.evicted == 0 ||
+		res.clears == 0 {
 		t.Fatalf("source reorgs: %+v", res)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/interopgate/interopgate/revalidator"
 )
 
 // reorgAccounts are the loadtest devnet's accounts beyond the scenarios', one per reorg round.
@@ -35,6 +37,10 @@ type sourceReorgs struct {
 type reorgResult struct {
 	rounds, refused, minedBefore, mined, evicted, stuck int
 	restored                                            int64           // valid txs the revalidator sent back after the node dropped them
+	minedLate                                           []time.Duration // for the mined: from the reorg to their receipt seen
+	eviction                                            string          // the revalidator's lever
+	clears, clearResent                                 int64           // with clear-txpool: admin_clearTxpool calls, txs sent back after them
+	restorations                                        []revalidator.Restoration
 	blocks                                              []uint64        // 902 blocks from the reorg to the tx's eviction
 	latency                                             []time.Duration // time from the reorg to its eviction
 	errors                                              []string
@@ -106,6 +112,7 @@ func (s *sourceReorgs) round(ctx context.Context, i int) {
 				s.res.minedBefore++ // before the reorg: valid when it was included
 			} else {
 				s.res.mined++
+				s.res.minedLate = append(s.res.minedLate, time.Since(at))
 			}
 			s.mu.Unlock()
 			return
@@ -134,8 +141,10 @@ func (s *sourceReorgs) wait() reorgResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.d.reval != nil {
-		s.res.restored = s.d.reval.Stats().Restored
+		st := s.d.reval.Stats()
+		s.res.restored, s.res.clears, s.res.clearResent, s.res.restorations = st.Restored, st.PoolClears, st.ClearResent, st.Restorations
 	}
+	s.res.eviction = s.d.eviction
 	return s.res
 }
 
@@ -155,11 +164,31 @@ func (r reorgResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\nsource reorgs: %d rounds (a message on 901, a tx executing it through the gateway, its block reorged away)\n", r.rounds)
 	fmt.Fprintf(w, "  mined after the reorg (invalid): %d   evicted unmined: %d   still pooled after 15 s: %d   refused by the gateway: %d   mined before the reorg: %d\n",
 		r.mined, r.evicted, r.stuck, r.refused, r.minedBefore)
+	for _, d := range r.minedLate {
+		fmt.Fprintf(w, "  a tx mined after the reorg: its receipt seen %d ms after the reorg\n", d.Milliseconds())
+	}
 	if r.evicted > 0 {
 		fmt.Fprintf(w, "  eviction after the reorg: median %d blocks of chain 902 (max %d), median %d ms (max %d)\n",
 			median(r.blocks), slices.Max(r.blocks), median(ms), slices.Max(ms))
 	}
-	fmt.Fprintf(w, "  valid interop txs the pool dropped with them and the revalidator sent back: %d\n", r.restored)
+	fmt.Fprintf(w, "  lever: %s", r.eviction)
+	if r.eviction == revalidator.EvictClearTxpool {
+		fmt.Fprintf(w, " (admin_clearTxpool %d times, %d txs sent back after them)", r.clears, r.clearResent)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  valid interop txs the pool dropped and the revalidator sent back: %d\n", r.restored)
+	if len(r.restorations) > 0 {
+		delays, blocks := make([]uint64, len(r.restorations)), make([]uint64, len(r.restorations))
+		for i, x := range r.restorations {
+			delays[i], blocks[i] = uint64(x.Delay.Milliseconds()), x.Blocks
+		}
+		what := "restoration (a dropped tx back in the pool)"
+		if r.eviction == revalidator.EvictClearTxpool {
+			what = "restoration (from a clear to the last tx back, and dropped txs back)"
+		}
+		fmt.Fprintf(w, "  %s: median %d ms (max %d), median %d blocks of chain 902 (max %d), %d samples\n",
+			what, median(delays), slices.Max(delays), median(blocks), slices.Max(blocks), len(r.restorations))
+	}
 	for _, e := range r.errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
