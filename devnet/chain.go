@@ -263,9 +263,10 @@ func (c *Chain) HeaderByNumber(n uint64) *types.Header {
 
 // Reorg replaces the last depth blocks with as many empty blocks at the same timestamps, then
 // makes one more block so the new chain is longer (on an on-demand devnet the other chains make
-// an empty one too, to stay in lockstep). Transactions of the replaced blocks and
-// pending ones are dropped: a message they initiated disappears from its block, which keeps
-// its number and timestamp but not its hash. It needs at least depth blocks above genesis,
+// an empty one too, to stay in lockstep). Transactions of the replaced blocks are dropped, not
+// put back in the pool as a client would: a message they initiated disappears from its block,
+// which keeps its number and timestamp but not its hash. The pool's own txs stay in it (then
+// the chain's pool policy, if any, sees the reorg). It needs at least depth blocks above genesis,
 // and should stay above the finalized block (8 below the head), as a real chain's reorgs do.
 func (c *Chain) Reorg(depth uint64) error {
 	if err := c.reorg(depth); err != nil {
@@ -285,6 +286,7 @@ func (c *Chain) reorg(depth uint64) error {
 		return fmt.Errorf("reorg depth %d: chain %d has %d blocks above genesis", depth, c.id, head.Number.Uint64())
 	}
 	ancestor := bc.GetBlockByNumber(head.Number.Uint64() - depth)
+	kept := c.PoolTxs()
 	c.eth.TxPool().Clear()
 	if _, err := bc.SetCanonical(ancestor); err != nil {
 		return fmt.Errorf("reorg chain %d: rewinding to %d: %w", c.id, ancestor.NumberU64(), err)
@@ -302,6 +304,8 @@ func (c *Chain) reorg(depth uint64) error {
 		}
 		parent = h
 	}
+	// Back through the pool's validation: a tx whose nonce the new chain used is refused.
+	c.eth.TxPool().Add(kept, true)
 	return nil
 }
 

@@ -620,14 +620,20 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 	return callAnswer{status: status, body: body}
 }
 
-// sentryGated reports whether a sentry refused an interop send because its pool gates interop
-// txs (op-reth: "failsafe is enabled"), which passes.
+// sentryGated reports whether a sentry refused an interop send, judged valid here, for a
+// reason that passes: its pool gates interop txs (op-reth: "failsafe is enabled"), or it asked
+// its filter as of its head's timestamp, which a message of that very block equals (op-reth
+// does; the same-timestamp rule refuses it until the next block, where this gateway judged it).
 func sentryGated(c *txCall, resp []byte) bool {
 	if len(c.items) != 1 || !c.items[0].interop {
 		return false
 	}
 	e := sentryError(resp)
-	return e != nil && strings.Contains(strings.ToLower(e.Message), "failsafe is enabled")
+	if e == nil {
+		return false
+	}
+	m := strings.ToLower(e.Message)
+	return strings.Contains(m, "failsafe is enabled") || strings.Contains(m, "timestamps are equal")
 }
 
 // knownIsAccepted answers a single send the sentry already had (a concurrent copy got there

@@ -44,6 +44,7 @@ type Config struct {
 	RestorePerCycle int             `toml:"restore_per_cycle" comment:"txs sent back per cycle, at most"`
 	RestoreMax      int             `toml:"restore_max" comment:"dropped txs held for restoring; beyond it new ones are not held"`
 	RestoreTTL      config.Duration `toml:"restore_ttl" comment:"how long a dropped tx is held for restoring"`
+	StatusTTL       config.Duration `toml:"status_ttl" comment:"how long the tx statuses it records (invalid, restored) are kept, with Redis or a gateway in the same process; as the gateway's status_ttl"`
 }
 
 // Execution clients and eviction levers.
@@ -77,7 +78,7 @@ func DefaultConfig() Config {
 		ValidTTL: d(30 * time.Second), InvalidTTL: d(12 * time.Second), FeedGrace: d(30 * time.Second),
 		MinSafety: string(sc.SafetyCrossUnsafe), UpstreamInFlight: 8, UpstreamBatchSize: 100, MaxInvalid: 10_000,
 		ExecutionClient: ClientOpReth, PulseMax: d(10 * time.Second), Restore: true, RestorePerCycle: 256,
-		RestoreMax: 10_000, RestoreTTL: d(10 * time.Minute),
+		RestoreMax: 10_000, RestoreTTL: d(10 * time.Minute), StatusTTL: d(time.Hour),
 	}
 }
 
@@ -95,7 +96,7 @@ func (c *Config) Check() error {
 		"cycle_timeout": int64(c.CycleTimeout), "max_txs": int64(c.MaxTxs), "max_tx_bytes": int64(c.MaxTxBytes),
 		"max_messages": int64(c.MaxMessages), "valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL),
 		"upstream_calls_in_flight": int64(c.UpstreamInFlight), "upstream_batch_size": int64(c.UpstreamBatchSize),
-		"max_invalid": int64(c.MaxInvalid),
+		"max_invalid": int64(c.MaxInvalid), "status_ttl": int64(c.StatusTTL),
 	} {
 		if v <= 0 {
 			return fmt.Errorf("%s must be positive", name)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
@@ -210,6 +211,11 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 			r.feedSent[t.hash] = now
 		}
 	}
+	for h, t := range r.mined {
+		if now.Sub(t.firstSeen) > r.cfg.RestoreTTL.D() {
+			delete(r.mined, h)
+		}
+	}
 	for h, t := range r.dropped {
 		switch {
 		case now.Sub(t.firstSeen) > r.cfg.RestoreTTL.D():
@@ -248,6 +254,9 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 		if n, ok := nonces[t.sender]; !ok || n > t.nonce {
 			delete(r.dropped, t.hash) // mined, or its nonce used by another tx
 			r.metrics.restored("nonce_used", 1)
+			if ok && len(r.mined) < r.cfg.RestoreMax {
+				r.mined[t.hash] = t // a reorg of the node's chain may take its block away
+			}
 			continue
 		}
 		send = append(send, t)
@@ -289,11 +298,29 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 		}
 	}
 	r.mu.Unlock()
+	r.recordRestored(send, errs)
 	r.stats.restored.Add(int64(taken))
 	r.metrics.restored("sent", taken)
 	if taken > 0 {
 		r.log.Info("restored interop txs the node had dropped", zap.Int("txs", taken))
 	}
+}
+
+// nodeReorged is a reorg of the node's own chain (from last to h): op-reth evicts every interop
+// tx, and puts back in its pool the txs of the blocks the reorg took away. The interop txs lately
+// mined (held restore_ttl) are held for restore again: those whose nonce the new chain left
+// unused go back to the node.
+func (r *Revalidator) nodeReorged(last, h head) {
+	r.mu.Lock()
+	n := len(r.mined)
+	for hash, t := range r.mined {
+		r.dropped[hash] = t
+	}
+	clear(r.mined)
+	r.mu.Unlock()
+	r.log.Warn("the node's chain reorged: lately mined interop txs held for restore", zap.Uint64("from", uint64(last.Number)),
+		zap.Uint64("to", uint64(h.Number)), zap.Int("txs", n))
+	r.kickCycle()
 }
 
 // feedRestoreAfter is how long a feed tx may be missing from the node's pool before it is sent
@@ -323,4 +350,27 @@ func (r *Revalidator) restorations() []Restoration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.restores)
+}
+
+// recordRestored records in the tx statuses the txs the node took back (errs[i] nil).
+func (r *Revalidator) recordRestored(sent []*tracked, errs []error) {
+	if r.d.Statuses == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusWriteTimeout)
+	defer cancel()
+	for i, t := range sent {
+		if errs[i] != nil {
+			continue
+		}
+		h := t.hash.Hex()
+		attempts := 1
+		if old, ok, err := r.d.Statuses.GetStatus(ctx, h); err == nil && ok && old.State == StateRestored {
+			attempts = old.Attempts + 1
+		}
+		if err := r.d.Statuses.SetStatus(ctx, h, store.Status{State: StateRestored, Attempts: attempts, UpdatedAt: r.now()}, r.cfg.StatusTTL.D()); err != nil {
+			r.log.Debug("recording a restored tx's status", zap.Error(err))
+			return
+		}
+	}
 }

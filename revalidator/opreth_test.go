@@ -22,11 +22,13 @@ import (
 	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/internal/config"
 	"github.com/interopgate/interopgate/internal/rpctest"
+	"github.com/interopgate/interopgate/store"
 )
 
 type rethRig struct {
 	*rig
 	model     *opreth.Pool
+	statuses  store.Statuses // as the gateway's (interopgate_getTransactionStatus)
 	cancelRun context.CancelFunc
 }
 
@@ -58,7 +60,8 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 		t.Fatal(err)
 	}
 	netCfg.PoolPolicies = map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}
-	g := newRigOn(t, netCfg, addr, Deps{}, func(c *Config) {
+	statuses := store.NewMemory(store.MemoryConfig{}).Statuses
+	g := newRigOn(t, netCfg, addr, Deps{Statuses: statuses}, func(c *Config) {
 		c.HeadPoll = config.Duration(50 * time.Millisecond)
 		c.PoolPoll = config.Duration(50 * time.Millisecond)
 		c.SourcePoll = config.Duration(50 * time.Millisecond)
@@ -73,7 +76,7 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	ctx, cancel := context.WithCancel(g.ctx)
 	t.Cleanup(cancel)
 	go g.r.Run(ctx)
-	return &rethRig{rig: g, model: model, cancelRun: cancel}
+	return &rethRig{rig: g, model: model, statuses: statuses, cancelRun: cancel}
 }
 
 // send sends an executing tx to chain 902's node, where the model admits it by asking the
@@ -199,8 +202,23 @@ func TestOpRethPoolLosesTheTxAReorgInvalidated(t *testing.T) {
 			if g.mined(doomed) {
 				t.Fatal("the invalid tx was mined")
 			}
+			if st := g.status(doomed); st.State != StateInvalid || st.Code == 0 || st.Reason == "" {
+				t.Fatalf("the evicted tx's status: %+v, want invalid with its code and reason", st)
+			}
+			if st := g.status(txs[0]); lever == EvictFailsafePulse && (st.State != StateRestored || st.Attempts != 1) {
+				t.Fatalf("a tx the pulse evicted and restore sent back: status %+v, want restored once", st)
+			}
 		})
 	}
+}
+
+func (g *rethRig) status(tx *types.Transaction) store.Status {
+	g.t.Helper()
+	st, _, err := g.statuses.GetStatus(g.ctx, tx.Hash().Hex())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return st
 }
 
 // sendPlain sends a transfer (no interop) from account with its nonce plus gap.
@@ -267,6 +285,65 @@ func TestOpRethPoolGetsBackWhatAFailsafeThrewAway(t *testing.T) {
 	for _, tx := range txs {
 		if !g.mined(tx) {
 			t.Fatalf("tx %s not mined after the failsafe", tx.Hash())
+		}
+	}
+}
+
+// A reorg of chain 902 itself: the model evicts every interop tx (op-reth's maintain.rs on a
+// Reorg); the revalidator sends the still-valid ones back, those of the reorged-out block among
+// them (the devnet does not put those back in the pool, as op-reth would before evicting them),
+// and they are mined, each once (one nonce each).
+func TestOpRethPoolGetsBackWhatItsOwnReorgThrewAway(t *testing.T) {
+	g := newRethRig(t, nil)
+	c902 := g.net.Chain(902)
+	e := g.emit("before 902's reorg")
+	c902.Commit()
+	var txs []*types.Transaction
+	for i := range 4 {
+		txs = append(txs, g.send(1+i, e.Keys()))
+	}
+	rpctest.WaitFor(t, "the four in the revalidator's mirror", 10*time.Second, func() bool {
+		for _, tx := range txs {
+			if !g.r.Tracked(tx.Hash()) {
+				return false
+			}
+		}
+		return true
+	})
+	c902.Commit() // these four mined, in the block the reorg takes away
+	for i := range 4 {
+		txs = append(txs, g.send(5+i, e.Keys()))
+	}
+	// The revalidator restores what it saw: the gateway's feed, or its pool poll (a tx sent
+	// straight to the node and gone within one pool_poll is unknown to it).
+	rpctest.WaitFor(t, "the second four in the revalidator's mirror", 10*time.Second, func() bool {
+		for _, tx := range txs[4:] {
+			if !g.r.Tracked(tx.Hash()) {
+				return false
+			}
+		}
+		return true
+	})
+	if err := c902.Reorg(1); err != nil {
+		t.Fatal(err)
+	}
+	reorgAt := time.Now()
+	rpctest.WaitFor(t, "every valid tx back in the pool", 15*time.Second, func() bool {
+		for _, tx := range txs {
+			if !c902.InPool(tx.Hash()) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("902 reorg → %d interop txs back in the pool: %v", len(txs), time.Since(reorgAt).Round(time.Millisecond))
+	if n := g.model.Stats().Evicted; n < 4 {
+		t.Fatalf("the model evicted %d interop txs on its reorg, want the 4 pending ones at least (the test proves nothing)", n)
+	}
+	c902.Commit()
+	for _, tx := range txs {
+		if !g.mined(tx) {
+			t.Fatalf("tx %s not mined after 902's reorg", tx.Hash())
 		}
 	}
 }

@@ -39,11 +39,30 @@ type Deps struct {
 	// Invalid is where the invalid txs found are published besides the RPC method (optional;
 	// the Redis set when Redis is configured).
 	Invalid store.TxSet
-	Log     *zap.Logger
+	// Statuses are the gateways' tx statuses (interopgate_getTransactionStatus), where a tx
+	// found invalid in the node's pool and one sent back to it are recorded (optional; Redis's
+	// when Redis is configured).
+	Statuses store.Statuses
+	Log      *zap.Logger
 	Metrics *Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// Tx states the revalidator records in Deps.Statuses, beside the gateway's (queued, forwarded,
+// dropped).
+const (
+	// StateInvalid: found invalid while in the sequencer's pool (code and reason say why); the
+	// eviction lever makes the node drop it.
+	StateInvalid = "invalid"
+	// StateRestored: the node dropped it unmined (a failsafe episode, a reorg of its chain, an
+	// eviction) or never took it, and the revalidator sent it back, still valid; attempts
+	// counts the times.
+	StateRestored = "restored"
+)
+
+// statusWriteTimeout bounds the status writes of one cycle.
+const statusWriteTimeout = time.Second
 
 // invalidSetTTL is how long a published invalid tx stays in the shared set.
 const invalidSetTTL = 10 * time.Minute
@@ -104,7 +123,7 @@ type Revalidator struct {
 	stats          struct{ cycles, checks, rounds, hits, misses, restored, sourceHeads, clears, clearResent atomic.Int64 }
 
 	mu         sync.Mutex
-	lastHead   common.Hash
+	lastHead   head // the node's last head read
 	headSeen   head                   // the last head a cycle ran for
 	lastCycle  time.Time              // when the last cycle ran
 	next       accesslist.ExecContext // the presumed next block's descriptor
@@ -114,6 +133,7 @@ type Revalidator struct {
 	pulse      *pulse                    // the failsafe answered to the node meanwhile (lever.go)
 	dropped    map[common.Hash]*tracked  // interop txs the node dropped unmined, for restore
 	restores   []Restoration             // the last restoreSample restorations, for Stats
+	mined      map[common.Hash]*tracked  // interop txs mined lately, for restore after a reorg of the node's chain
 	kick       chan struct{}             // a source chain reorged: cycle now
 	feedSent   map[common.Hash]time.Time // when a feed tx missing from the node's pool was last sent there
 }
@@ -149,7 +169,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 		cfg: cfg, d: d, chainID: *uint256.NewInt(cfg.ChainID), safety: sc.SafetyLevel(cfg.MinSafety), node: n,
 		txs: newTxTable(cfg.MaxTxs, cfg.MaxTxBytes), msgs: newMessageTable(cfg.MaxMessages, d.Dependencies),
 		log: d.Log, metrics: d.Metrics, now: d.Now, invalid: map[common.Hash]Invalid{},
-		dropped: map[common.Hash]*tracked{}, kick: make(chan struct{}, 1), feedSent: map[common.Hash]time.Time{},
+		dropped: map[common.Hash]*tracked{}, mined: map[common.Hash]*tracked{}, kick: make(chan struct{}, 1), feedSent: map[common.Hash]time.Time{},
 	}
 	r.up = batching.New(batching.Config{MaxBatch: cfg.UpstreamBatchSize, MaxInFlight: cfg.UpstreamInFlight},
 		d.Upstream.CheckAccessLists, func() (context.Context, context.CancelFunc) {
@@ -205,9 +225,13 @@ func (r *Revalidator) Run(ctx context.Context) {
 				continue
 			}
 			r.mu.Lock()
-			fresh := h.Hash != r.lastHead
-			r.lastHead = h.Hash
+			last := r.lastHead
+			fresh := h.Hash != last.Hash
+			r.lastHead = h
 			r.mu.Unlock()
+			if fresh && last.Hash != (common.Hash{}) && (h.Number <= last.Number || h.Number == last.Number+1 && h.Parent != last.Hash) {
+				r.nodeReorged(last, h)
+			}
 			if fresh {
 				r.cycle(ctx, h)
 			}
@@ -466,6 +490,17 @@ func (r *Revalidator) publish(fresh []Invalid) {
 		r.log.Warn("invalid interop tx in the pool", zap.String("tx", inv.Hash.Hex()), zap.Int("code", inv.Code), zap.String("reason", inv.Message))
 	}
 	r.metrics.found(len(fresh))
+	if r.d.Statuses != nil && len(fresh) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), statusWriteTimeout)
+		for _, inv := range fresh {
+			st := store.Status{State: StateInvalid, Code: inv.Code, Reason: inv.Message, UpdatedAt: inv.FoundAt}
+			if err := r.d.Statuses.SetStatus(ctx, inv.Hash.Hex(), st, r.cfg.StatusTTL.D()); err != nil {
+				r.log.Debug("recording an invalid tx's status", zap.Error(err))
+				break
+			}
+		}
+		cancel()
+	}
 	if r.d.Invalid != nil && len(hashes) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if err := r.d.Invalid.AddTxs(ctx, hashes, invalidSetTTL); err != nil {

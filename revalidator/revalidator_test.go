@@ -90,7 +90,7 @@ func newRigOn(t *testing.T, netCfg devnet.Config, addr string, d Deps, mutate fu
 		mutate(&cfg)
 	}
 	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: net.DependencySet(),
-		NodeURL: net.Chain(902).RPCURL(), Feed: d.Feed, Invalid: d.Invalid, Log: zaptest.NewLogger(t)})
+		NodeURL: net.Chain(902).RPCURL(), Feed: d.Feed, Invalid: d.Invalid, Statuses: d.Statuses, Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

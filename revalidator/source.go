@@ -21,6 +21,7 @@ import (
 type head struct {
 	Number   hexutil.Uint64 `json:"number"`
 	Hash     common.Hash    `json:"hash"`
+	Parent   common.Hash    `json:"parentHash"`
 	Time     hexutil.Uint64 `json:"timestamp"`
 	GasLimit hexutil.Uint64 `json:"gasLimit"`
 	BaseFee  *hexutil.Big   `json:"baseFeePerGas"`

@@ -163,7 +163,8 @@ func runDevnet(c *cli.Context, st *appState) error {
 	}
 	defer stopGateways()
 	last := dn.Chains[len(dn.Chains)-1]
-	reval, err := startDevnetRevalidator(ctx, dn, last, revalidatorAddr, api.URL(), feeds[last.ID()],
+	lastStores := feeds[last.ID()]
+	reval, err := startDevnetRevalidator(ctx, dn, last, revalidatorAddr, api.URL(), &lastStores,
 		c.Duration("block-time"), eviction, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -330,9 +331,9 @@ func sampleTxs(ctx context.Context, dn *devnet.Devnet, sample devnet.Emitted) (*
 
 // startDevnetGateways starts one gateway per chain, each in front of its chain's node and
 // checking against the devnet's light filter. Their metrics carry a chain label.
-func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet, filterURL string, reg prometheus.Registerer, log *zap.Logger) ([]gatewayEndpoint, map[uint64]store.Feed, func(), error) {
+func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet, filterURL string, reg prometheus.Registerer, log *zap.Logger) ([]gatewayEndpoint, map[uint64]store.Stores, func(), error) {
 	var out []gatewayEndpoint
-	feeds := map[uint64]store.Feed{}
+	feeds := map[uint64]store.Stores{}
 	var stops []func()
 	stopAll := func() {
 		for _, s := range stops {
@@ -380,7 +381,7 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 			parts.stores.Close()
 		})
 		out = append(out, gatewayEndpoint{ChainID: ch.ID(), URL: parts.gw.URL()})
-		feeds[ch.ID()] = parts.stores.Feed
+		feeds[ch.ID()] = parts.stores
 	}
 	return out, feeds, stopAll, nil
 }
@@ -396,7 +397,7 @@ type devnetRevalidator struct {
 // startDevnetRevalidator starts a revalidator on addr beside chain's node, reading its gateway's
 // feed, asking the devnet's light filter and watching the other chains' heads. blockTime 0 keeps
 // the default; eviction is the lever on the chain's pool (none: geth's pool, which asks no one).
-func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, feed store.Feed,
+func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, gw *store.Stores,
 	blockTime time.Duration, eviction string, log *zap.Logger) (*devnetRevalidator, error) {
 	cfg := defaultRevalidatorConfig()
 	host, port, _ := net.SplitHostPort(addr)
@@ -422,7 +423,7 @@ func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devne
 	// Its own registry: its filter-API and filter-client metrics would collide with the devnet
 	// filter's and the gateways' on the shared one.
 	reg := prometheus.NewRegistry()
-	parts, err := buildRevalidator(ctx, cfg, log.With(zap.String("component", "revalidator")), reg, feed)
+	parts, err := buildRevalidator(ctx, cfg, log.With(zap.String("component", "revalidator")), reg, gw)
 	if err != nil {
 		return nil, fmt.Errorf("revalidator: %w", err)
 	}

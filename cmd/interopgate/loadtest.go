@@ -261,7 +261,7 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 	})
 	d := &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}
 	if withReth {
-		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorAddr, api.URL(), parts.stores.Feed, time.Second, eviction, log)
+		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorAddr, api.URL(), &parts.stores, time.Second, eviction, log)
 		if err != nil {
 			stop()
 			return nil, nil, err

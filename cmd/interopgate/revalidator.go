@@ -97,8 +97,9 @@ func (p *revalidatorParts) close() {
 }
 
 // buildRevalidator assembles a revalidator from its config. Shared by `revalidator` and `devnet`
-// (which hands it its gateway's in-memory feed; otherwise the feed is Redis's, when configured).
-func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logger, reg prometheus.Registerer, feed store.Feed) (*revalidatorParts, error) {
+// (which hands it its gateway's in-memory stores, gw; otherwise the feed and the tx statuses are
+// Redis's, when configured).
+func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logger, reg prometheus.Registerer, gw *store.Stores) (*revalidatorParts, error) {
 	if cfg.Node.URL == "" {
 		return nil, errors.New("node.url is required: the sequencer's execution client")
 	}
@@ -119,8 +120,10 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		sources = append(sources, revalidator.Source{ChainID: s.ChainID, URL: s.URL})
 	}
 	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: deps, NodeURL: cfg.Node.URL,
-		Log: log, Metrics: revalidator.NewMetrics(reg), Feed: feed, Sources: sources}
-	if feed == nil && cfg.Redis.enabled() {
+		Log: log, Metrics: revalidator.NewMetrics(reg), Sources: sources}
+	if gw != nil { // a gateway in the same process (the devnet's): its feed and statuses
+		d.Feed, d.Statuses = gw.Feed, gw.Statuses
+	} else if cfg.Redis.enabled() {
 		st, err := cfg.Redis.stores(0, 0, 0)
 		if err != nil {
 			return nil, err
@@ -129,7 +132,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 			_ = st.Close()
 			return nil, err
 		}
-		parts.stores, d.Feed, d.Invalid = &st, st.Feed, st.Invalid
+		parts.stores, d.Feed, d.Invalid, d.Statuses = &st, st.Feed, st.Invalid, st.Statuses
 	}
 	if parts.r, err = revalidator.New(ctx, cfg.Revalidator, d); err != nil {
 		if parts.stores != nil {
