@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/interopgate/interopgate/accesslist"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
