@@ -181,7 +181,7 @@ func TestBatchIsOneCheckerCall(t *testing.T) {
 		`{"jsonrpc":"2.0","id":2,"error":{"code":-320600,"message":"conflict"}},` +
 		`{"jsonrpc":"2.0","id":3,"result":false},` +
 		`{"jsonrpc":"2.0","id":4,"error":{"code":-32601,"message":"the method eth_chainId does not exist/is not available"}},` +
-		`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request: \"jsonrpc\" must be \"2.0\""}}]`
+		`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request: not a call object with a string method and a valid id"}}]`
 	if status != 200 || resp != want {
 		t.Fatalf("status %d\n got %s\nwant %s", status, resp, want)
 	}

@@ -47,8 +47,9 @@ func errRateLimited() *clientError {
 	return newClientError(CodeOverRateLimit, http.StatusTooManyRequests, "rate_limited", "over rate limit: slow down and retry")
 }
 
+// errInvalidParams is -32602 with HTTP 200, as geth answers bad params.
 func errInvalidParams(msg string) *clientError {
-	return newClientError(jsonrpc.CodeInvalidParams, http.StatusBadRequest, "invalid_params", msg)
+	return newClientError(jsonrpc.CodeInvalidParams, http.StatusOK, "invalid_params", msg)
 }
 
 // filterStatus is the HTTP status proxyd gives each filter code (protocol.md §7).

@@ -53,7 +53,7 @@ type Gateway struct {
 	now       func() time.Time
 	chainID   uint256.Int
 	safety    sc.SafetyLevel
-	allowed   map[string]bool // read methods; immutable after New
+	methods   methodTable // how each method is served; immutable after New
 	inflight  chan struct{}
 	requests  chan struct{} // requests being answered (max_requests_in_flight)
 	flights   flights
@@ -109,16 +109,14 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	g := &Gateway{
 		cfg: cfg, checker: d.Checker, failsafe: d.Failsafe, deps: d.Dependencies, group: d.Backends,
 		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now, chainID: *uint256.NewInt(cfg.ChainID),
-		safety: sc.SafetyLevel(cfg.MinSafety), allowed: map[string]bool{},
+		safety:   sc.SafetyLevel(cfg.MinSafety),
 		inflight: make(chan struct{}, cfg.MaxInFlightChecks), flights: flights{m: map[string]*flight{}},
 		requests: make(chan struct{}, cfg.MaxRequestsInFlight), feed: make(chan store.FeedEntry, 4096),
 		clientIPs: clientIPs{header: cfg.ClientIPHeader, trusted: trusted},
 	}
 	g.cache = newVerdictCache(g, d.CheckerID)
 	g.answers = newAnswerBudget(cfg.MaxUnreadAnswerBytes, cfg.MaxUnreadAnswerBytesPerIP, g.metrics.unreadAnswers)
-	for _, m := range cfg.Methods {
-		g.allowed[m] = true
-	}
+	g.methods = g.newMethodTable(cfg.Methods)
 	g.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight, MaxPending: cfg.MaxInFlightChecks},
 		g.checker.CheckAccessLists,
 		func() (context.Context, context.CancelFunc) {

@@ -574,7 +574,7 @@ func TestBlobTxIsRejectedLocally(t *testing.T) {
 		AccessList: types.AccessList{{Address: inbox, StorageKeys: keysOf(message(1))}},
 	})
 	status, out := post(t, r.gw.URL(), sendRawBody(1, tx))
-	if status != 400 || errCode(out) != -32602 {
+	if status != 200 || errCode(out) != -32602 {
 		t.Fatalf("%d %s", status, out)
 	}
 	if n := r.filters[0].MethodCalls("interop_checkAccessList"); n != 0 {

@@ -109,7 +109,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	reqs, batch, perr := jsonrpc.Parse(body, 0)
 	if perr != nil {
 		g.metrics.call("", "bad_request")
-		writeError(ctx, nil, &clientError{rpc: perr, status: http.StatusBadRequest, reason: "bad_request"})
+		// HTTP 200, as geth answers a body it cannot read: the error is in the JSON-RPC answer.
+		writeError(ctx, nil, &clientError{rpc: perr, status: http.StatusOK, reason: "bad_request"})
 		return
 	}
 	if !batch {
@@ -117,7 +118,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.metrics.requestDone(g.methodLabel(reqs[0].Method), time.Since(start))
 		return
 	}
-	respond(ctx, http.StatusOK, g.batch(rctx, reqs, h), h)
+	out := g.batch(rctx, reqs, h)
+	if len(out) == 2 { // "[]": a batch of notifications only, answered with nothing, as geth does
+		ctx.SetStatusCode(http.StatusOK)
+		return
+	}
+	respond(ctx, http.StatusOK, out, h)
 	g.metrics.requestDone("batch", time.Since(start))
 }
 
@@ -150,24 +156,7 @@ func errUnreadAnswers(which string, held int64) *clientError {
 		"the gateway holds its bound of answers waiting for clients: retry in a moment")
 }
 
-func (g *Gateway) methodLabel(m string) string {
-	if g.allowed[m] || g.admissionMethod(m) || m == MethodGetTransactionStatus {
-		return m
-	}
-	return "other"
-}
-
-func (g *Gateway) admissionMethod(m string) bool {
-	switch m {
-	case MethodSendRawTransaction, MethodSendRawTransactionConditional:
-		return true
-	case MethodSendRawTransactionSync:
-		return g.cfg.EnableSendRawTransactionSync
-	case MethodSendBundle:
-		return g.cfg.EnableSendBundle
-	}
-	return false
-}
+func (g *Gateway) methodLabel(m string) string { return g.methods.label(m) }
 
 // single answers a non-batch request. A read is forwarded as the canonical encoding of the
 // call as it was judged (id, method, params), never as the client's bytes: a sentry whose JSON
@@ -175,11 +164,25 @@ func (g *Gateway) admissionMethod(m string) bool {
 func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *jsonrpc.Request, h *hold) {
 	if e := r.Validate(); e != nil {
 		g.metrics.call("other", "bad_request")
-		writeError(ctx, r.ID, &clientError{rpc: e, status: http.StatusBadRequest})
+		writeError(ctx, r.ID, &clientError{rpc: e, status: http.StatusOK})
 		return
 	}
+	status, body, e := g.call(rctx, r, h)
 	switch {
-	case g.allowed[r.Method]:
+	case r.IsNotification():
+		// Run as a call (a send is admitted and forwarded), answered with nothing, as geth does.
+		ctx.SetStatusCode(http.StatusOK)
+	case e != nil:
+		writeError(ctx, r.ID, e)
+	default:
+		respond(ctx, status, body, h)
+	}
+}
+
+// call serves one valid call through the method table: its HTTP status and answer, or an error.
+func (g *Gateway) call(rctx context.Context, r *jsonrpc.Request, h *hold) (int, []byte, *clientError) {
+	switch m := g.methods.lookup(r.Method); m.kind {
+	case methodRead:
 		id := r.ID
 		if len(id) == 0 {
 			id = json.RawMessage("null")
@@ -191,24 +194,18 @@ func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *json
 				e = errUnreadAnswers(h.refused, g.answers.heldBy(h.ip))
 			}
 			g.metrics.call(r.Method, e.reason)
-			writeError(ctx, r.ID, e)
-			return
+			return 0, nil, e
 		}
 		g.metrics.call(r.Method, "forwarded")
-		respond(ctx, status, body, h)
-	case g.admissionMethod(r.Method):
+		return status, body, nil
+	case methodSend:
 		a := g.admitCalls(rctx, []*jsonrpc.Request{r})[0]
-		if a.err != nil {
-			writeError(ctx, r.ID, a.err)
-			return
-		}
-		respond(ctx, a.status, a.body, h)
-	case r.Method == MethodGetTransactionStatus:
-		ctx.SetContentType("application/json")
-		ctx.SetBody(g.txStatus(rctx, r))
+		return a.status, a.body, a.err
+	case methodLocal:
+		return http.StatusOK, m.answer(rctx, r), nil
 	default:
 		g.metrics.call("other", "method_not_allowed")
-		writeError(ctx, r.ID, errMethodNotAllowed(r.Method))
+		return 0, nil, errMethodNotAllowed(r.Method)
 	}
 }
 
@@ -229,14 +226,14 @@ func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request, h *hold) []
 			answers[i] = jsonrpc.AppendError(nil, r.ID, e)
 			continue
 		}
-		switch {
-		case g.allowed[r.Method]:
+		switch m := g.methods.lookup(r.Method); m.kind {
+		case methodRead:
 			readIdx = append(readIdx, i)
-		case g.admissionMethod(r.Method):
+		case methodSend:
 			admitIdx = append(admitIdx, i)
 			admits = append(admits, r)
-		case r.Method == MethodGetTransactionStatus:
-			answers[i] = g.txStatus(ctx, r)
+		case methodLocal:
+			answers[i] = m.answer(ctx, r)
 		default:
 			g.metrics.call("other", "method_not_allowed")
 			answers[i] = jsonrpc.AppendError(nil, r.ID, errMethodNotAllowed(r.Method).rpc)

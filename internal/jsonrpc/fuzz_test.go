@@ -8,7 +8,7 @@ import (
 // FuzzParse: any body either parses into calls whose answers are valid JSON, or is rejected
 // with a standard code; never a panic.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"m","params":[]}`, `[{"jsonrpc":"2.0","id":"a","method":"m"},1]`, `[]`, `[`, `{}`, `null`} {
+	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"m","params":[]}`, `[{"jsonrpc":"2.0","id":"a","method":"m"},1]`, `[]`, `[`, `{}`, `null`, `[{"foo":"boo"}]`, `{"jsonrpc":"2.0","method":1,"id":{"a":1}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -27,7 +27,12 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for i := range reqs {
-			_ = reqs[i].Validate()
+			if e := reqs[i].Validate(); e != nil && reqs[i].ID == nil {
+				t.Fatalf("an invalid call without an id would get no answer: %s", body)
+			}
+			if id := reqs[i].ID; len(id) > 0 && (id[0] == '{' || id[0] == '[') {
+				t.Fatalf("an answer would echo an object or array id: %s", body)
+			}
 			if !json.Valid(AppendResult(nil, reqs[i].ID, []byte("null"))) || !json.Valid(AppendError(nil, reqs[i].ID, Errorf(-1, string(body)))) {
 				t.Fatalf("invalid JSON answer for id %q", reqs[i].ID)
 			}

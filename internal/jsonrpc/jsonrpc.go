@@ -34,27 +34,59 @@ type Request struct {
 	ID      json.RawMessage `json:"id"`
 	Method  string          `json:"method"`
 	Params  json.RawMessage `json:"params"`
+	// invalid: an element that is valid JSON but not a call (not an object, a method that is
+	// not a string, an object or array id): answered -32600, as geth does.
+	invalid bool
 }
 
-// IsNotification reports whether the call has no id and so gets no response.
-func (r *Request) IsNotification() bool { return r.ID == nil }
+// IsNotification reports whether the call has no id and so gets no response. As in geth, an
+// object without an id is a notification only if it names a method and is version 2.0;
+// otherwise it is an invalid request, answered with a null id.
+func (r *Request) IsNotification() bool {
+	return r.ID == nil && r.Method != "" && r.JSONRPC == "2.0" && !r.invalid
+}
 
-// Validate checks the envelope of one call.
+// Validate checks the envelope of one call; the error is answered under r.ID (null when the id
+// could not be read, or is not a valid id).
 func (r *Request) Validate() *Error {
-	if r.JSONRPC != "2.0" {
+	switch {
+	case len(r.ID) > 0 && (r.ID[0] == '{' || r.ID[0] == '['):
+		return Errorf(CodeInvalidRequest, "invalid request: the id must be a string, a number, a boolean or null")
+	case r.invalid:
+		return Errorf(CodeInvalidRequest, "invalid request: not a call object with a string method and a valid id")
+	case r.Method == "":
+		return Errorf(CodeInvalidRequest, `invalid request: missing "method"`)
+	case r.JSONRPC != "2.0":
 		return Errorf(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
 	}
-	if r.Method == "" {
-		return Errorf(CodeInvalidRequest, `invalid request: missing "method"`)
-	}
-	if len(r.ID) > 0 {
-		switch r.ID[0] {
-		case '"', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		default:
-			return Errorf(CodeInvalidRequest, "invalid request: id must be a string, a number or null")
-		}
-	}
 	return nil
+}
+
+// decodeCall decodes one call object as geth reads it: an element that is valid JSON but not a
+// call is kept as an invalid one (answered -32600), with its id when one is readable; an id
+// that is an object or an array is no id (geth answers such a call -32600 with a null id).
+func decodeCall(raw []byte) Request {
+	var r Request
+	if json.Unmarshal(raw, &r) != nil {
+		var loose struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal(raw, &loose) // a method that is not a string: keep the id
+		r = Request{ID: loose.ID, invalid: true}
+	}
+	checkID(&r)
+	return r
+}
+
+// checkID makes an object or array id no id (the call invalid), and gives an object that is
+// neither a call nor a notification a null id to be answered under.
+func checkID(r *Request) {
+	if len(r.ID) > 0 && (r.ID[0] == '{' || r.ID[0] == '[') {
+		r.ID, r.invalid = nullID, true
+	}
+	if r.ID == nil && !r.IsNotification() {
+		r.ID = nullID
+	}
 }
 
 // nullID is the id of responses to requests whose id could not be read.
@@ -138,26 +170,29 @@ func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 			return nil, true, Errorf(CodeInvalidRequest, "batch of more than "+strconv.Itoa(maxBatch)+" calls exceeds the limit of "+strconv.Itoa(maxBatch))
 		}
 	}
+	if !json.Valid(body) {
+		e := json.Unmarshal(body, &struct{}{}) // the syntax error, found before anything is decoded
+		return nil, body[0] == '[', Errorf(CodeParseError, "parse error: "+e.Error())
+	}
 	if body[0] != '[' {
-		var r Request
-		if e := json.Unmarshal(body, &r); e != nil {
-			return nil, false, Errorf(CodeParseError, "parse error: "+e.Error())
-		}
 		if ambiguous(body) {
 			return nil, false, errAmbiguous()
 		}
-		return []Request{r}, false, nil
+		return []Request{decodeCall(body)}, false, nil
 	}
-	// Fast path: every element is an object.
+	// Fast path: every element is an object with a string method.
 	if e := json.Unmarshal(body, &reqs); e == nil {
 		if len(reqs) == 0 {
-			return nil, true, Errorf(CodeInvalidRequest, "invalid request: empty batch")
+			return nil, true, Errorf(CodeInvalidRequest, "empty batch")
 		}
 		if maxBatch > 0 && len(reqs) > maxBatch {
 			return nil, true, Errorf(CodeInvalidRequest, "batch of "+strconv.Itoa(len(reqs))+" calls exceeds the limit of "+strconv.Itoa(maxBatch))
 		}
 		if anyAmbiguous(body) {
 			return nil, true, errAmbiguous()
+		}
+		for i := range reqs {
+			checkID(&reqs[i])
 		}
 		return reqs, true, nil
 	}
@@ -166,7 +201,7 @@ func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 		return nil, true, Errorf(CodeParseError, "parse error: "+e.Error())
 	}
 	if len(raw) == 0 {
-		return nil, true, Errorf(CodeInvalidRequest, "invalid request: empty batch")
+		return nil, true, Errorf(CodeInvalidRequest, "empty batch")
 	}
 	if maxBatch > 0 && len(raw) > maxBatch {
 		return nil, true, Errorf(CodeInvalidRequest, "batch of "+strconv.Itoa(len(raw))+" calls exceeds the limit of "+strconv.Itoa(maxBatch))
@@ -176,10 +211,7 @@ func Parse(body []byte, maxBatch int) (reqs []Request, batch bool, err *Error) {
 		if ambiguous(r) {
 			return nil, true, errAmbiguous()
 		}
-		if e := json.Unmarshal(r, &reqs[i]); e != nil {
-			// Not an object: keep a marker so the caller answers -32600 for this element.
-			reqs[i] = Request{ID: nullID}
-		}
+		reqs[i] = decodeCall(r)
 	}
 	return reqs, true, nil
 }

@@ -29,6 +29,36 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// Elements that are valid JSON but not calls are answered as geth answers them: -32600, under
+// their id when it is readable and valid, else null; an object without an id is a notification
+// only if it names a method.
+func TestParseAsGeth(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"jsonrpc":"2.0","method":1,"id":3}`:         "3",
+		`{"jsonrpc":"2.0","method":"m","id":{"a":1}}`: "null",
+		`{"jsonrpc":"2.0","method":"m","id":[1]}`:     "null",
+		`{"foo":"boo"}`: "null",
+		`{}`:            "null",
+		`null`:          "null",
+		`1`:             "null",
+		`"m"`:           "null",
+		`[{"jsonrpc":"2.0","method":"m","id":1},{"a":1}]`: "null",
+	} {
+		reqs, _, err := Parse([]byte(body), 10)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		r := reqs[len(reqs)-1]
+		if e := r.Validate(); e == nil || e.Code != CodeInvalidRequest || string(r.ID) != want || r.IsNotification() {
+			t.Errorf("%s: validate %v, id %s (notification %v), want -32600 under %s", body, e, r.ID, r.IsNotification(), want)
+		}
+	}
+	reqs, _, err := Parse([]byte(`{"jsonrpc":"2.0","method":"m","id":true}`), 10)
+	if err != nil || reqs[0].Validate() != nil || string(reqs[0].ID) != "true" {
+		t.Errorf("a boolean id, which geth takes: %+v %v", reqs, err)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, r := range []Request{{JSONRPC: "1.0", Method: "m"}, {JSONRPC: "2.0"}, {JSONRPC: "2.0", Method: "m", ID: json.RawMessage(`{}`)}} {
 		if r.Validate() == nil {
