@@ -37,14 +37,16 @@ type Config struct {
 	MaxInvalid        int    `toml:"max_invalid" comment:"invalid txs remembered for interopgate_invalidTransactions"`
 
 	// What the node's pool does with what the revalidator finds (docs/revalidator.md, "op-reth").
-	ExecutionClient string          `toml:"execution_client" comment:"the sequencer's execution client: op-reth or op-geth; sets the defaults of eviction"`
-	Eviction        string          `toml:"eviction" comment:"how a tx found invalid leaves the node's pool: failsafe-pulse (answer admin_getFailsafeEnabled true until the node evicted it: op-reth drops every interop tx at its next block, restore brings the valid ones back), clear-txpool (admin_clearTxpool at once, then every other tx sent back: needs the node's admin namespace; a pulse when the call fails) or none (op-geth drops it at its own re-check); empty = by execution_client"`
-	PulseMax        config.Duration `toml:"pulse_max" comment:"longest failsafe pulse, whether or not the node evicted the tx"`
-	Restore         bool            `toml:"restore" comment:"send back to the node the interop txs it dropped without mining them (a failsafe episode, a reorg of its chain, a pulse) while they are still valid and their nonce unused"`
-	RestorePerCycle int             `toml:"restore_per_cycle" comment:"txs sent back per cycle, at most"`
-	RestoreMax      int             `toml:"restore_max" comment:"dropped txs held for restoring; beyond it new ones are not held"`
-	RestoreTTL      config.Duration `toml:"restore_ttl" comment:"how long a dropped tx is held for restoring"`
-	StatusTTL       config.Duration `toml:"status_ttl" comment:"how long the tx statuses it records (invalid, restored) are kept, with Redis or a gateway in the same process; as the gateway's status_ttl"`
+	ExecutionClient  string          `toml:"execution_client" comment:"the sequencer's execution client: op-reth or op-geth; sets the defaults of eviction"`
+	Eviction         string          `toml:"eviction" comment:"how a tx found invalid leaves the node's pool: failsafe-pulse (answer admin_getFailsafeEnabled true until the node evicted it: op-reth drops every interop tx at its next block, restore brings the valid ones back), clear-txpool (admin_clearTxpool at once, then every other tx sent back: needs the node's admin namespace; a pulse when the call fails) or none (op-geth drops it at its own re-check); empty = by execution_client"`
+	PulseMax         config.Duration `toml:"pulse_max" comment:"longest failsafe pulse, whether or not the node evicted the tx; the lever acts on one tx at most once in it"`
+	ClearMinInterval config.Duration `toml:"clear_min_interval" comment:"with clear-txpool: admin_clearTxpool at most once in this (a pulse in between)"`
+	ClearMaxTxs      int             `toml:"clear_max_txs" comment:"with clear-txpool: a pool of more pending txs than this gets a pulse instead (a clear sends the whole pool back)"`
+	Restore          bool            `toml:"restore" comment:"send back to the node the interop txs it dropped without mining them (a failsafe episode, a reorg of its chain, a pulse) while they are still valid and their nonce unused"`
+	RestorePerCycle  int             `toml:"restore_per_cycle" comment:"txs sent back per cycle, at most"`
+	RestoreMax       int             `toml:"restore_max" comment:"dropped txs held for restoring; beyond it new ones are not held"`
+	RestoreTTL       config.Duration `toml:"restore_ttl" comment:"how long a dropped tx is held for restoring"`
+	StatusTTL        config.Duration `toml:"status_ttl" comment:"how long the tx statuses it records (invalid, restored) are kept, with Redis or a gateway in the same process; as the gateway's status_ttl"`
 }
 
 // Execution clients and eviction levers.
@@ -77,7 +79,7 @@ func DefaultConfig() Config {
 		MaxTxs: 100_000, MaxTxBytes: 256 << 20, MaxMessages: 1_000_000,
 		ValidTTL: d(30 * time.Second), InvalidTTL: d(12 * time.Second), FeedGrace: d(30 * time.Second),
 		MinSafety: string(sc.SafetyCrossUnsafe), UpstreamInFlight: 8, UpstreamBatchSize: 100, MaxInvalid: 10_000,
-		ExecutionClient: ClientOpReth, PulseMax: d(10 * time.Second), Restore: true, RestorePerCycle: 256,
+		ExecutionClient: ClientOpReth, PulseMax: d(10 * time.Second), ClearMinInterval: d(2 * time.Second), ClearMaxTxs: 10_000, Restore: true, RestorePerCycle: 256,
 		RestoreMax: 10_000, RestoreTTL: d(10 * time.Minute), StatusTTL: d(time.Hour),
 	}
 }
@@ -117,6 +119,9 @@ func (c *Config) Check() error {
 	}
 	if e := c.eviction(); (e == EvictFailsafePulse || e == EvictClearTxpool) && c.PulseMax <= 0 {
 		return errors.New("pulse_max must be positive with eviction failsafe-pulse or clear-txpool (its fallback)")
+	}
+	if c.eviction() == EvictClearTxpool && (c.ClearMinInterval < 0 || c.ClearMaxTxs <= 0) {
+		return errors.New("clear_min_interval must not be negative and clear_max_txs must be positive with eviction clear-txpool")
 	}
 	if c.Restore && (c.RestorePerCycle <= 0 || c.RestoreMax <= 0 || c.RestoreTTL <= 0) {
 		return errors.New("restore_per_cycle, restore_max and restore_ttl must be positive with restore on")

@@ -58,8 +58,8 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 		r.noteUpstream(verdicts)
 		r.record(msgs, verdicts, r.now())
 	}
-	evict, fresh := r.evaluate(exec, start)
-	r.evict(ctx, evict, r.now()) // first: the next block may be close
+	invalidInPool, fresh := r.evaluate(exec, start)
+	r.evict(ctx, r.leverTargets(invalidInPool, planned, start), r.now()) // first: the next block may be close
 	r.publish(fresh)
 	r.restore(ctx, exec, r.now())
 	r.metrics.cycle("ok", r.now().Sub(start), len(msgs))
@@ -134,8 +134,8 @@ func (r *Revalidator) record(msgs []accesslist.Message, verdicts []sc.Verdict, n
 }
 
 // evaluate decides every tracked interop tx for exec from the table, and publishes the invalid
-// ones; a tx found valid again leaves the invalid set. It returns the newly invalid ones in the
-// node's pool, to evict, and every newly invalid one, to publish.
+// ones; a tx found valid again leaves the invalid set. It returns every invalid one in the
+// node's pool, for the lever, and the newly invalid ones, to publish.
 func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) (inPool []common.Hash, fresh []Invalid) {
 	if r.failsafeOn.Load() {
 		// A failsafe is not a verdict on any tx: it has its own gauge and alert, and the builder's
@@ -161,10 +161,8 @@ func (r *Revalidator) evaluate(exec accesslist.ExecContext, now time.Time) (inPo
 			inv.FoundAt = old.FoundAt
 		} else {
 			fresh = append(fresh, inv)
-			if t := r.txs.get(h); t != nil && !t.fromFeed {
-				inPool = append(inPool, h)
-			}
 		}
+		inPool = append(inPool, h) // every one of found is a pooled tx (feed txs were skipped)
 		found[h] = inv
 	}
 	// What is no longer tracked (mined, replaced, evicted) stays listed until the bound.

@@ -41,14 +41,59 @@ func (r *Revalidator) NodeFailsafe() bool {
 	return r.pulse != nil
 }
 
+// leverTargets are the invalid pooled txs the lever acts on now: those in the presumed next
+// block(s), the only ones a builder would take (an invalid tx the builder would not take yet,
+// underpriced or behind a nonce gap, costs nothing where it is and is acted on when it is
+// planned: so a sender cannot make the lever work for txs that never pay), and not acted on
+// within pulse_max.
+func (r *Revalidator) leverTargets(invalid []common.Hash, planned []*tracked, now time.Time) []common.Hash {
+	if len(invalid) == 0 || r.cfg.eviction() == EvictNone {
+		return nil
+	}
+	next := make(map[common.Hash]bool, len(planned))
+	for _, t := range planned {
+		next[t.hash] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for h, at := range r.levered {
+		if now.Sub(at) > r.cfg.PulseMax.D() {
+			delete(r.levered, h)
+		}
+	}
+	var out []common.Hash
+	for _, h := range invalid {
+		if next[h] && r.levered[h].IsZero() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // evict makes the node drop the txs a cycle found invalid while in its pool, with the
-// configured lever.
+// configured lever. admin_clearTxpool is used at most once per clear_min_interval and on a pool
+// of at most clear_max_txs (it sends the whole pool back); otherwise, a pulse.
 func (r *Revalidator) evict(ctx context.Context, hashes []common.Hash, now time.Time) {
 	if len(hashes) == 0 {
 		return
 	}
+	r.mu.Lock()
+	for _, h := range hashes {
+		r.levered[h] = now
+	}
+	sinceClear := now.Sub(r.lastClear)
+	r.mu.Unlock()
 	switch r.cfg.eviction() {
 	case EvictClearTxpool:
+		txs, _ := r.txs.len()
+		if sinceClear < r.cfg.ClearMinInterval.D() || txs > r.cfg.ClearMaxTxs {
+			r.log.Info("clear-txpool: within clear_min_interval of the last clear, or a pool above clear_max_txs: a failsafe pulse instead",
+				zap.Duration("since_last_clear", sinceClear), zap.Int("pool_txs", txs))
+			break
+		}
+		r.mu.Lock()
+		r.lastClear = now
+		r.mu.Unlock()
 		err := r.clearPool(ctx, hashes)
 		if err == nil {
 			return

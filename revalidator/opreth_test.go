@@ -18,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/devnet/opreth"
 	"github.com/interopgate/interopgate/internal/config"
@@ -344,6 +345,59 @@ func TestOpRethPoolGetsBackWhatItsOwnReorgThrewAway(t *testing.T) {
 	for _, tx := range txs {
 		if !g.mined(tx) {
 			t.Fatalf("tx %s not mined after 902's reorg", tx.Hash())
+		}
+	}
+}
+
+// An attacker's shape: interop txs that turn invalid in the pool but that no builder would take
+// (their fee cap below the base fee) cost the chain nothing where they are. The lever must not
+// work for them: no clear, no pulse, however many there are; they are listed invalid.
+func TestTheLeverIgnoresInvalidTxsNoBuilderWouldTake(t *testing.T) {
+	g := newRethRig(t, func(c *Config) { c.Eviction = EvictClearTxpool })
+	c901, c902 := g.net.Chain(901), g.net.Chain(902)
+	gone := g.emit("reorged away")
+	c902.Commit()
+	baseFee := c902.Head().BaseFee // an eighth of it: below it for the blocks this test makes
+	var cheap []*types.Transaction
+	for i := range 5 {
+		a := g.net.Accounts[100+i]
+		al := types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: gone.Keys()}}
+		to := common.Address{0x42}
+		tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(902), Nonce: 0, GasTipCap: big.NewInt(1),
+			GasFeeCap: new(big.Int).Div(baseFee, big.NewInt(8)), Gas: 200_000, To: &to, AccessList: al}), types.LatestSignerForChainID(big.NewInt(902)), a.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c902.Client().SendTransaction(g.ctx, tx); err != nil {
+			t.Fatalf("the model refused an underpriced but valid tx: %v", err)
+		}
+		cheap = append(cheap, tx)
+	}
+	rpctest.WaitFor(t, "the cheap txs in the mirror", 10*time.Second, func() bool {
+		for _, tx := range cheap {
+			if !g.r.Tracked(tx.Hash()) {
+				return false
+			}
+		}
+		return true
+	})
+	if err := c901.Reorg(c901.Head().Number.Uint64() - gone.ID.BlockNumber + 1); err != nil {
+		t.Fatal(err)
+	}
+	rpctest.WaitFor(t, "the cheap txs listed invalid", 10*time.Second, func() bool { return len(g.r.InvalidTransactions()) == len(cheap) })
+	// Three more blocks, a cycle after each: still no lever.
+	for range 3 {
+		n := g.r.Stats().Cycles
+		c902.Commit()
+		rpctest.WaitFor(t, "a cycle for the new head", 10*time.Second, func() bool { return g.r.Stats().Cycles > n })
+	}
+	if st := g.r.Stats(); st.PoolClears != 0 || g.r.NodeFailsafe() || g.model.Gate() {
+		t.Fatalf("the lever acted on txs no builder would take: %d clears, pulse %v", st.PoolClears, g.r.NodeFailsafe())
+	}
+	for _, tx := range cheap {
+		if !c902.InPool(tx.Hash()) || g.mined(tx) {
+			t.Fatalf("an underpriced invalid tx left the pool (%v) or was mined (%v); base fee at send %v, now %v, its fee cap %v",
+				!c902.InPool(tx.Hash()), g.mined(tx), baseFee, c902.Head().BaseFee, tx.GasFeeCap())
 		}
 	}
 }
