@@ -97,6 +97,11 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		HTTPModules:      modules,
 		HTTPVirtualHosts: []string{"*"},
 		HTTPCors:         []string{"*"},
+		// WebSocket on the same port (subscriptions: a gateway's WebSocket clients).
+		WSHost:    cfg.HTTPHost,
+		WSPort:    cfg.HTTPPort,
+		WSModules: modules,
+		WSOrigins: []string{"*"},
 		P2P:              p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
 		// geth's own limits on JSON-RPC batches (1,000 calls, 25 MB), so clients meet them here.
 		BatchRequestLimit:    node.DefaultConfig.BatchRequestLimit,
@@ -196,6 +201,9 @@ func (c *Chain) ID() uint64 { return c.id }
 
 // RPCURL is the chain's HTTP JSON-RPC endpoint.
 func (c *Chain) RPCURL() string { return c.stack.HTTPEndpoint() }
+
+// WSURL is the chain's JSON-RPC WebSocket (the same port as RPCURL).
+func (c *Chain) WSURL() string { return c.stack.WSEndpoint() }
 
 // Client is an in-process client of the chain.
 func (c *Chain) Client() *ethclient.Client { return c.client }

@@ -19,6 +19,8 @@ import (
 type BackendConfig struct {
 	Name string `toml:"name" comment:"labels the sentry in metrics and logs"`
 	URL  string `toml:"url" comment:"the sentry's JSON-RPC URL"`
+	// WSURL is the sentry's WebSocket, for the subscriptions of WebSocket clients (optional).
+	WSURL string `toml:"ws_url" comment:"the sentry's WebSocket URL (ws:// or wss://), for clients' eth_subscribe; optional"`
 }
 
 // GroupConfig configures the sentry group.
@@ -48,6 +50,11 @@ func (c *GroupConfig) Check() error {
 		if b.Name == "" {
 			return fmt.Errorf("backends[%d].name is required (it labels metrics and logs)", i)
 		}
+		if b.WSURL != "" {
+			if u, err := url.Parse(b.WSURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+				return fmt.Errorf("backends[%d].ws_url %q: want a ws:// or wss:// URL", i, b.WSURL)
+			}
+		}
 		if names[b.Name] {
 			return fmt.Errorf("backends[%d].name %q is used twice", i, b.Name)
 		}
@@ -62,6 +69,7 @@ var ErrNoBackend = errors.New("no healthy sentry backend")
 type backend struct {
 	name     string
 	url      string
+	wsURL    string
 	healthy  atomic.Bool
 	failures atomic.Int32
 }
@@ -107,7 +115,7 @@ func NewGroup(cfg GroupConfig, log *zap.Logger, m *Metrics) (*Group, error) {
 	}}
 	deadconn.Retry(g.client) // a sentry that restarts costs no request
 	for _, b := range cfg.Backends {
-		be := &backend{name: b.Name, url: b.URL}
+		be := &backend{name: b.Name, url: b.URL, wsURL: b.WSURL}
 		be.healthy.Store(true)
 		g.backends = append(g.backends, be)
 		m.backendHealthy(b.Name, true)
@@ -205,6 +213,16 @@ func (g *Group) send(ctx context.Context, b *backend, body []byte, h *hold) (int
 		return 0, nil, err
 	}
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+}
+
+// wsBackend is a healthy backend with a WebSocket (round robin), or nil.
+func (g *Group) wsBackend() *backend {
+	for _, b := range g.order() {
+		if b.wsURL != "" && b.healthy.Load() {
+			return b
+		}
+	}
+	return nil
 }
 
 // order returns the backends to try: healthy ones starting at the round-robin position, then

@@ -86,6 +86,13 @@ type Config struct {
 	WriteTimeout      config.Duration `toml:"write_timeout" comment:"writing one response"`
 	WriteStallTimeout config.Duration `toml:"write_stall_timeout" comment:"a client must take each 32 KiB of an answer within this, or its connection is closed and the answer's budget given back; 0 = only write_timeout"`
 	IdleTimeout       config.Duration `toml:"idle_timeout" comment:"keep-alive connections idle longer are closed"`
+
+	// WebSocket on the same listener (docs/gateway.md, "WebSocket").
+	WebSocket          bool `toml:"websocket" comment:"serve JSON-RPC over WebSocket on the same port (an Upgrade request on any path)"`
+	MaxWSConns         int  `toml:"max_ws_conns" comment:"client WebSocket connections open at once; beyond it an upgrade gets HTTP 503"`
+	MaxWSSubscriptions int  `toml:"max_ws_subscriptions" comment:"subscriptions per WebSocket connection"`
+	MaxWSCallsInFlight int  `toml:"max_ws_calls_in_flight" comment:"calls being answered per WebSocket connection; further messages wait unread"`
+	WSWriteQueue       int  `toml:"ws_write_queue" comment:"answers and notifications queued for one WebSocket client; a client that lets more pile up is disconnected (1008)"`
 }
 
 // DefaultConfig is the gateway's defaults; ChainID must still be set.
@@ -104,6 +111,7 @@ func DefaultConfig() Config {
 		RetryDelay:   d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second), QueueBatch: 64,
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
+		WebSocket: true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
 	}
 }
 
@@ -125,7 +133,9 @@ func (c *Config) Check() error {
 		"max_requests_in_flight": int64(c.MaxRequestsInFlight), "max_conns": int64(c.MaxConns),
 		"request_timeout": int64(c.RequestTimeout), "queue_batch": int64(c.QueueBatch),
 		"max_unread_answer_bytes": int64(c.MaxUnreadAnswerBytes), "max_unread_answer_bytes_per_ip": int64(c.MaxUnreadAnswerBytesPerIP),
-		"max_pipelined_requests": int64(c.MaxPipelinedRequests),
+		"max_pipelined_requests": int64(c.MaxPipelinedRequests), "max_ws_conns": int64(c.MaxWSConns),
+		"max_ws_subscriptions": int64(c.MaxWSSubscriptions), "max_ws_calls_in_flight": int64(c.MaxWSCallsInFlight),
+		"ws_write_queue": int64(c.WSWriteQueue),
 	}
 	for name, v := range positive {
 		if v <= 0 {

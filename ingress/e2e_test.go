@@ -115,7 +115,7 @@ func (s *stack) startGatewayTo(cfg ingress.Config, stores *store.Stores, filterU
 	wctx, wcancel := context.WithCancel(context.Background())
 	t.Cleanup(wcancel)
 	go watcher.Run(wctx)
-	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "sentry902", URL: s.net.Chain(902).RPCURL()}},
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "sentry902", URL: s.net.Chain(902).RPCURL(), WSURL: s.net.Chain(902).WSURL()}},
 		Timeout: 2 * time.Second}, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,7 @@ type Gateway struct {
 	chainID   uint256.Int
 	safety    sc.SafetyLevel
 	methods   methodTable // how each method is served; immutable after New
+	ws        wsSessions  // open client WebSockets
 	inflight  chan struct{}
 	requests  chan struct{} // requests being answered (max_requests_in_flight)
 	flights   flights
@@ -175,6 +176,7 @@ func (g *Gateway) URL() string { return "http://" + g.ln.Addr().String() }
 // Shutdown stops accepting requests, waits for those in flight and stops the workers. Items
 // claimed from the delay queue and not finished return to it when their lease runs out.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.ws.closeAll() // hijacked connections: the HTTP server's shutdown does not see them
 	err := g.http.ShutdownWithContext(ctx)
 	if g.cancel != nil {
 		g.cancel()

@@ -29,6 +29,9 @@ type Metrics struct {
 	leaseLost    prometheus.Counter
 	rateFull     prometheus.Counter
 	unread       prometheus.Gauge
+	wsConns      prometheus.Gauge
+	wsSubs       prometheus.Gauge
+	wsClosed     *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway's metrics on reg.
@@ -78,8 +81,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests from a client IP that could not be tracked because the rate-limit table was full (let through)."}),
 		unread: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "unread_answer_bytes",
 			Help: "Bytes of sentry answers held for clients that have not taken them yet (bounded by max_unread_answer_bytes)."}),
+		wsConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ws_connections",
+			Help: "Client WebSocket connections open (bounded by max_ws_conns)."}),
+		wsSubs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ws_subscriptions",
+			Help: "Subscriptions of WebSocket clients, relayed from a sentry's WebSocket."}),
+		wsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "ws_closed_total",
+			Help: "Client WebSocket connections ended, by reason (client, slow_reader, too_large, sentry_lost, shutdown, error)."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
+	reg.MustRegister(m.wsConns, m.wsSubs, m.wsClosed, m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
 		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped,
 		m.duplicates, m.leaseLost, m.rateFull, m.unread)
 	m.redisUp.Set(1)
@@ -89,6 +98,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) unreadAnswers(bytes int64) {
 	if m != nil {
 		m.unread.Set(float64(bytes))
+	}
+}
+
+func (m *Metrics) wsOpen(delta int) {
+	if m != nil {
+		m.wsConns.Add(float64(delta))
+	}
+}
+
+func (m *Metrics) wsSubscriptions(delta int) {
+	if m != nil {
+		m.wsSubs.Add(float64(delta))
+	}
+}
+
+func (m *Metrics) wsEnded(reason string) {
+	if m != nil {
+		m.wsClosed.WithLabelValues(reason).Inc()
 	}
 }
 

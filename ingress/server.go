@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
@@ -56,8 +57,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ready\n")
 		return
 	}
+	if websocket.FastHTTPIsWebSocketUpgrade(ctx) {
+		g.serveWS(ctx)
+		return
+	}
 	if !ctx.IsPost() {
-		writeError(ctx, nil, newClientError(jsonrpc.CodeInvalidRequest, http.StatusMethodNotAllowed, "bad_request", "JSON-RPC requests must be POSTed"))
+		writeError(ctx, nil, newClientError(jsonrpc.CodeInvalidRequest, http.StatusMethodNotAllowed, "bad_request", "JSON-RPC requests must be POSTed (or a WebSocket upgrade)"))
 		return
 	}
 	if c, ok := ctx.Conn().(*clientConn); ok && !c.nextRequest(g.cfg.MaxPipelinedRequests) {
