@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,55 @@ func Decode(data []byte, dst any) error {
 		}
 		return err
 	}
+	// A bare number where a duration is meant decodes as nanoseconds ("request_timeout = 15"
+	// would be 15 ns): every duration must be written with its unit.
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err == nil {
+		if err := numbersForDurations(raw, reflect.ValueOf(dst), nil); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// numbersForDurations finds a duration key given as a number in the decoded document raw.
+func numbersForDurations(raw map[string]any, v reflect.Value, path []string) error {
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	return eachField(v, func(f reflect.StructField, name string, fv reflect.Value) error {
+		val, ok := raw[name]
+		if !ok {
+			return nil
+		}
+		key := append(slices.Clone(path), name)
+		switch {
+		case f.Type == durationType:
+			if _, isString := val.(string); !isString {
+				return fmt.Errorf("config key %q: %v is not a duration: write it with its unit, as a string (\"%vs\", \"%vms\")",
+					strings.Join(key, "."), val, val, val)
+			}
+		case f.Type.Kind() == reflect.Struct:
+			if m, ok := val.(map[string]any); ok {
+				return numbersForDurations(m, fv, key)
+			}
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			list, _ := val.([]any)
+			for i, item := range list {
+				if m, ok := item.(map[string]any); ok && i < fv.Len() {
+					if err := numbersForDurations(m, fv.Index(i), append(slices.Clone(key), strconv.Itoa(i))); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // Load reads path (if not empty) into dst, which holds the defaults, then applies the

@@ -72,3 +72,35 @@ func TestEncodeAndKeys(t *testing.T) {
 		t.Fatalf("%d keys, want 5 (tables in lists are file-only)", n)
 	}
 }
+
+// Issue 18: a bare number where a duration is meant decoded as nanoseconds ("request_timeout =
+// 15" was 15 ns, and every read then timed out). It is refused with the key, in nested sections
+// and lists of tables too.
+func TestADurationWithoutUnitIsRefused(t *testing.T) {
+	type item struct {
+		Every Duration `toml:"every"`
+	}
+	type cfg struct {
+		Timeout Duration `toml:"timeout"`
+		Section struct {
+			Poll Duration `toml:"poll"`
+		} `toml:"section"`
+		Items []item `toml:"items"`
+		Count int    `toml:"count"`
+	}
+	for doc, key := range map[string]string{
+		"timeout = 15\n":          `"timeout"`,
+		"[section]\npoll = 250\n": `"section.poll"`,
+		"[[items]]\nevery = \"1s\"\n[[items]]\nevery = 2\n": `"items.1.every"`,
+	} {
+		var c cfg
+		err := Decode([]byte(doc), &c)
+		if err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "unit") {
+			t.Errorf("%q: %v, want the key %s named", doc, err, key)
+		}
+	}
+	var c cfg
+	if err := Decode([]byte("timeout = \"15s\"\ncount = 3\n[section]\npoll = \"250ms\"\n"), &c); err != nil || c.Timeout.D() != 15*time.Second || c.Section.Poll.D() != 250*time.Millisecond {
+		t.Fatalf("durations with units: %v %+v", err, c)
+	}
+}
