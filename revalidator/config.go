@@ -45,6 +45,7 @@ type Config struct {
 	Restore          bool            `toml:"restore" comment:"send back to the node the interop txs it dropped without mining them (a failsafe episode, a reorg of its chain, a pulse) while they are still valid and their nonce unused"`
 	RestorePerCycle  int             `toml:"restore_per_cycle" comment:"txs sent back per cycle, at most"`
 	RestoreMax       int             `toml:"restore_max" comment:"dropped txs held for restoring; beyond it new ones are not held"`
+	RestoreMaxBytes  int             `toml:"restore_max_bytes" comment:"bytes of signed txs held for restoring (dropped; and mined lately, for a reorg of the node's chain: each up to this)"`
 	RestoreTTL       config.Duration `toml:"restore_ttl" comment:"how long a dropped tx is held for restoring"`
 	StatusTTL        config.Duration `toml:"status_ttl" comment:"how long the tx statuses it records (invalid, restored) are kept, with Redis or a gateway in the same process; as the gateway's status_ttl"`
 }
@@ -80,7 +81,7 @@ func DefaultConfig() Config {
 		ValidTTL: d(30 * time.Second), InvalidTTL: d(12 * time.Second), FeedGrace: d(30 * time.Second),
 		MinSafety: string(sc.SafetyCrossUnsafe), UpstreamInFlight: 8, UpstreamBatchSize: 100, MaxInvalid: 10_000,
 		ExecutionClient: ClientOpReth, PulseMax: d(10 * time.Second), ClearMinInterval: d(2 * time.Second), ClearMaxTxs: 10_000, Restore: true, RestorePerCycle: 256,
-		RestoreMax: 10_000, RestoreTTL: d(10 * time.Minute), StatusTTL: d(time.Hour),
+		RestoreMax: 10_000, RestoreMaxBytes: 32 << 20, RestoreTTL: d(10 * time.Minute), StatusTTL: d(time.Hour),
 	}
 }
 
@@ -123,8 +124,8 @@ func (c *Config) Check() error {
 	if c.eviction() == EvictClearTxpool && (c.ClearMinInterval < 0 || c.ClearMaxTxs <= 0) {
 		return errors.New("clear_min_interval must not be negative and clear_max_txs must be positive with eviction clear-txpool")
 	}
-	if c.Restore && (c.RestorePerCycle <= 0 || c.RestoreMax <= 0 || c.RestoreTTL <= 0) {
-		return errors.New("restore_per_cycle, restore_max and restore_ttl must be positive with restore on")
+	if c.Restore && (c.RestorePerCycle <= 0 || c.RestoreMax <= 0 || c.RestoreMaxBytes <= 0 || c.RestoreTTL <= 0) {
+		return errors.New("restore_per_cycle, restore_max, restore_max_bytes and restore_ttl must be positive with restore on")
 	}
 	return nil
 }

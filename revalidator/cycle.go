@@ -39,11 +39,7 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 		r.metrics.cycle("failsafe", r.now().Sub(start), 0)
 		return
 	}
-	baseFee := uint64(0)
-	if h.BaseFee != nil {
-		baseFee = clampWei(h.BaseFee.ToInt())
-	}
-	planned := r.txs.plan(baseFee, uint64(h.GasLimit)*uint64(r.cfg.PlanBlocks), 0)
+	planned := r.plan(h)
 	msgs := r.pickMessages(planned, exec, start)
 	if len(msgs) > 0 {
 		reqs := make([]sc.Request, len(msgs))
@@ -66,6 +62,31 @@ func (r *Revalidator) revalidate(ctx context.Context, h head) {
 	r.metrics.setReady(r.cycleReady())
 	txs, interop := r.txs.len()
 	r.metrics.sizes(txs, interop, r.msgs.len())
+}
+
+// plan is the presumed next block(s) after h.
+func (r *Revalidator) plan(h head) []*tracked {
+	baseFee := uint64(0)
+	if h.BaseFee != nil {
+		baseFee = clampWei(h.BaseFee.ToInt())
+	}
+	return r.txs.plan(baseFee, uint64(h.GasLimit)*uint64(r.cfg.PlanBlocks), 0)
+}
+
+// actBetweenCycles decides the tracked txs from the table as it is and acts on the invalid ones
+// the builder would take next: the pool changes between heads (a nonce gap filled behind an
+// invalid tx makes it takeable), and the lever must not wait for the next head.
+func (r *Revalidator) actBetweenCycles(ctx context.Context) {
+	r.mu.Lock()
+	h := r.headSeen
+	r.mu.Unlock()
+	if h.Hash == (common.Hash{}) || r.FailsafeEnabled() {
+		return
+	}
+	now := r.now()
+	invalidInPool, fresh := r.evaluate(r.Next(), now)
+	r.evict(ctx, r.leverTargets(invalidInPool, r.plan(h), now), r.now())
+	r.publish(fresh)
 }
 
 // pickMessages chooses the cycle's checks: every message of the planned interop txs that passes

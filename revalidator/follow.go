@@ -43,8 +43,10 @@ func (r *Revalidator) Run(ctx context.Context) {
 			if err := r.refresh(ctx); err != nil {
 				r.log.Debug("reading the node's pool", zap.Error(err))
 			}
-			// What the node refused while its gate was still on goes back now, not at the next
-			// cycle: its verdicts are known, so this costs no upstream call.
+			// A tx that became takeable since the last cycle (a nonce gap filled, the base fee
+			// down) is acted on now if its verdict says invalid; what the node refused while its
+			// gate was still on goes back now. Both from known verdicts: no upstream call.
+			r.actBetweenCycles(ctx)
 			r.restore(ctx, r.Next(), r.now())
 		case <-heads.C:
 			hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadPoll.D()+time.Second)

@@ -221,12 +221,10 @@ func (r *Revalidator) holdDropped(gone []*tracked, now time.Time) {
 		if t.raw == nil || t.badKeys != nil {
 			continue
 		}
-		if len(r.dropped) >= r.cfg.RestoreMax {
+		t.firstSeen, t.dropHead, t.refusals = now, uint64(r.headSeen.Number), 0
+		if !r.dropped.add(t) {
 			r.metrics.restored("full", 1)
-			continue
 		}
-		t.firstSeen, t.dropHead = now, uint64(r.headSeen.Number)
-		r.dropped[t.hash] = t
 	}
 }
 
@@ -256,18 +254,18 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 			r.feedSent[t.hash] = now
 		}
 	}
-	for h, t := range r.mined {
+	for h, t := range r.mined.m {
 		if now.Sub(t.firstSeen) > r.cfg.RestoreTTL.D() {
-			delete(r.mined, h)
+			r.mined.remove(h)
 		}
 	}
-	for h, t := range r.dropped {
+	for h, t := range r.dropped.m {
 		switch {
 		case now.Sub(t.firstSeen) > r.cfg.RestoreTTL.D():
-			delete(r.dropped, h)
+			r.dropped.remove(h)
 			r.metrics.restored("expired", 1)
 		case r.txs.get(h) != nil:
-			delete(r.dropped, h) // back in the pool
+			r.dropped.remove(h) // back in the pool
 		default:
 			if v, err := r.msgs.answerMessages(t.msgs, exec, now); err == nil && v.Class == sc.ClassValid && len(due) < r.cfg.RestorePerCycle {
 				due = append(due, t)
@@ -297,10 +295,10 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 	r.mu.Lock()
 	for _, t := range due {
 		if n, ok := nonces[t.sender]; !ok || n > t.nonce {
-			delete(r.dropped, t.hash) // mined, or its nonce used by another tx
+			r.dropped.remove(t.hash) // mined, or its nonce used by another tx
 			r.metrics.restored("nonce_used", 1)
-			if ok && len(r.mined) < r.cfg.RestoreMax {
-				r.mined[t.hash] = t // a reorg of the node's chain may take its block away
+			if ok {
+				r.mined.add(t) // a reorg of the node's chain may take its block away
 			}
 			continue
 		}
@@ -324,22 +322,28 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 	for i, t := range send {
 		switch e := errs[i]; {
 		case e == nil:
-			if _, held := r.dropped[t.hash]; held { // not a feed tx the node never took
+			if r.dropped.has(t.hash) { // not a feed tx the node never took
 				x := Restoration{Delay: r.now().Sub(t.firstSeen)}
 				if h := uint64(r.headSeen.Number); h > t.dropHead { // not below it after a reorg of the node's chain
 					x.Blocks = h - t.dropHead
 				}
 				r.noteRestoration(x)
 			}
-			delete(r.dropped, t.hash)
+			r.dropped.remove(t.hash)
 			taken++
 		case strings.Contains(e.Error(), "already known"):
-			delete(r.dropped, t.hash) // the node has it (pending, or queued behind a nonce gap)
-		case strings.Contains(e.Error(), "nonce too low"):
-			delete(r.dropped, t.hash)
+			r.dropped.remove(t.hash) // the node has it (pending, or queued behind a nonce gap)
+		case strings.Contains(e.Error(), "nonce too low"), strings.Contains(e.Error(), "replacement transaction underpriced"):
+			r.dropped.remove(t.hash) // its nonce is used, or taken in the pool by another tx
 			r.metrics.restored("nonce_used", 1)
+		case strings.Contains(e.Error(), "failsafe is enabled"), strings.Contains(e.Error(), "timestamps are equal"):
+			// Refusals that pass: its gate has not cleared yet, or its head is one block behind.
 		default:
 			r.log.Debug("restore: the node refused a tx", zap.String("tx", t.hash.Hex()), zap.Error(e))
+			if t.refusals++; t.refusals >= maxRestoreRefusals {
+				r.dropped.remove(t.hash) // the node will not take it: stop asking
+				r.metrics.restored("refused", 1)
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -357,16 +361,53 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 // unused go back to the node.
 func (r *Revalidator) nodeReorged(last, h head) {
 	r.mu.Lock()
-	n := len(r.mined)
-	for hash, t := range r.mined {
-		r.dropped[hash] = t
+	n := len(r.mined.m)
+	for hash, t := range r.mined.m {
+		r.mined.remove(hash)
+		r.dropped.add(t)
 	}
-	clear(r.mined)
 	r.mu.Unlock()
 	r.log.Warn("the node's chain reorged: lately mined interop txs held for restore", zap.Uint64("from", uint64(last.Number)),
 		zap.Uint64("to", uint64(h.Number)), zap.Int("txs", n))
 	r.kickCycle()
 }
+
+// maxRestoreRefusals: a dropped tx the node refused this many times (for a reason that does not
+// pass with its gate or its next block) is no longer sent.
+const maxRestoreRefusals = 3
+
+// heldTxs are signed txs held for restore, bounded in count and in bytes. r.mu guards it.
+type heldTxs struct {
+	m                map[common.Hash]*tracked
+	bytes            int
+	maxTxs, maxBytes int
+}
+
+func newHeldTxs(maxTxs, maxBytes int) *heldTxs {
+	return &heldTxs{m: map[common.Hash]*tracked{}, maxTxs: maxTxs, maxBytes: maxBytes}
+}
+
+// add holds t; false when the bound is reached (t is not held).
+func (h *heldTxs) add(t *tracked) bool {
+	if _, ok := h.m[t.hash]; ok {
+		return true
+	}
+	if len(h.m) >= h.maxTxs || h.bytes+len(t.raw) > h.maxBytes {
+		return false
+	}
+	h.m[t.hash] = t
+	h.bytes += len(t.raw)
+	return true
+}
+
+func (h *heldTxs) remove(hash common.Hash) {
+	if t, ok := h.m[hash]; ok {
+		h.bytes -= len(t.raw)
+		delete(h.m, hash)
+	}
+}
+
+func (h *heldTxs) has(hash common.Hash) bool { _, ok := h.m[hash]; return ok }
 
 // feedRestoreAfter is how long a feed tx may be missing from the node's pool before it is sent
 // there, and how often it is sent again while it is missing.
@@ -376,8 +417,8 @@ const feedRestoreAfter = 2 * time.Second
 func (r *Revalidator) droppedTxs() []*tracked {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*tracked, 0, len(r.dropped))
-	for _, t := range r.dropped {
+	out := make([]*tracked, 0, len(r.dropped.m))
+	for _, t := range r.dropped.m {
 		out = append(out, t)
 	}
 	return out

@@ -401,3 +401,51 @@ func TestTheLeverIgnoresInvalidTxsNoBuilderWouldTake(t *testing.T) {
 		}
 	}
 }
+
+// Found by the review: an interop tx parked behind a nonce gap (queued: no builder takes it) is
+// invalidated by a source reorg; then the sender fills the gap between two heads. The tx is
+// takeable at once, so the lever acts at the next pool read, before a block is built, not at
+// the next head.
+func TestATxThatBecomesTakeableIsActedOnBeforeTheNextBlock(t *testing.T) {
+	for _, lever := range []string{EvictClearTxpool, EvictFailsafePulse} {
+		t.Run(lever, func(t *testing.T) {
+			g := newRethRig(t, func(c *Config) {
+				c.Eviction = lever
+				c.Recheck = config.Duration(time.Minute) // no timed cycle within the test
+			})
+			c901, c902 := g.net.Chain(901), g.net.Chain(902)
+			gone := g.emit("reorged away")
+			c902.Commit()
+			const acct = 100
+			parked, err := c902.ExecutingTx(g.ctx, g.net.Accounts[acct], 1, gone.Keys()) // nonce 1: behind a gap
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c902.Client().SendTransaction(g.ctx, parked); err != nil {
+				t.Fatal(err)
+			}
+			rpctest.WaitFor(t, "the parked tx in the mirror", 10*time.Second, func() bool { return g.r.Tracked(parked.Hash()) })
+			if err := c901.Reorg(c901.Head().Number.Uint64() - gone.ID.BlockNumber + 1); err != nil {
+				t.Fatal(err)
+			}
+			rpctest.WaitFor(t, "the parked tx listed invalid", 10*time.Second, func() bool { return len(g.r.InvalidTransactions()) == 1 })
+			// The cycles a source reorg starts (one at each source poll for settleFor) are over:
+			// from here only heads start cycles, and no head comes.
+			heads, settling := g.r.Stats().SourceHeads, int64(settleFor/(50*time.Millisecond))+5
+			rpctest.WaitFor(t, "the source reorg's cycles over", 10*time.Second, func() bool { return g.r.Stats().SourceHeads > heads+settling })
+			if !c902.InPool(parked.Hash()) || g.r.NodeFailsafe() || g.r.Stats().PoolClears != 0 {
+				t.Fatal("the lever acted on a tx no builder would take yet")
+			}
+			g.sendPlain(acct, 0) // the gap filled, between two heads
+			if lever == EvictClearTxpool {
+				rpctest.WaitFor(t, "the parked tx out of the pool", 10*time.Second, func() bool { return !c902.InPool(parked.Hash()) })
+			} else {
+				rpctest.WaitFor(t, "the model's gate on (the pulse)", 10*time.Second, g.model.Gate)
+			}
+			c902.Commit()
+			if g.mined(parked) {
+				t.Fatal("the invalid tx was mined once its nonce gap was filled")
+			}
+		})
+	}
+}

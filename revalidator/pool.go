@@ -28,9 +28,12 @@ type tracked struct {
 	badKeys error
 	seq     int // arrival order, for stable planning among equal tips
 	// fromFeed: announced by the gateway and not yet seen in the node's pool.
-	fromFeed  bool
+	fromFeed bool
+	// queued: in the node's pool behind a nonce gap (no builder takes it yet).
+	queued    bool
 	firstSeen time.Time // for a dropped tx: when it left the node's pool
 	dropHead  uint64    // for a dropped tx: the node's head when it left
+	refusals  int       // for a dropped tx: times the node refused it back
 	// raw is the signed tx, kept for interop txs (to send back one the node dropped).
 	raw []byte
 }
@@ -49,7 +52,7 @@ func clampWei(v *big.Int) uint64 {
 	return v.Uint64()
 }
 
-// txTable mirrors the node's pending pool: by hash, and per sender in nonce order. It is
+// txTable mirrors the node's pool (pending and queued txs): by hash, and per sender in nonce order. It is
 // bounded in txs and bytes; when full, new txs are not tracked (counted in full) and their
 // checks take the upstream path. Safe for concurrent use.
 type txTable struct {
@@ -126,7 +129,7 @@ func (tt *txTable) remove(t *tracked) {
 	}
 }
 
-// sync makes the table the node's pending pool: txs not in it leave (included, replaced,
+// sync makes the table the node's pool: txs not in it leave (included, replaced,
 // evicted), except feed txs still within their grace; new ones are added. It returns the
 // interop txs that left.
 func (tt *txTable) sync(pending []*tracked, now time.Time, grace time.Duration) (gone []*tracked) {
@@ -149,7 +152,7 @@ func (tt *txTable) sync(pending []*tracked, now time.Time, grace time.Duration) 
 	for _, t := range pending {
 		tt.add(t)
 		if x := tt.byHash[t.hash]; x != nil {
-			x.fromFeed = false
+			x.fromFeed, x.queued = false, t.queued
 		}
 	}
 	return gone
@@ -209,12 +212,17 @@ func (tt *txTable) plan(baseFee, gasLimit uint64, maxTxs int) []*tracked {
 	senders := make([][]batching.PlanTx, 0, len(tt.bySender))
 	var all []*tracked
 	for _, list := range tt.bySender {
-		txs := make([]batching.PlanTx, len(list))
-		for i, t := range list {
-			txs[i] = batching.PlanTx{ID: len(all), Nonce: t.nonce, GasTipCap: t.tip, GasFeeCap: t.feeCap, Gas: t.gas}
+		txs := make([]batching.PlanTx, 0, len(list))
+		for _, t := range list {
+			if t.queued {
+				break // behind a nonce gap: the sender's txs from here wait for it
+			}
+			txs = append(txs, batching.PlanTx{ID: len(all), Nonce: t.nonce, GasTipCap: t.tip, GasFeeCap: t.feeCap, Gas: t.gas})
 			all = append(all, t)
 		}
-		senders = append(senders, txs)
+		if len(txs) > 0 {
+			senders = append(senders, txs)
+		}
 	}
 	ids := batching.Plan(senders, baseFee, gasLimit, maxTxs)
 	out := make([]*tracked, len(ids))

@@ -131,9 +131,9 @@ type Revalidator struct {
 	feedCursor string
 	untracked  int
 	pulse      *pulse                    // the failsafe answered to the node meanwhile (lever.go)
-	dropped    map[common.Hash]*tracked  // interop txs the node dropped unmined, for restore
+	dropped    *heldTxs                  // interop txs the node dropped unmined, for restore
 	restores   []Restoration             // the last restoreSample restorations, for Stats
-	mined      map[common.Hash]*tracked  // interop txs mined lately, for restore after a reorg of the node's chain
+	mined      *heldTxs                  // interop txs mined lately, for restore after a reorg of the node's chain
 	levered    map[common.Hash]time.Time // invalid txs the lever acted on, and when (not again within pulse_max)
 	lastClear  time.Time                 // the last admin_clearTxpool
 	kick       chan struct{}             // a source chain reorged: cycle now
@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Revalidator, error) {
 		cfg: cfg, d: d, chainID: *uint256.NewInt(cfg.ChainID), safety: sc.SafetyLevel(cfg.MinSafety), node: n,
 		txs: newTxTable(cfg.MaxTxs, cfg.MaxTxBytes), msgs: newMessageTable(cfg.MaxMessages, d.Dependencies),
 		log: d.Log, metrics: d.Metrics, now: d.Now, invalid: map[common.Hash]Invalid{},
-		dropped: map[common.Hash]*tracked{}, mined: map[common.Hash]*tracked{}, levered: map[common.Hash]time.Time{}, kick: make(chan struct{}, 1), feedSent: map[common.Hash]time.Time{},
+		dropped: newHeldTxs(cfg.RestoreMax, cfg.RestoreMaxBytes), mined: newHeldTxs(cfg.RestoreMax, cfg.RestoreMaxBytes), levered: map[common.Hash]time.Time{}, kick: make(chan struct{}, 1), feedSent: map[common.Hash]time.Time{},
 	}
 	r.up = batching.New(batching.Config{MaxBatch: cfg.UpstreamBatchSize, MaxInFlight: cfg.UpstreamInFlight},
 		d.Upstream.CheckAccessLists, func() (context.Context, context.CancelFunc) {

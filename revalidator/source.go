@@ -58,30 +58,36 @@ func (n *node) head(ctx context.Context) (head, error) {
 	return h, err
 }
 
-// pending reads the node's executable pool (txpool_content's "pending"). An interop tx keeps
-// its signed bytes (rebuilt from the listing), so it can be sent back if the node drops it.
+// pending reads the node's pool (txpool_content): its pending txs, and its queued ones marked
+// queued (behind a nonce gap: no builder takes them until it is filled, but their verdicts must
+// be known by then). An interop tx keeps its signed bytes (rebuilt from the listing), so it can
+// be sent back if the node drops it.
 func (n *node) pending(ctx context.Context, now time.Time) ([]*tracked, error) {
 	var content struct {
 		Pending map[common.Address]map[string]json.RawMessage `json:"pending"`
+		Queued  map[common.Address]map[string]json.RawMessage `json:"queued"`
 	}
 	if err := n.c.CallContext(ctx, &content, "txpool_content"); err != nil {
 		return nil, err
 	}
 	var out []*tracked
-	for _, byNonce := range content.Pending {
-		for _, raw := range byNonce {
-			var p poolTx
-			if err := json.Unmarshal(raw, &p); err != nil {
-				return nil, fmt.Errorf("txpool_content: %w", err)
-			}
-			t := p.tracked(now)
-			if t.interop() {
-				var tx types.Transaction
-				if tx.UnmarshalJSON(raw) == nil && tx.Hash() == t.hash {
-					t.raw, _ = tx.MarshalBinary()
+	for part, txs := range map[string]map[common.Address]map[string]json.RawMessage{"pending": content.Pending, "queued": content.Queued} {
+		for _, byNonce := range txs {
+			for _, raw := range byNonce {
+				var p poolTx
+				if err := json.Unmarshal(raw, &p); err != nil {
+					return nil, fmt.Errorf("txpool_content: %w", err)
 				}
+				t := p.tracked(now)
+				t.queued = part == "queued"
+				if t.interop() {
+					var tx types.Transaction
+					if tx.UnmarshalJSON(raw) == nil && tx.Hash() == t.hash {
+						t.raw, _ = tx.MarshalBinary()
+					}
+				}
+				out = append(out, t)
 			}
-			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -126,12 +132,13 @@ func (n *node) clearTxpool(ctx context.Context) (uint64, error) {
 	return removed, err
 }
 
-// nonces reads the senders' nonces at the latest block, in one batch.
+// nonces reads the senders' next nonces counting the node's pending txs ("pending"), in one
+// batch: a nonce a pending tx of the pool holds (a replacement) is as used as a mined one.
 func (n *node) nonces(ctx context.Context, senders []common.Address) (map[common.Address]uint64, error) {
 	out := make([]hexutil.Uint64, len(senders))
 	batch := make([]rpc.BatchElem, len(senders))
 	for i, s := range senders {
-		batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{s, "latest"}, Result: &out[i]}
+		batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{s, "pending"}, Result: &out[i]}
 	}
 	if err := n.c.BatchCallContext(ctx, batch); err != nil {
 		return nil, err
