@@ -35,7 +35,9 @@ type endpointsFile struct {
 	Gateways    []gatewayEndpoint `json:"gateways"`
 	Revalidator string            `json:"revalidator"`
 	// SequencerPool is the last chain's pool: op-reth (the model, asking the revalidator) or geth.
-	SequencerPool string          `json:"sequencerPool"`
+	SequencerPool string `json:"sequencerPool"`
+	// Eviction is the revalidator's lever on that pool (clear-txpool, failsafe-pulse, none).
+	Eviction      string          `json:"eviction"`
 	Control       string          `json:"control"` // the devnet_ namespace
 	DependencySet json.RawMessage `json:"dependencySet"`
 	// RollupConfigs is each chain's OP Stack rollup config, by chain ID: what
@@ -192,7 +194,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 	defer control.Close()
 	deps, _ := dn.DependencySet().MarshalJSON()
 	msg := devnet.MessageOf(sample)
-	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, Control: control.URL(), SequencerPool: c.String("sequencer-pool"),
+	ep := endpointsFile{Chains: chains, Filter: api.URL(), Gateways: gateways, Revalidator: reval.url, Control: control.URL(), SequencerPool: c.String("sequencer-pool"), Eviction: eviction,
 		DependencySet: deps, RollupConfigs: map[string]devnet.RollupConfig{}, SampleMessage: &msg, expiryWindow: dn.DependencySet().ExpiryWindow()}
 	for _, ch := range dn.Chains {
 		ep.RollupConfigs[strconv.FormatUint(ch.ID(), 10)] = ch.RollupConfig()
@@ -287,6 +289,11 @@ func printBanner(w io.Writer, ep *endpointsFile, txs *sampleTxPair) {
 		node := ep.Chains[len(ep.Chains)-1].RPC
 		fmt.Fprintf(w, "Chain %d's pool is a model of op-reth's (docs/devnet.md), asking the revalidator: the same invalid tx sent straight to its node, around the gateway, is refused:\n\n  %s\n\n",
 			execChain, strings.Replace(send(txs.invalid), txs.gateway, node, 1))
+		lever := "a failsafe pulse (its gate on until it evicted the tx)"
+		if ep.Eviction == revalidator.EvictClearTxpool {
+			lever = "admin_clearTxpool, every other tx sent back (its admin namespace is open on " + node + ", as op-reth's --http.api admin would open it: keep such a port private)"
+		}
+		fmt.Fprintf(w, "A tx there that a source reorg makes invalid is evicted by the revalidator with %s.\n\n", lever)
 	}
 	fmt.Fprintf(w, "Invalid txs the revalidator found in chain %d's pool (a builder's list of what to leave out):\n\n  curl -s %s -H 'content-type: application/json' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"interopgate_invalidTransactions\",\"params\":[]}'\n\n", execChain, ep.Revalidator)
 	fmt.Fprintf(w, "Emit a new message on chain %d (answers where it is and its inbox keys), or reorg away its last block:\n\n", m.ChainID)
