@@ -360,7 +360,7 @@ func startDevnetGateways(ctx context.Context, c *cli.Context, dn *devnet.Devnet,
 			cfg.RPC.Port = 0
 		}
 		cfg.Gateway.ChainID = ch.ID()
-		cfg.Sentries.Backends = []ingress.BackendConfig{{Name: fmt.Sprintf("chain%d", ch.ID()), URL: ch.RPCURL()}}
+		cfg.Sentries.Backends = []ingress.BackendConfig{{Name: fmt.Sprintf("chain%d", ch.ID()), URL: ch.RPCURL(), WSURL: ch.WSURL()}}
 		cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: filterURL}}
 		cfg.Interop.Chains = ids
 		cfg.Interop.ExpiryWindow = dn.DependencySet().ExpiryWindow()

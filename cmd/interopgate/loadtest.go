@@ -228,7 +228,7 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 	stops = append(stops, func() { _ = api.Shutdown(context.Background()) })
 	cfg := defaultGatewayConfig()
 	cfg.Gateway.ChainID = 902
-	cfg.Sentries.Backends = []ingress.BackendConfig{{Name: "chain902", URL: dn.Chain(902).RPCURL()}}
+	cfg.Sentries.Backends = []ingress.BackendConfig{{Name: "chain902", URL: dn.Chain(902).RPCURL(), WSURL: dn.Chain(902).WSURL()}}
 	cfg.Filters.Endpoints = []filterEndpoint{{Name: "light", URL: api.URL()}}
 	cfg.Interop.Chains = []uint64{901, 902}
 	reg := prometheus.NewRegistry()
