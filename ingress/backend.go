@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/interopgate/interopgate/internal/deadconn"
 )
@@ -34,6 +37,12 @@ type GroupConfig struct {
 	HealthFailures int
 	// MaxConns per backend (default 512).
 	MaxConns int
+	// MaxBlockLag: a healthy backend more than this many blocks behind the best healthy one
+	// leaves the rotation (no reads, no sends) until it catches up; 0 = no bound.
+	MaxBlockLag uint64
+	// MaxHeadAge: a backend whose head has not moved for this long, while another's has, leaves
+	// the rotation too (a node that stopped following); 0 = no bound.
+	MaxHeadAge time.Duration
 }
 
 // Check validates the config and names the bad field.
@@ -72,6 +81,11 @@ type backend struct {
 	wsURL    string
 	healthy  atomic.Bool
 	failures atomic.Int32
+	// head is its latest block number as last probed, headAt (unix ns) when that number last
+	// changed; inSync is false while it lags (MaxBlockLag, MaxHeadAge).
+	head   atomic.Uint64
+	headAt atomic.Int64
+	inSync atomic.Bool
 }
 
 // Group load-balances over the sentry backends (round robin over the healthy ones) with
@@ -117,8 +131,10 @@ func NewGroup(cfg GroupConfig, log *zap.Logger, m *Metrics) (*Group, error) {
 	for _, b := range cfg.Backends {
 		be := &backend{name: b.Name, url: b.URL, wsURL: b.WSURL}
 		be.healthy.Store(true)
+		be.inSync.Store(true)
 		g.backends = append(g.backends, be)
 		m.backendHealthy(b.Name, true)
+		m.backendInSync(b.Name, true)
 	}
 	return g, nil
 }
@@ -148,6 +164,7 @@ func (g *Group) Run(ctx context.Context) {
 			}()
 		}
 		wg.Wait()
+		g.updateSync(time.Now())
 		select {
 		case <-ctx.Done():
 			return
@@ -156,11 +173,21 @@ func (g *Group) Run(ctx context.Context) {
 	}
 }
 
-var healthBody = []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
+// healthBody asks the head's number: the probe of health and of lag.
+var healthBody = []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
 
 func (g *Group) probe(ctx context.Context, b *backend) {
-	status, _, err := g.send(ctx, b, healthBody, nil)
+	status, body, err := g.send(ctx, b, healthBody, nil)
+	var answer struct {
+		Result hexutil.Uint64 `json:"result"`
+	}
 	if err == nil && status == fasthttp.StatusOK {
+		// Health is an HTTP 200; the head, when the answer has one, feeds the lag bounds.
+		if json.Unmarshal(body, &answer) == nil && answer.Result > 0 {
+			if n := uint64(answer.Result); b.head.Swap(n) != n || b.headAt.Load() == 0 {
+				b.headAt.Store(time.Now().UnixNano())
+			}
+		}
 		b.failures.Store(0)
 		if !b.healthy.Swap(true) {
 			g.log.Info("sentry backend healthy again", zap.String("backend", b.name))
@@ -175,6 +202,44 @@ func (g *Group) markFailure(b *backend, err error, status int) {
 	if int(b.failures.Add(1)) >= g.cfg.HealthFailures && b.healthy.Swap(false) {
 		g.log.Warn("sentry backend unhealthy", zap.String("backend", b.name), zap.Error(err), zap.Int("status", status))
 		g.metrics.backendHealthy(b.name, false)
+	}
+}
+
+// updateSync takes lagging backends out of the rotation and puts caught-up ones back: behind
+// the best healthy head by more than MaxBlockLag, or a head unmoved for MaxHeadAge while another
+// backend's moved since (if every head stops, the chain stopped: no one is taken out).
+func (g *Group) updateSync(now time.Time) {
+	var best uint64
+	var lastMove int64
+	for _, b := range g.backends {
+		if b.healthy.Load() && b.headAt.Load() != 0 {
+			best = max(best, b.head.Load())
+			lastMove = max(lastMove, b.headAt.Load())
+		}
+	}
+	for _, b := range g.backends {
+		if !b.healthy.Load() || b.headAt.Load() == 0 {
+			continue
+		}
+		head, at := b.head.Load(), b.headAt.Load()
+		lag := best - head
+		g.metrics.backendLag(b.name, lag)
+		why := ""
+		switch {
+		case g.cfg.MaxBlockLag > 0 && lag > g.cfg.MaxBlockLag:
+			why = fmt.Sprintf("%d blocks behind the best sentry (max_block_lag %d)", lag, g.cfg.MaxBlockLag)
+		case g.cfg.MaxHeadAge > 0 && now.Sub(time.Unix(0, at)) > g.cfg.MaxHeadAge && lastMove-at > int64(g.cfg.MaxHeadAge):
+			why = fmt.Sprintf("its head has not moved for %s while another sentry's did (max_head_age %s)", now.Sub(time.Unix(0, at)).Round(time.Second), g.cfg.MaxHeadAge)
+		}
+		switch inSync := why == ""; {
+		case !inSync && b.inSync.Swap(false):
+			g.log.Warn("sentry backend lags: out of the rotation until it catches up", zap.String("backend", b.name),
+				zap.Uint64("head", head), zap.Uint64("best", best), zap.String("why", why))
+			g.metrics.backendInSync(b.name, false)
+		case inSync && !b.inSync.Swap(true):
+			g.log.Info("sentry backend caught up: back in the rotation", zap.String("backend", b.name), zap.Uint64("head", head))
+			g.metrics.backendInSync(b.name, true)
+		}
 	}
 }
 
@@ -215,10 +280,10 @@ func (g *Group) send(ctx context.Context, b *backend, body []byte, h *hold) (int
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
 }
 
-// wsBackend is a healthy backend with a WebSocket (round robin), or nil.
+// wsBackend is a healthy backend in sync with a WebSocket (round robin), or nil.
 func (g *Group) wsBackend() *backend {
 	for _, b := range g.order() {
-		if b.wsURL != "" && b.healthy.Load() {
+		if b.wsURL != "" && b.healthy.Load() && b.inSync.Load() {
 			return b
 		}
 	}
@@ -226,19 +291,22 @@ func (g *Group) wsBackend() *backend {
 }
 
 // order returns the backends to try: healthy ones starting at the round-robin position, then
-// the unhealthy ones (a stale health state must not turn into an outage).
+// the unhealthy ones (a stale health state must not turn into an outage); a backend that lags
+// is left out (no reads, no sends) while any other is in sync.
 func (g *Group) order() []*backend {
 	n := len(g.backends)
 	start := int(g.next.Add(1) % uint64(n))
 	out := make([]*backend, 0, n)
-	for i := 0; i < n; i++ {
-		if b := g.backends[(start+i)%n]; b.healthy.Load() {
-			out = append(out, b)
+	for _, healthy := range []bool{true, false} {
+		for i := 0; i < n; i++ {
+			if b := g.backends[(start+i)%n]; b.healthy.Load() == healthy && b.inSync.Load() {
+				out = append(out, b)
+			}
 		}
 	}
-	for i := 0; i < n; i++ {
-		if b := g.backends[(start+i)%n]; !b.healthy.Load() {
-			out = append(out, b)
+	if len(out) == 0 {
+		for i := 0; i < n; i++ {
+			out = append(out, g.backends[(start+i)%n])
 		}
 	}
 	return out
@@ -290,7 +358,7 @@ func (g *Group) DoAll(ctx context.Context, body []byte) (int, []byte, error) {
 	}
 	var targets []*backend
 	for _, b := range g.backends {
-		if b.healthy.Load() {
+		if b.healthy.Load() && b.inSync.Load() {
 			targets = append(targets, b)
 		}
 	}

@@ -29,6 +29,8 @@ type Metrics struct {
 	leaseLost    prometheus.Counter
 	rateFull     prometheus.Counter
 	unread       prometheus.Gauge
+	backendLagG  *prometheus.GaugeVec
+	backendSync  *prometheus.GaugeVec
 	wsConns      prometheus.Gauge
 	wsSubs       prometheus.Gauge
 	wsClosed     *prometheus.CounterVec
@@ -81,6 +83,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests from a client IP that could not be tracked because the rate-limit table was full (let through)."}),
 		unread: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "unread_answer_bytes",
 			Help: "Bytes of sentry answers held for clients that have not taken them yet (bounded by max_unread_answer_bytes)."}),
+		backendLagG: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backend_lag_blocks",
+			Help: "Blocks the backend's head is behind the best healthy backend's, as last probed."}, []string{"backend"}),
+		backendSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backend_in_sync",
+			Help: "1 while the backend is in the rotation; 0 while it lags (max_block_lag, max_head_age): no reads, no sends."}, []string{"backend"}),
 		wsConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ws_connections",
 			Help: "Client WebSocket connections open (bounded by max_ws_conns)."}),
 		wsSubs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "ws_subscriptions",
@@ -88,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		wsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "ws_closed_total",
 			Help: "Client WebSocket connections ended, by reason (client, slow_reader, too_large, sentry_lost, shutdown, error)."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.wsConns, m.wsSubs, m.wsClosed, m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
+	reg.MustRegister(m.backendLagG, m.backendSync, m.wsConns, m.wsSubs, m.wsClosed, m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
 		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped,
 		m.duplicates, m.leaseLost, m.rateFull, m.unread)
 	m.redisUp.Set(1)
@@ -219,6 +225,23 @@ func (m *Metrics) backendRequest(name string, err error, d time.Duration) {
 	}
 	m.backendReqs.WithLabelValues(name, outcome).Inc()
 	m.backendLat.WithLabelValues(name).Observe(d.Seconds())
+}
+
+func (m *Metrics) backendLag(name string, lag uint64) {
+	if m != nil {
+		m.backendLagG.WithLabelValues(name).Set(float64(lag))
+	}
+}
+
+func (m *Metrics) backendInSync(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.backendSync.WithLabelValues(name).Set(1)
+	} else {
+		m.backendSync.WithLabelValues(name).Set(0)
+	}
 }
 
 func (m *Metrics) backendHealthy(name string, ok bool) {

@@ -28,9 +28,11 @@ type gatewayConfig struct {
 	Gateway  ingress.Config `toml:"gateway"`
 	Sentries struct {
 		Timeout        config.Duration         `toml:"timeout" comment:"timeout of each request to a sentry"`
-		HealthInterval config.Duration         `toml:"health_interval" comment:"how often each sentry is probed with eth_chainId"`
+		HealthInterval config.Duration         `toml:"health_interval" comment:"how often each sentry is probed (eth_blockNumber: its health and its head)"`
 		HealthFailures int                     `toml:"health_failures" comment:"consecutive failures that mark a sentry unhealthy"`
 		MaxConns       int                     `toml:"max_conns" comment:"connections per sentry"`
+		MaxBlockLag    uint64                  `toml:"max_block_lag" comment:"a sentry more than this many blocks behind the best one gets no reads and no sends until it catches up; 0 = no bound"`
+		MaxHeadAge     config.Duration         `toml:"max_head_age" comment:"a sentry whose head has not moved for this long while another's did gets no reads and no sends; 0 = no bound"`
 		Backends       []ingress.BackendConfig `toml:"backends" comment:"the sentry nodes valid txs and reads go to"`
 	} `toml:"sentries"`
 	Filters filtersConfig `toml:"filters"`
@@ -54,6 +56,8 @@ func defaultGatewayConfig() *gatewayConfig {
 	c.Sentries.HealthInterval = config.Duration(2 * time.Second)
 	c.Sentries.HealthFailures = 2
 	c.Sentries.MaxConns = 512
+	c.Sentries.MaxBlockLag = 8
+	c.Sentries.MaxHeadAge = config.Duration(time.Minute)
 	c.Filters = defaultFiltersConfig()
 	c.Redis = defaultRedisConfig()
 	c.State.MaxQueue, c.State.FeedSize, c.State.MaxQueueBytes = 10_000, 10_000, 256<<20
@@ -109,6 +113,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	group, err := ingress.NewGroup(ingress.GroupConfig{
 		Backends: cfg.Sentries.Backends, Timeout: cfg.Sentries.Timeout.D(), HealthInterval: cfg.Sentries.HealthInterval.D(),
 		HealthFailures: cfg.Sentries.HealthFailures, MaxConns: cfg.Sentries.MaxConns,
+		MaxBlockLag: cfg.Sentries.MaxBlockLag, MaxHeadAge: cfg.Sentries.MaxHeadAge.D(),
 	}, log, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("sentries: %w", err)

@@ -1,0 +1,90 @@
+package ingress_test
+
+// Issue 16: a sentry that falls behind leaves the rotation (no reads, no sends) until it catches
+// up; the counts per sentry show it.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/rpctest"
+	sc "github.com/interopgate/interopgate/supervisorclient"
+)
+
+func TestALaggingSentryGetsNoReadsOrSends(t *testing.T) {
+	heads := map[string]*atomic.Uint64{"ahead": {}, "behind": {}}
+	heads["ahead"].Store(1000)
+	heads["behind"].Store(990) // 10 behind, over max_block_lag 5
+	sentry := func(name string) *rpctest.Server {
+		return rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+			if method == "eth_blockNumber" {
+				return fmt.Sprintf("0x%x", heads[name].Load()), nil
+			}
+			return sentryHandler(method, params)
+		})
+	}
+	ahead, behind := sentry("ahead"), sentry("behind")
+	filter := rpctest.New(t, filterAnswer(0))
+	client, _ := sc.NewClient(sc.ClientConfig{URL: filter.URL, Name: "fake"})
+	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	reg := prometheus.NewRegistry()
+	m := ingress.NewMetrics(reg)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "ahead", URL: ahead.URL}, {Name: "behind", URL: behind.URL}},
+		HealthInterval: 20 * time.Millisecond, MaxBlockLag: 5}, zaptest.NewLogger(t), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	cfg.SenderRateLimit = 0
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	inSync := func(name string) float64 {
+		return counter(t, reg, "interopgate_gateway_backend_in_sync", map[string]string{"backend": name})
+	}
+	rpctest.WaitFor(t, "the lagging sentry out of the rotation", 10*time.Second, func() bool { return inSync("behind") == 0 })
+	traffic := func(round int) (reads, sends [2]int) {
+		r0, s0 := [2]int{ahead.MethodCalls("eth_chainId"), behind.MethodCalls("eth_chainId")}, [2]int{ahead.MethodCalls(ingress.MethodSendRawTransaction), behind.MethodCalls(ingress.MethodSendRawTransaction)}
+		for i := range 20 {
+			if st, b := post(t, gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`); st != 200 {
+				t.Fatalf("a read: %d %s", st, b)
+			}
+			if i < 5 {
+				tx := interopTx(t, 1+i, uint64(round), 902, keysOf(message(7000+100*round+i)))
+				if st, b := post(t, gw.URL(), sendRawBody(1, tx)); st != 200 {
+					t.Fatalf("a send: %d %s", st, b)
+				}
+			}
+		}
+		return [2]int{ahead.MethodCalls("eth_chainId") - r0[0], behind.MethodCalls("eth_chainId") - r0[1]},
+			[2]int{ahead.MethodCalls(ingress.MethodSendRawTransaction) - s0[0], behind.MethodCalls(ingress.MethodSendRawTransaction) - s0[1]}
+	}
+	reads, sends := traffic(0)
+	t.Logf("10 blocks behind: reads ahead/behind %d/%d, sends %d/%d", reads[0], reads[1], sends[0], sends[1])
+	if reads[1] != 0 || sends[1] != 0 || reads[0] != 20 || sends[0] != 5 {
+		t.Fatal("the lagging sentry got traffic")
+	}
+	heads["behind"].Store(1000)
+	rpctest.WaitFor(t, "the sentry back in the rotation once caught up", 10*time.Second, func() bool { return inSync("behind") == 1 })
+	reads, sends = traffic(1)
+	t.Logf("caught up: reads ahead/behind %d/%d, sends %d/%d", reads[0], reads[1], sends[0], sends[1])
+	if reads[1] == 0 {
+		t.Fatal("the caught-up sentry got no reads")
+	}
+}
