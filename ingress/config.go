@@ -59,6 +59,10 @@ type Config struct {
 	SenderRateWindow config.Duration `toml:"sender_rate_window" comment:"the per-sender limit's window"`
 	ClientIPHeader   string          `toml:"client_ip_header" comment:"header a trusted proxy writes the client IP into (X-Forwarded-For style); believed only from trusted_proxies"`
 	TrustedProxies   []string        `toml:"trusted_proxies" comment:"networks (CIDRs) of the load balancers whose client_ip_header is believed; the client is the right-most address not in them"`
+	MethodLimits     []MethodLimit   `toml:"method_limits" comment:"per-client-IP limits on single methods, beside ip_rate_limit"`
+	APIKeyHeader     string          `toml:"api_key_header" comment:"the header a client names its API key in (keys: api_keys_file, INTEROPGATE_API_KEYS)"`
+	APIKeysFile      string          `toml:"api_keys_file" comment:"TOML file of [[keys]] (name, key, limit_factor: the per-IP and per-method limits × it; 0 exempts); never logged"`
+	CORSOrigins      []string        `toml:"cors_origins" comment:"origins browsers may call from (\"*\": any); empty = CORS off"`
 
 	ExecTimestampOffset config.Duration `toml:"exec_timestamp_offset" comment:"the executing timestamp sent to the filter is now + this (expected inclusion)"`
 	MessageTimeout      uint64          `toml:"message_timeout" comment:"seconds the messages must stay valid after inclusion (the descriptor's timeout)"`
@@ -111,7 +115,8 @@ func DefaultConfig() Config {
 		RetryDelay:   d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second), QueueBatch: 64,
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
-		WebSocket: true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
+		APIKeyHeader: "X-Api-Key",
+		WebSocket:    true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
 	}
 }
 
@@ -158,6 +163,14 @@ func (c *Config) Check() error {
 	}
 	if c.IPRateLimit > 0 && c.IPRateWindow <= 0 {
 		return errors.New("ip_rate_window must be positive when ip_rate_limit is set")
+	}
+	for i, l := range c.MethodLimits {
+		if l.Method == "" || l.Limit <= 0 || l.Window <= 0 {
+			return fmt.Errorf("method_limits[%d]: method, a positive limit and a positive window are required", i)
+		}
+	}
+	if c.APIKeyHeader == "" {
+		return errors.New("api_key_header must not be empty")
 	}
 	if c.SenderRateLimit > 0 && c.SenderRateWindow <= 0 {
 		return errors.New("sender_rate_window must be positive when sender_rate_limit is set")

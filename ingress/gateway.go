@@ -33,7 +33,9 @@ type Deps struct {
 	// Backends is the sentry group (required).
 	Backends *Group
 	// Stores is the shared state (default: in memory).
-	Stores  *store.Stores
+	Stores *store.Stores
+	// APIKeys are the clients known by a key (LoadAPIKeys; optional).
+	APIKeys []APIKey
 	Log     *zap.Logger
 	Metrics *Metrics
 	// Now is the clock (default time.Now).
@@ -42,27 +44,30 @@ type Deps struct {
 
 // Gateway is the ingress JSON-RPC proxy. Start it with Start, stop it with Shutdown.
 type Gateway struct {
-	cfg       Config
-	checker   sc.Checker
-	failsafe  func() bool
-	deps      *accesslist.DependencySet
-	group     *Group
-	st        store.Stores
-	log       *zap.Logger
-	metrics   *Metrics
-	now       func() time.Time
-	chainID   uint256.Int
-	safety    sc.SafetyLevel
-	methods   methodTable // how each method is served; immutable after New
-	ws        wsSessions  // open client WebSockets
-	inflight  chan struct{}
-	requests  chan struct{} // requests being answered (max_requests_in_flight)
-	flights   flights
-	cache     *verdictCache
-	answers   *answerBudget
-	clientIPs clientIPs
-	filter    *batching.Coalescer[sc.Request, sc.Verdict]
-	feed      chan store.FeedEntry
+	cfg      Config
+	checker  sc.Checker
+	failsafe func() bool
+	deps     *accesslist.DependencySet
+	group    *Group
+	st       store.Stores
+	log      *zap.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	chainID  uint256.Int
+	safety   sc.SafetyLevel
+	methods  methodTable // how each method is served; immutable after New
+	ws       wsSessions  // open client WebSockets
+	// apiKeys by key, methodLimits by method; immutable after New.
+	apiKeys      map[string]APIKey
+	methodLimits map[string]MethodLimit
+	inflight     chan struct{}
+	requests     chan struct{} // requests being answered (max_requests_in_flight)
+	flights      flights
+	cache        *verdictCache
+	answers      *answerBudget
+	clientIPs    clientIPs
+	filter       *batching.Coalescer[sc.Request, sc.Verdict]
+	feed         chan store.FeedEntry
 
 	http   *fasthttp.Server
 	ln     net.Listener
@@ -118,6 +123,14 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	g.cache = newVerdictCache(g, d.CheckerID)
 	g.answers = newAnswerBudget(cfg.MaxUnreadAnswerBytes, cfg.MaxUnreadAnswerBytesPerIP, g.metrics.unreadAnswers)
 	g.methods = g.newMethodTable(cfg.Methods)
+	g.apiKeys = map[string]APIKey{}
+	for _, k := range d.APIKeys {
+		g.apiKeys[k.Key] = k
+	}
+	g.methodLimits = map[string]MethodLimit{}
+	for _, l := range cfg.MethodLimits {
+		g.methodLimits[l.Method] = l
+	}
 	g.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight, MaxPending: cfg.MaxInFlightChecks},
 		g.checker.CheckAccessLists,
 		func() (context.Context, context.CancelFunc) {

@@ -72,6 +72,15 @@ func newFakes(t testing.TB, filterCode int, mutate func(*ingress.Config)) *fakes
 }
 
 func newFakesWith(t testing.TB, filterCode int, mutate func(*ingress.Config), m *ingress.Metrics) *fakes {
+	return newFakesFull(t, filterCode, mutate, m, nil)
+}
+
+// newFakesKeys is newFakes with API keys.
+func newFakesKeys(t testing.TB, mutate func(*ingress.Config), keys []ingress.APIKey) *fakes {
+	return newFakesFull(t, 0, mutate, nil, keys)
+}
+
+func newFakesFull(t testing.TB, filterCode int, mutate func(*ingress.Config), m *ingress.Metrics, keys []ingress.APIKey) *fakes {
 	f := &fakes{sentry: rpctest.New(t, sentryHandler), filter: rpctest.New(t, filterAnswer(filterCode))}
 	f.sentry.KeepBodies(false)
 	f.filter.KeepBodies(false)
@@ -91,7 +100,7 @@ func newFakesWith(t testing.TB, filterCode int, mutate func(*ingress.Config), m 
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t), Metrics: m})
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t), Metrics: m, APIKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

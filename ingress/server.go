@@ -57,8 +57,17 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ready\n")
 		return
 	}
+	if g.cors(ctx) {
+		return // a preflight, answered
+	}
+	who, kerr := g.identify(ctx)
+	if kerr != nil {
+		g.metrics.call("", kerr.reason)
+		writeError(ctx, nil, kerr)
+		return
+	}
 	if websocket.FastHTTPIsWebSocketUpgrade(ctx) {
-		g.serveWS(ctx)
+		g.serveWS(ctx, who)
 		return
 	}
 	if !ctx.IsPost() {
@@ -81,19 +90,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			"the gateway is at its limit of requests in flight: retry in a moment"))
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.Background(), g.cfg.RequestTimeout.D())
+	rctx, cancel := context.WithTimeout(withCaller(context.Background(), who), g.cfg.RequestTimeout.D())
 	defer cancel()
-	ip := g.clientIPs.of(ctx)
-	if g.cfg.IPRateLimit > 0 {
-		ok, err := g.st.Limiter.Allow(rctx, "ip:"+ip, g.cfg.IPRateLimit, g.cfg.IPRateWindow.D())
-		if errors.Is(err, store.ErrLimiterFull) {
-			g.metrics.rateTableFull()
-		}
-		if !ok {
-			g.metrics.call("", "rate_limited")
-			writeError(ctx, nil, errRateLimited())
-			return
-		}
+	ip := who.ip
+	if !g.allowIP(rctx, who) {
+		g.metrics.call("", "rate_limited")
+		writeError(ctx, nil, errRateLimited())
+		return
 	}
 	// A client whose answers wait unread, or a gateway holding its bound of them, asks no sentry.
 	if which, held := g.answers.over(ip); which != "" {
@@ -188,6 +191,10 @@ func (g *Gateway) single(rctx context.Context, ctx *fasthttp.RequestCtx, r *json
 func (g *Gateway) call(rctx context.Context, r *jsonrpc.Request, h *hold) (int, []byte, *clientError) {
 	switch m := g.methods.lookup(r.Method); m.kind {
 	case methodRead:
+		if !g.allowMethod(rctx, r.Method) {
+			g.metrics.call(r.Method, "method_rate_limited")
+			return 0, nil, errMethodRateLimited(r.Method)
+		}
 		id := r.ID
 		if len(id) == 0 {
 			id = json.RawMessage("null")
@@ -233,6 +240,11 @@ func (g *Gateway) batch(ctx context.Context, reqs []jsonrpc.Request, h *hold) []
 		}
 		switch m := g.methods.lookup(r.Method); m.kind {
 		case methodRead:
+			if !g.allowMethod(ctx, r.Method) {
+				g.metrics.call(r.Method, "method_rate_limited")
+				answers[i] = jsonrpc.AppendError(nil, r.ID, errMethodRateLimited(r.Method).rpc)
+				continue
+			}
 			readIdx = append(readIdx, i)
 		case methodSend:
 			admitIdx = append(admitIdx, i)

@@ -50,7 +50,7 @@ type wsSessions struct {
 type wsSession struct {
 	g        *Gateway
 	conn     *websocket.Conn
-	ip       string
+	who      caller     // its client IP and API key
 	out      chan wsOut // answers and notifications, in order, to the writer
 	outMu    sync.Mutex // guards outClosed and sends on out
 	outDone  bool       // the writer stopped: nothing more is queued
@@ -72,7 +72,7 @@ type wsOut struct {
 }
 
 // serveWS upgrades the request and serves the socket until either side ends it.
-func (g *Gateway) serveWS(ctx *fasthttp.RequestCtx) {
+func (g *Gateway) serveWS(ctx *fasthttp.RequestCtx, who caller) {
 	if !g.cfg.WebSocket {
 		writeError(ctx, nil, newClientError(jsonrpc.CodeInvalidRequest, http.StatusMethodNotAllowed, "bad_request", "WebSocket is not enabled on this endpoint"))
 		return
@@ -84,15 +84,18 @@ func (g *Gateway) serveWS(ctx *fasthttp.RequestCtx) {
 			"the gateway is at its limit of WebSocket connections: retry in a moment"))
 		return
 	}
-	ip := g.clientIPs.of(ctx)
 	up := websocket.FastHTTPUpgrader{
 		HandshakeTimeout: g.cfg.ReadTimeout.D(),
-		// No cookies or credentials are involved: any page may call a public RPC endpoint.
-		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
+		// A browser's page (it sends an Origin) may open a socket from cors_origins; without
+		// CORS set up, from anywhere: no cookies or credentials are involved.
+		CheckOrigin: func(ctx *fasthttp.RequestCtx) bool {
+			origin := ctx.Request.Header.Peek("Origin")
+			return len(g.cfg.CORSOrigins) == 0 || len(origin) == 0 || g.originAllowed(string(origin))
+		},
 	}
 	err := up.Upgrade(ctx, func(conn *websocket.Conn) {
 		defer g.ws.n.Add(-1)
-		s := &wsSession{g: g, conn: conn, ip: ip, out: make(chan wsOut, g.cfg.WSWriteQueue),
+		s := &wsSession{g: g, conn: conn, who: who, out: make(chan wsOut, g.cfg.WSWriteQueue),
 			inflight: make(chan struct{}, g.cfg.MaxWSCallsInFlight), done: make(chan struct{}), subs: map[string]bool{}}
 		g.ws.add(s)
 		defer g.ws.remove(s)
@@ -257,7 +260,7 @@ func (s *wsSession) write() {
 // handle answers one message: a call or a batch, through the method table as over HTTP.
 func (s *wsSession) handle(msg []byte) {
 	g := s.g
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.RequestTimeout.D())
+	ctx, cancel := context.WithTimeout(withCaller(context.Background(), s.who), g.cfg.RequestTimeout.D())
 	defer cancel()
 	select {
 	case g.requests <- struct{}{}:
@@ -267,14 +270,12 @@ func (s *wsSession) handle(msg []byte) {
 		s.send(jsonrpc.AppendError(nil, nil, jsonrpc.Errorf(CodeLimitExceeded, "the gateway is at its limit of requests in flight: retry in a moment")), nil)
 		return
 	}
-	if g.cfg.IPRateLimit > 0 {
-		if ok, _ := g.st.Limiter.Allow(ctx, "ip:"+s.ip, g.cfg.IPRateLimit, g.cfg.IPRateWindow.D()); !ok {
-			g.metrics.call("", "rate_limited")
-			s.send(jsonrpc.AppendError(nil, nil, errRateLimited().rpc), nil)
-			return
-		}
+	if !g.allowIP(ctx, s.who) {
+		g.metrics.call("", "rate_limited")
+		s.send(jsonrpc.AppendError(nil, nil, errRateLimited().rpc), nil)
+		return
 	}
-	if which, held := g.answers.over(s.ip); which != "" {
+	if which, held := g.answers.over(s.who.ip); which != "" {
 		e := errUnreadAnswers(which, held)
 		g.metrics.call("", e.reason)
 		s.send(jsonrpc.AppendError(nil, nil, e.rpc), nil)
@@ -291,7 +292,7 @@ func (s *wsSession) handle(msg []byte) {
 		s.send(jsonrpc.AppendError(nil, nil, perr), nil)
 		return
 	}
-	h := g.answers.hold(s.ip)
+	h := g.answers.hold(s.who.ip)
 	if batch { // subscriptions are single calls: in a batch they are off the method table (-32601)
 		out := g.batch(ctx, reqs, h)
 		if len(out) == 2 { // notifications only: nothing to answer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -146,8 +147,16 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 			},
 		})
 	}
+	keys, err := ingress.LoadAPIKeys(cfg.Gateway.APIKeysFile, os.Getenv("INTEROPGATE_API_KEYS"))
+	if err != nil {
+		stores.Close()
+		return nil, err
+	}
+	if len(keys) > 0 {
+		log.Info("API keys loaded", zap.Int("keys", len(keys)), zap.String("header", cfg.Gateway.APIKeyHeader))
+	}
 	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, CheckerID: cfg.Filters.checkerID(), Failsafe: watcher.Enabled, Dependencies: deps,
-		Backends: group, Stores: &stores, Log: log, Metrics: metrics})
+		Backends: group, Stores: &stores, Log: log, Metrics: metrics, APIKeys: keys})
 	if err != nil {
 		stores.Close()
 		return nil, err
