@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/valyala/fasthttp"
 )
 
 // Options bound and pace a run. The run stops at Duration or after Requests, whichever is first,
@@ -175,8 +174,11 @@ func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, 
 	if opt.Timeout <= 0 {
 		opt.Timeout = 10 * time.Second
 	}
-	client := &fasthttp.Client{MaxConnsPerHost: opt.MaxInFlight, ReadTimeout: opt.Timeout, WriteTimeout: opt.Timeout,
-		MaxResponseBodySize: 64 << 20, NoDefaultUserAgentHeader: true}
+	client, err := newTransport(target, opt.MaxInFlight, opt.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer client.close()
 	var mu sync.Mutex
 	parts := map[string]*partStats{}
 	statsOf := func(name string) *partStats {
@@ -233,7 +235,7 @@ loop:
 		inFlight.Add(1)
 		go func() {
 			defer func() { inFlight.Add(-1); wg.Done() }()
-			o := send(client, target, req.Body, opt.Timeout)
+			o := client.send(req.Body, opt.Timeout)
 			o.latency = time.Since(intended) // from the intended time: queueing behind slow answers counts
 			<-sem
 			if req.Settle != nil {
@@ -275,21 +277,6 @@ func schedule(opt Options) func(i int) time.Duration {
 		}
 		return opt.Duration // past the last step: the run is over
 	}
-}
-
-func send(client *fasthttp.Client, target string, body []byte, timeout time.Duration) outcome {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(target)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.SetBodyRaw(body)
-	if err := client.DoTimeout(req, resp, timeout); err != nil {
-		return outcome{err: err}
-	}
-	code, message, err := classify(resp.StatusCode(), resp.Body())
-	return outcome{status: resp.StatusCode(), code: code, message: message, err: err}
 }
 
 // progress prints a line a second until stopped.

@@ -48,6 +48,7 @@ func loadtestCommand(st *appState) *cli.Command {
 			&cli.StringFlag{Name: "compare", Usage: "a second target (URL, or \"node\": with --devnet, chain 902's node itself): the same scenario against both in alternating rounds, with ratios"},
 			&cli.IntFlag{Name: "rounds", Value: 4, Usage: "with --compare: rounds per target"},
 			&cli.StringFlag{Name: "metrics", Usage: "the target's Prometheus metrics URL: the report adds filter checks and requests per interop tx and sentry requests per request (with --devnet: its gateway's, by default)"},
+			&cli.BoolFlag{Name: "ws", Usage: "with --devnet: send over the gateway's WebSocket instead of HTTP (with --target, give a ws:// URL)"},
 			&cli.StringFlag{Name: "eviction", Value: revalidator.EvictClearTxpool, Usage: "with --source-reorgs: how the revalidator makes the op-reth pool drop a tx found invalid: clear-txpool or failsafe-pulse"},
 			&cli.IntFlag{Name: "source-reorgs", Usage: "with --devnet: this many times during the run, emit a message on chain 901, send a tx executing it through the gateway, and reorg the message's block away; chain 902's pool is then the op-reth model asking a revalidator, and the report says how many such txs were mined (must be 0) and how soon they left the pool"},
 		},
@@ -80,6 +81,9 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		}
 		defer stop()
 		target, env.Devnet, env.ChainID, env.ScenarioAccounts = d.url, d.net, 902, scenarioAccounts
+		if c.Bool("ws") {
+			target = "ws://" + strings.TrimPrefix(d.url, "http://") // the gateway's WebSocket, same port
+		}
 		reorgs = d
 		if !c.IsSet("metrics") {
 			_ = c.Set("metrics", d.metrics)
@@ -92,8 +96,8 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	case target == "":
 		return cli.Exit("give --target URL or --devnet", 2)
 	default:
-		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cli.Exit(fmt.Sprintf("--target %q: want an http:// or https:// URL", target), 2)
+		if u, err := url.Parse(target); err != nil || !loadtestScheme(u.Scheme) || u.Host == "" {
+			return cli.Exit(fmt.Sprintf("--target %q: want an http://, https://, ws:// or wss:// URL", target), 2)
 		}
 	}
 	fmt.Fprintf(st.stderr, "preparing scenario %s …\n", c.String("scenario"))
@@ -104,8 +108,8 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	opt := loadtest.Options{Rate: c.Float64("rate"), Steps: c.Float64Slice("ramp"), Duration: c.Duration("duration"),
 		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr}
 	if other := c.String("compare"); other != "" {
-		if u, err := url.Parse(other); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cli.Exit(fmt.Sprintf("--compare %q: want an http:// or https:// URL (or \"node\" with --devnet)", other), 2)
+		if u, err := url.Parse(other); err != nil || !loadtestScheme(u.Scheme) || u.Host == "" {
+			return cli.Exit(fmt.Sprintf("--compare %q: want an http://, https://, ws:// or wss:// URL (or \"node\" with --devnet)", other), 2)
 		}
 		cmp, err := loadtest.Compare(ctx, target, other, s, opt, c.Int("rounds"))
 		if err != nil {
@@ -274,3 +278,6 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 	}
 	return d, stop, nil
 }
+
+// loadtestScheme is a target's scheme the load test speaks: HTTP or WebSocket.
+func loadtestScheme(s string) bool { return s == "http" || s == "https" || s == "ws" || s == "wss" }

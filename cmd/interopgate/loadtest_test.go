@@ -57,6 +57,24 @@ func TestLoadtestScenariosAgainstTheDevnet(t *testing.T) {
 	}
 }
 
+// Issue 16: the same mix over the gateway's WebSocket: every outcome as over HTTP.
+func TestLoadtestMixOverWebSocket(t *testing.T) {
+	ctx, d, env := loadtestRig(t)
+	s, err := loadtest.Build(ctx, env, "mix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := loadtest.Run(ctx, "ws://"+strings.TrimPrefix(d.url, "http://"), s, loadtest.Options{Rate: 200, Requests: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Total.Sent != 200 || r.Failed() {
+		var b strings.Builder
+		r.Print(&b)
+		t.Fatalf("the mix over WebSocket: %d sent, %d wrong:\n%s", r.Total.Sent, r.Total.Wrong, b.String())
+	}
+}
+
 // Against a target that accepts everything, the wrong outcomes are counted, invalid txs
 // accepted are named, and the command exits non-zero.
 func TestLoadtestCountsWrongOutcomes(t *testing.T) {
