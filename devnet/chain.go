@@ -102,7 +102,7 @@ func StartChain(cfg ChainConfig, log *zap.Logger) (*Chain, error) {
 		WSPort:    cfg.HTTPPort,
 		WSModules: modules,
 		WSOrigins: []string{"*"},
-		P2P:              p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
+		P2P:       p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
 		// geth's own limits on JSON-RPC batches (1,000 calls, 25 MB), so clients meet them here.
 		BatchRequestLimit:    node.DefaultConfig.BatchRequestLimit,
 		BatchResponseMaxSize: node.DefaultConfig.BatchResponseMaxSize,
