@@ -54,7 +54,12 @@ func (g *Gateway) newMethodTable(reads []string) methodTable {
 }
 
 // lookup returns the method's entry; a method not in the table is refused.
-func (t methodTable) lookup(name string) method { return t[name] }
+func (t methodTable) lookup(name string) method {
+	if m, ok := t[name]; ok {
+		return m
+	}
+	return method{kind: methodRefused}
+}
 
 // label is the method's metrics label: its name when the table has it, else "other" (label
 // values stay bounded).
