@@ -78,6 +78,15 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	if e := g.localRules(it.msgs, g.execContext()); e != nil {
 		return it.reject(e)
 	}
+	// What no pool would take, by the tx alone: the full decode costs far less than the filter
+	// check it spares (plain txs skip it: the sentry judges them, this path stays nearly free).
+	var tx types.Transaction
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return it.reject(errInvalidParams("invalid transaction: " + err.Error()))
+	}
+	if e := g.statelessChecks(&tx); e != nil {
+		return it.reject(e)
+	}
 	it.key = g.cache.key(it.keys)
 	return it
 }

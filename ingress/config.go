@@ -64,6 +64,9 @@ type Config struct {
 	APIKeysFile      string          `toml:"api_keys_file" comment:"TOML file of [[keys]] (name, key, limit_factor: the per-IP and per-method limits × it; 0 exempts); never logged"`
 	CORSOrigins      []string        `toml:"cors_origins" comment:"origins browsers may call from (\"*\": any); empty = CORS off"`
 
+	BlockGasLimit uint64 `toml:"block_gas_limit" comment:"the chain's block gas limit: an interop tx with more gas than it minus 70,000 (the L1-info deposit's) is refused before a filter call, as op-reth refuses it; 0 = not checked"`
+	EIP7623       bool   `toml:"eip7623" comment:"the chain has EIP-7623's calldata floor (OP Stack since Isthmus): an interop tx below it is refused before a filter call"`
+
 	ExecTimestampOffset config.Duration `toml:"exec_timestamp_offset" comment:"the executing timestamp sent to the filter is now + this (expected inclusion)"`
 	MessageTimeout      uint64          `toml:"message_timeout" comment:"seconds the messages must stay valid after inclusion (the descriptor's timeout)"`
 	MinSafety           string          `toml:"min_safety" comment:"safety level asked of the filters: unsafe or cross-unsafe"`
@@ -115,8 +118,8 @@ func DefaultConfig() Config {
 		RetryDelay:   d(time.Second), RetryAttempts: 3, QueuePoll: d(100 * time.Millisecond), QueueLease: d(30 * time.Second), QueueBatch: 64,
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
-		APIKeyHeader: "X-Api-Key",
-		WebSocket:    true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
+		APIKeyHeader: "X-Api-Key", EIP7623: true,
+		WebSocket: true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
 	}
 }
 
