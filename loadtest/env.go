@@ -115,6 +115,16 @@ func signAt(chainID uint64, a devnet.Account, nonce uint64, keys []common.Hash, 
 	return raw
 }
 
+// signGas signs an executing tx of keys with the given gas limit.
+func signGas(chainID uint64, a devnet.Account, nonce uint64, keys []common.Hash, gas uint64) []byte {
+	to := accesslist.CrossL2InboxAddress
+	tx := types.MustSignNewTx(a.Key, types.LatestSignerForChainID(new(big.Int).SetUint64(chainID)), &types.DynamicFeeTx{
+		ChainID: new(big.Int).SetUint64(chainID), Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9), Gas: gas, To: &to,
+		AccessList: types.AccessList{{Address: accesslist.CrossL2InboxAddress, StorageKeys: keys}}})
+	raw, _ := tx.MarshalBinary()
+	return raw
+}
+
 // sendRaw is an eth_sendRawTransaction call.
 func sendRaw(id int, raw []byte) []byte {
 	return []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"eth_sendRawTransaction","params":["%s"]}`, id, hexutil.Encode(raw)))

@@ -44,6 +44,7 @@ func Scenarios() Catalog {
 		"interop-batch":         interopBatch,
 		"duplicate-flood":       duplicateFlood,
 		"unique-invalid-flood":  uniqueInvalidFlood,
+		"intrinsic-gas":         intrinsicGasFlood,
 		"batch-bomb":            batchBomb,
 		"borderline":            borderlineScenario,
 		"plain":                 plain,
@@ -228,6 +229,27 @@ func uniqueInvalidFlood(ctx context.Context, env *Env) (Scenario, error) {
 	return invalidTxs(ctx, env, "unique-invalid-flood", env.Txs, []int{codeConflict}, func(i int) []common.Hash {
 		return accesslist.EncodeMessages([]accesslist.Message{fabricated(env.SourceChain, nowUnix()-60, uint32(i))})
 	})
+}
+
+// intrinsic-gas: txs executing real messages with a gas limit of 21,000, below their intrinsic gas
+// (the access list's cost): no pool takes them, so a gateway must refuse them without a filter
+// check (-32000 "intrinsic gas too low"); its cost line should show about 0 checks per tx.
+func intrinsicGasFlood(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("intrinsic-gas"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 4)
+	if err != nil {
+		return nil, err
+	}
+	accts := env.accounts(3)
+	f := &fixed{name: "intrinsic-gas"}
+	for i := range env.Txs {
+		a := accts[i%len(accts)]
+		raw := signGas(env.ChainID, a, uint64(i), msgs[i%len(msgs)].Keys(), 21_000)
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: []int{codeServerError}}, Invalid: true, Interop: true})
+	}
+	return f, nil
 }
 
 // batch-bomb: a batch one call over the target's limit (refused whole, before decoding).
