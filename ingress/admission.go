@@ -32,6 +32,8 @@ type txItem struct {
 	err     *clientError // final rejection
 	queue   bool         // to be handed to the durable queue
 	decided bool
+	tx      *types.Transaction // decoded once (interop txs), for the sender and the stateless checks
+	retest  bool               // holds a slot of the re-test budget
 }
 
 // prepare runs every check that needs no remote call (pipeline steps 2–4). A non-interop tx
@@ -80,11 +82,11 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	}
 	// What no pool would take, by the tx alone: the full decode costs far less than the filter
 	// check it spares (plain txs skip it: the sentry judges them, this path stays nearly free).
-	var tx types.Transaction
-	if err := tx.UnmarshalBinary(raw); err != nil {
+	it.tx = new(types.Transaction)
+	if err := it.tx.UnmarshalBinary(raw); err != nil {
 		return it.reject(errInvalidParams("invalid transaction: " + err.Error()))
 	}
-	if e := g.statelessChecks(&tx); e != nil {
+	if e := g.statelessChecks(it.tx); e != nil {
 		return it.reject(e)
 	}
 	it.key = g.cache.key(it.keys)
@@ -292,12 +294,7 @@ func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 			continue
 		}
 		it.charged = true
-		var tx types.Transaction
-		if err := tx.UnmarshalBinary(it.raw); err != nil {
-			it.reject(errInvalidParams("invalid transaction: " + err.Error()))
-			continue
-		}
-		from, err := types.Sender(signer, &tx)
+		from, err := g.senderOf(it, signer)
 		if err != nil {
 			it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
 			continue
@@ -313,10 +310,22 @@ func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 	return out
 }
 
+// senderOf recovers the tx's sender (decoding it if prepare did not).
+func (g *Gateway) senderOf(it *txItem, signer types.Signer) (common.Address, error) {
+	if it.tx == nil {
+		it.tx = new(types.Transaction)
+		if err := it.tx.UnmarshalBinary(it.raw); err != nil {
+			return common.Address{}, err
+		}
+	}
+	return types.Sender(signer, it.tx)
+}
+
 // admit runs items through the pipeline, re-testing borderline ones while their clients wait
 // (steps 5–8). It returns when every item is decided: to forward, to reject (it.err), or, for
 // items that may be queued, to queue (it.queue).
 func (g *Gateway) admit(ctx context.Context, items []*txItem) {
+	defer g.releaseRetests(items)
 	pending := make([]*txItem, 0, len(items))
 	for _, it := range items {
 		if !it.decided {
@@ -346,6 +355,11 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 				g.metrics.retest(it.verdict.Class.String())
 			}
 			act, e := g.fate(it.verdict, retests, it.stage)
+			if act == actRetest {
+				if be := g.retestBudget(ctx, it); be != nil {
+					act, e = actReject, be
+				}
+			}
 			switch act {
 			case actForward:
 				it.decided = true

@@ -64,6 +64,11 @@ type Config struct {
 	APIKeysFile      string          `toml:"api_keys_file" comment:"TOML file of [[keys]] (name, key, limit_factor: the per-IP and per-method limits × it; 0 exempts); never logged"`
 	CORSOrigins      []string        `toml:"cors_origins" comment:"origins browsers may call from (\"*\": any); empty = CORS off"`
 
+	MaxRetestsInFlight    int             `toml:"max_retests_in_flight" comment:"borderline txs waiting for a re-test at once, across clients; beyond it one is answered at once with its retryable code"`
+	RetestBudgetPerIP     int             `toml:"retest_budget_per_ip" comment:"re-tests per retest_budget_window per client IP (an API key's limit_factor scales it); 0 = no bound"`
+	RetestBudgetPerSender int             `toml:"retest_budget_per_sender" comment:"re-tests per retest_budget_window per tx sender; 0 = no bound"`
+	RetestBudgetWindow    config.Duration `toml:"retest_budget_window" comment:"the window of the per-IP and per-sender re-test budgets"`
+
 	BlockGasLimit uint64 `toml:"block_gas_limit" comment:"the chain's block gas limit: an interop tx with more gas than it minus 70,000 (the L1-info deposit's) is refused before a filter call, as op-reth refuses it; 0 = not checked"`
 	EIP7623       bool   `toml:"eip7623" comment:"the chain has EIP-7623's calldata floor (OP Stack since Isthmus): an interop tx below it is refused before a filter call"`
 
@@ -119,6 +124,7 @@ func DefaultConfig() Config {
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
 		APIKeyHeader: "X-Api-Key", EIP7623: true,
+		MaxRetestsInFlight: 256, RetestBudgetPerIP: 0, RetestBudgetPerSender: 10, RetestBudgetWindow: d(time.Second),
 		WebSocket: true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
 	}
 }
@@ -143,7 +149,8 @@ func (c *Config) Check() error {
 		"max_unread_answer_bytes": int64(c.MaxUnreadAnswerBytes), "max_unread_answer_bytes_per_ip": int64(c.MaxUnreadAnswerBytesPerIP),
 		"max_pipelined_requests": int64(c.MaxPipelinedRequests), "max_ws_conns": int64(c.MaxWSConns),
 		"max_ws_subscriptions": int64(c.MaxWSSubscriptions), "max_ws_calls_in_flight": int64(c.MaxWSCallsInFlight),
-		"ws_write_queue": int64(c.WSWriteQueue),
+		"ws_write_queue": int64(c.WSWriteQueue), "max_retests_in_flight": int64(c.MaxRetestsInFlight),
+		"retest_budget_window": int64(c.RetestBudgetWindow),
 	}
 	for name, v := range positive {
 		if v <= 0 {
@@ -154,7 +161,8 @@ func (c *Config) Check() error {
 		"ip_rate_limit": int64(c.IPRateLimit), "sender_rate_limit": int64(c.SenderRateLimit), "retry_attempts": int64(c.RetryAttempts),
 		"valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL), "exec_timestamp_offset": int64(c.ExecTimestampOffset),
 		"max_conns_per_ip": int64(c.MaxConnsPerIP), "duplicate_ttl": int64(c.DuplicateTTL), "conn_send_buffer": int64(c.ConnSendBuffer),
-		"write_stall_timeout": int64(c.WriteStallTimeout),
+		"write_stall_timeout": int64(c.WriteStallTimeout), "retest_budget_per_ip": int64(c.RetestBudgetPerIP),
+		"retest_budget_per_sender": int64(c.RetestBudgetPerSender),
 	}
 	for name, v := range nonNegative {
 		if v < 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/holiman/uint256"
@@ -44,19 +45,20 @@ type Deps struct {
 
 // Gateway is the ingress JSON-RPC proxy. Start it with Start, stop it with Shutdown.
 type Gateway struct {
-	cfg      Config
-	checker  sc.Checker
-	failsafe func() bool
-	deps     *accesslist.DependencySet
-	group    *Group
-	st       store.Stores
-	log      *zap.Logger
-	metrics  *Metrics
-	now      func() time.Time
-	chainID  uint256.Int
-	safety   sc.SafetyLevel
-	methods  methodTable // how each method is served; immutable after New
-	ws       wsSessions  // open client WebSockets
+	cfg       Config
+	checker   sc.Checker
+	failsafe  func() bool
+	deps      *accesslist.DependencySet
+	group     *Group
+	st        store.Stores
+	log       *zap.Logger
+	metrics   *Metrics
+	now       func() time.Time
+	chainID   uint256.Int
+	safety    sc.SafetyLevel
+	methods   methodTable  // how each method is served; immutable after New
+	ws        wsSessions   // open client WebSockets
+	retesting atomic.Int64 // txs holding a re-test slot (max_retests_in_flight)
 	// apiKeys by key, methodLimits by method; immutable after New.
 	apiKeys      map[string]APIKey
 	methodLimits map[string]MethodLimit
