@@ -161,9 +161,11 @@ func errMethodRateLimited(method string) *clientError {
 func (g *Gateway) cors(ctx *fasthttp.RequestCtx) bool {
 	origin := ctx.Request.Header.Peek("Origin")
 	allowed := len(origin) > 0 && g.originAllowed(string(origin))
+	if len(g.cfg.CORSOrigins) > 0 {
+		ctx.Response.Header.Set("Vary", "Origin") // the answer depends on it, allowed or not
+	}
 	if allowed {
 		ctx.Response.Header.Set("Access-Control-Allow-Origin", string(origin))
-		ctx.Response.Header.Set("Vary", "Origin")
 	}
 	if !ctx.IsOptions() {
 		return false

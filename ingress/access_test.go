@@ -117,3 +117,39 @@ func TestLoadAPIKeys(t *testing.T) {
 		}
 	}
 }
+
+// Found by the review: settings that could never apply passed the config check.
+func TestAccessConfigIsChecked(t *testing.T) {
+	for name, mutate := range map[string]func(*ingress.Config){
+		"limit on a send": func(c *ingress.Config) {
+			c.MethodLimits = []ingress.MethodLimit{{Method: "eth_sendRawTransaction", Limit: 1, Window: config.Duration(time.Second)}}
+		},
+		"limit on a typo": func(c *ingress.Config) {
+			c.MethodLimits = []ingress.MethodLimit{{Method: "eth_foo", Limit: 1, Window: config.Duration(time.Second)}}
+		},
+		"a method limited twice": func(c *ingress.Config) {
+			l := ingress.MethodLimit{Method: "eth_call", Limit: 1, Window: config.Duration(time.Second)}
+			c.MethodLimits = []ingress.MethodLimit{l, l}
+		},
+		"an origin with a path":    func(c *ingress.Config) { c.CORSOrigins = []string{"https://app.example/path"} },
+		"an origin with no scheme": func(c *ingress.Config) { c.CORSOrigins = []string{"app.example"} },
+		"* with others":            func(c *ingress.Config) { c.CORSOrigins = []string{"*", "https://a.example"} },
+		"a header HTTP uses":       func(c *ingress.Config) { c.APIKeyHeader = "Content-Type" },
+		"a header with a space":    func(c *ingress.Config) { c.APIKeyHeader = "X Bad" },
+	} {
+		cfg := ingress.DefaultConfig()
+		cfg.ChainID = 902
+		mutate(&cfg)
+		if err := cfg.Check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	cfg.CORSOrigins = []string{"https://app.example", "http://localhost:3000"}
+	cfg.MethodLimits = []ingress.MethodLimit{{Method: "eth_call", Limit: 50, Window: config.Duration(time.Second)}}
+	cfg.APIKeyHeader = "Authorization"
+	if err := cfg.Check(); err != nil {
+		t.Fatalf("a good config: %v", err)
+	}
+}

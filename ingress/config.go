@@ -3,6 +3,9 @@ package ingress
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/interopgate/interopgate/internal/config"
@@ -104,6 +107,7 @@ type Config struct {
 	MaxWSConns         int  `toml:"max_ws_conns" comment:"client WebSocket connections open at once; beyond it an upgrade gets HTTP 503"`
 	MaxWSSubscriptions int  `toml:"max_ws_subscriptions" comment:"subscriptions per WebSocket connection"`
 	MaxWSCallsInFlight int  `toml:"max_ws_calls_in_flight" comment:"calls being answered per WebSocket connection; further messages wait unread"`
+	MaxWSReadBytes     int  `toml:"max_ws_read_bytes" comment:"bytes of WebSocket messages being read or handled, all sockets together (each must arrive whole within read_timeout); beyond it the socket is closed 1013"`
 	WSWriteQueue       int  `toml:"ws_write_queue" comment:"answers and notifications queued for one WebSocket client; a client that lets more pile up is disconnected (1008)"`
 }
 
@@ -125,7 +129,7 @@ func DefaultConfig() Config {
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
 		APIKeyHeader: "X-Api-Key", EIP7623: true,
 		MaxRetestsInFlight: 256, RetestBudgetPerIP: 0, RetestBudgetPerSender: 10, RetestBudgetWindow: d(time.Second),
-		WebSocket: true, MaxWSConns: 1024, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
+		WebSocket: true, MaxWSConns: 1024, MaxWSReadBytes: 32 << 20, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
 	}
 }
 
@@ -149,7 +153,7 @@ func (c *Config) Check() error {
 		"max_unread_answer_bytes": int64(c.MaxUnreadAnswerBytes), "max_unread_answer_bytes_per_ip": int64(c.MaxUnreadAnswerBytesPerIP),
 		"max_pipelined_requests": int64(c.MaxPipelinedRequests), "max_ws_conns": int64(c.MaxWSConns),
 		"max_ws_subscriptions": int64(c.MaxWSSubscriptions), "max_ws_calls_in_flight": int64(c.MaxWSCallsInFlight),
-		"ws_write_queue": int64(c.WSWriteQueue), "max_retests_in_flight": int64(c.MaxRetestsInFlight),
+		"ws_write_queue": int64(c.WSWriteQueue), "max_ws_read_bytes": int64(c.MaxWSReadBytes), "max_retests_in_flight": int64(c.MaxRetestsInFlight),
 		"retest_budget_window": int64(c.RetestBudgetWindow),
 	}
 	for name, v := range positive {
@@ -175,13 +179,25 @@ func (c *Config) Check() error {
 	if c.IPRateLimit > 0 && c.IPRateWindow <= 0 {
 		return errors.New("ip_rate_window must be positive when ip_rate_limit is set")
 	}
+	limited := map[string]bool{}
 	for i, l := range c.MethodLimits {
-		if l.Method == "" || l.Limit <= 0 || l.Window <= 0 {
+		switch {
+		case l.Method == "" || l.Limit <= 0 || l.Window <= 0:
 			return fmt.Errorf("method_limits[%d]: method, a positive limit and a positive window are required", i)
+		case !slices.Contains(c.Methods, l.Method):
+			return fmt.Errorf("method_limits[%d]: %q is not a read method of the allow-list (methods): the limit would never apply", i, l.Method)
+		case limited[l.Method]:
+			return fmt.Errorf("method_limits[%d]: %q is limited twice", i, l.Method)
 		}
+		limited[l.Method] = true
 	}
-	if c.APIKeyHeader == "" {
-		return errors.New("api_key_header must not be empty")
+	if err := checkHeaderName(c.APIKeyHeader); err != nil {
+		return fmt.Errorf("api_key_header %q: %w", c.APIKeyHeader, err)
+	}
+	for _, o := range c.CORSOrigins {
+		if err := checkOrigin(o, len(c.CORSOrigins)); err != nil {
+			return fmt.Errorf("cors_origins %q: %w", o, err)
+		}
 	}
 	if c.SenderRateLimit > 0 && c.SenderRateWindow <= 0 {
 		return errors.New("sender_rate_window must be positive when sender_rate_limit is set")
@@ -203,6 +219,39 @@ func (c *Config) Check() error {
 		case MethodSendRawTransaction, MethodSendRawTransactionConditional, MethodSendRawTransactionSync, MethodSendBundle:
 			return fmt.Errorf("methods: %s is an admission method, not a read: it is always admitted (or enabled by its own key)", m)
 		}
+	}
+	return nil
+}
+
+// checkHeaderName accepts an HTTP header name (a token) that is not one HTTP itself uses.
+func checkHeaderName(h string) error {
+	if h == "" {
+		return errors.New("must not be empty")
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("%q is not allowed in a header name", r)
+		}
+	}
+	switch strings.ToLower(h) {
+	case "content-type", "content-length", "host", "origin", "connection", "upgrade", "transfer-encoding", "cookie",
+		"x-forwarded-for", "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions":
+		return errors.New("HTTP itself uses this header")
+	}
+	return nil
+}
+
+// checkOrigin accepts "*" (alone) or an origin as a browser sends it: scheme://host[:port].
+func checkOrigin(o string, of int) error {
+	if o == "*" {
+		if of > 1 {
+			return errors.New(`"*" allows every origin: list it alone`)
+		}
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("want an origin as a browser sends it: https://host or https://host:port, no path")
 	}
 	return nil
 }

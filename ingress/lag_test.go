@@ -6,11 +6,16 @@ package ingress_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -86,5 +91,71 @@ func TestALaggingSentryGetsNoReadsOrSends(t *testing.T) {
 	t.Logf("caught up: reads ahead/behind %d/%d, sends %d/%d", reads[0], reads[1], sends[0], sends[1])
 	if reads[1] == 0 {
 		t.Fatal("the caught-up sentry got no reads")
+	}
+}
+
+// Found by the review: subscriptions made on a sentry that then falls behind went on from it.
+// Its clients' sockets are now closed (1012) when it leaves the rotation.
+func TestSubscriptionsOnALaggingSentryAreClosed(t *testing.T) {
+	var behindHead atomic.Uint64
+	behindHead.Store(1000)
+	up := websocket.Upgrader{}
+	sentryWS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			var call struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if conn.ReadJSON(&call) != nil {
+				return
+			}
+			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":`+string(call.ID)+`,"result":"0xabc"}`))
+		}
+	}))
+	defer sentryWS.Close()
+	heads := func(h func() uint64) *rpctest.Server {
+		return rpctest.New(t, func(method string, params json.RawMessage) (any, *rpctest.Error) {
+			if method == "eth_blockNumber" {
+				return fmt.Sprintf("0x%x", h()), nil
+			}
+			return sentryHandler(method, params)
+		})
+	}
+	ahead := heads(func() uint64 { return 1000 })
+	behind := heads(behindHead.Load)
+	filter := rpctest.New(t, filterAnswer(0))
+	client, _ := sc.NewClient(sc.ClientConfig{URL: filter.URL, Name: "fake"})
+	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "ahead", URL: ahead.URL},
+		{Name: "behind", URL: behind.URL, WSURL: "ws://" + strings.TrimPrefix(sentryWS.URL, "http://")}},
+		HealthInterval: 20 * time.Millisecond, MaxBlockLag: 5}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	c := dialWS(t, gw.URL())
+	if r := c.call(ingress.MethodSubscribe, "newHeads"); r.Error != nil {
+		t.Fatalf("subscribe: %+v", r.Error)
+	}
+	behindHead.Store(990) // the sentry of the subscription falls 10 behind
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err = c.conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
+		t.Fatalf("a subscription on a sentry that fell behind: %v, want close 1012", err)
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,9 +43,10 @@ const (
 
 // wsSessions are the open client sockets, closed at shutdown.
 type wsSessions struct {
-	mu   sync.Mutex
-	open map[*wsSession]bool
-	n    atomic.Int64
+	mu      sync.Mutex
+	open    map[*wsSession]bool
+	n       atomic.Int64
+	reading atomic.Int64 // bytes of messages being read or handled (max_ws_read_bytes)
 }
 
 // wsSession is one client socket.
@@ -147,11 +150,15 @@ func (s *wsSession) run() {
 	}()
 	var calls sync.WaitGroup
 	for {
-		_, msg, err := s.conn.ReadMessage()
+		msg, err := s.readMessage()
 		if err != nil {
 			switch {
 			case errors.Is(err, websocket.ErrReadLimit):
 				s.end("too_large", websocket.CloseMessageTooBig, fmt.Sprintf("a message above max_body_bytes (%d bytes)", s.g.cfg.MaxBodyBytes))
+			case errors.Is(err, errWSReadBudget):
+				s.end("busy", websocket.CloseTryAgainLater, "the gateway holds its bound of WebSocket messages being read: retry in a moment")
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				s.end("read_timeout", websocket.ClosePolicyViolation, fmt.Sprintf("a message not sent whole within read_timeout (%s)", s.g.cfg.ReadTimeout.D()))
 			default:
 				s.end("client", websocket.CloseNormalClosure, "")
 			}
@@ -168,6 +175,7 @@ func (s *wsSession) run() {
 		go func() {
 			defer calls.Done()
 			defer func() { <-s.inflight }()
+			defer s.g.ws.reading.Add(-int64(len(msg))) // its bytes were charged as they were read
 			s.handle(msg)
 		}()
 	}
@@ -190,6 +198,44 @@ func (s *wsSession) isDone() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// errWSReadBudget: the messages being read or handled on all sockets hold max_ws_read_bytes.
+var errWSReadBudget = errors.New("WebSocket read budget spent")
+
+// wsReadChunk is how much of a message is read (and charged) at a time.
+const wsReadChunk = 32 << 10
+
+// readMessage reads the next message: a socket may sit idle between messages (subscriptions are
+// quiet), but once a message begins it must arrive whole within read_timeout, and its bytes are
+// charged, as they arrive, to max_ws_read_bytes across all sockets (given back once handled), so
+// sockets that begin large messages and never end them cannot hold memory without bound.
+func (s *wsSession) readMessage() ([]byte, error) {
+	_ = s.conn.SetReadDeadline(time.Time{})
+	_, r, err := s.conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.g.cfg.ReadTimeout.D()))
+	var msg []byte
+	buf := make([]byte, wsReadChunk)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if s.g.ws.reading.Add(int64(n)) > int64(s.g.cfg.MaxWSReadBytes) {
+				s.g.ws.reading.Add(-int64(n + len(msg)))
+				return nil, errWSReadBudget
+			}
+			msg = append(msg, buf[:n]...)
+		}
+		if errors.Is(err, io.EOF) {
+			return msg, nil
+		}
+		if err != nil {
+			s.g.ws.reading.Add(-int64(len(msg)))
+			return nil, err
+		}
 	}
 }
 
@@ -421,6 +467,7 @@ func (s *wsSession) upstream(ctx context.Context) (*wsUpstream, error) {
 	up := &wsUpstream{conn: conn, backend: b.name, waiting: map[uint64]chan []byte{}, done: make(chan struct{})}
 	s.sentry = up
 	go up.read(s)
+	go up.watch(s, b, s.g.group.cfg.HealthInterval)
 	return up, nil
 }
 
@@ -471,6 +518,27 @@ func (u *wsUpstream) call(ctx context.Context, method string, params json.RawMes
 		return nil, errors.New("the sentry's WebSocket closed")
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// watch ends the client's socket when its sentry leaves the rotation (unhealthy, or lagging):
+// its subscriptions would go on from a node the gateway no longer trusts.
+func (u *wsUpstream) watch(s *wsSession, b *backend, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.done:
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+			if !b.healthy.Load() || !b.inSync.Load() {
+				s.g.log.Warn("a sentry left the rotation: closing its clients' subscriptions", zap.String("backend", b.name))
+				s.end("sentry_lost", wsCloseSentryLost, "the sentry behind your subscriptions fell behind or failed: reconnect and subscribe again")
+				return
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,4 +323,41 @@ func TestWebSocketSlowReaderIsDisconnected(t *testing.T) {
 	rpctest.WaitFor(t, "the answers' charge given back", 10*time.Second, func() bool {
 		return counter(t, reg, "interopgate_gateway_unread_answer_bytes", nil) == 0
 	})
+}
+
+// Found by the review: sockets that begin a large message and never finish it held ~3.6 MB each
+// for as long as they liked. A message must now arrive whole within read_timeout, and the bytes
+// of messages being read count against max_ws_read_bytes across sockets.
+func TestWebSocketUnfinishedMessagesAreBounded(t *testing.T) {
+	f := newFakes(t, 0, func(c *ingress.Config) {
+		c.ReadTimeout = d(300 * time.Millisecond)
+		c.MaxWSReadBytes = 600 << 10
+	})
+	begin := func(c *wsClient, n int) {
+		w, err := c.conn.NextWriter(websocket.TextMessage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["` + strings.Repeat("a", n))); err != nil {
+			t.Fatal(err)
+		}
+		// the writer is never closed: the message's last frame never comes
+	}
+	closeCode := func(c *wsClient) int {
+		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := c.conn.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("want a close, got %v", err)
+		}
+		return ce.Code
+	}
+	a := dialWS(t, f.gw.URL())
+	begin(a, 400<<10)
+	b := dialWS(t, f.gw.URL())
+	begin(b, 400<<10) // the two together pass max_ws_read_bytes
+	codes := []int{closeCode(a), closeCode(b)}
+	if !slices.Contains(codes, websocket.CloseTryAgainLater) || !slices.Contains(codes, websocket.ClosePolicyViolation) {
+		t.Fatalf("close codes %v: want one 1013 (the read budget) and one 1008 (read_timeout)", codes)
+	}
 }
