@@ -34,6 +34,8 @@ type txItem struct {
 	decided bool
 	tx      *types.Transaction // decoded once (interop txs), for the sender and the stateless checks
 	retest  bool               // holds a slot of the re-test budget
+	funded  bool               // the sender's balance and nonce were checked (once per tx)
+	from    common.Address     // the sender, once recovered
 }
 
 // prepare runs every check that needs no remote call (pipeline steps 2–4). A non-interop tx
@@ -174,6 +176,9 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	g.flights.mu.Unlock()
 	if g.cfg.SenderRateLimit > 0 {
 		order = g.chargeLeaders(ctx, order, leaders)
+	}
+	if g.cfg.SenderStateCheck {
+		order = g.checkFunds(ctx, order, leaders)
 	}
 
 	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.
@@ -347,6 +352,7 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 		}
 		g.decide(ctx, pending)
 		next := pending[:0]
+		charged := map[string]bool{} // identical checks re-test as one filter call: charged once
 		for _, it := range pending {
 			if it.decided { // rejected inside decide (sender limit, bad signature)
 				continue
@@ -356,9 +362,10 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 			}
 			act, e := g.fate(it.verdict, retests, it.stage)
 			if act == actRetest {
-				if be := g.retestBudget(ctx, it); be != nil {
+				if be := g.retestBudget(ctx, it, !charged[it.key]); be != nil {
 					act, e = actReject, be
 				}
+				charged[it.key] = true
 			}
 			switch act {
 			case actForward:

@@ -72,6 +72,10 @@ type Config struct {
 	RetestBudgetPerSender int             `toml:"retest_budget_per_sender" comment:"re-tests per retest_budget_window per tx sender; 0 = no bound"`
 	RetestBudgetWindow    config.Duration `toml:"retest_budget_window" comment:"the window of the per-IP and per-sender re-test budgets"`
 
+	SenderStateCheck bool            `toml:"sender_state_check" comment:"before a filter check, read the sender's balance and nonce from a sentry (one batched call per admission round, cached sender_state_ttl) and refuse a tx whose nonce is used or whose sender cannot pay gas × fee cap + value; skipped when the sentries cannot say"`
+	SenderStateTTL   config.Duration `toml:"sender_state_ttl" comment:"how long a sender's balance and nonce are reused (about a block)"`
+	MaxSenderStates  int             `toml:"max_sender_states" comment:"senders whose state is cached; beyond it new ones are read each time"`
+
 	BlockGasLimit uint64 `toml:"block_gas_limit" comment:"the chain's block gas limit: an interop tx with more gas than it minus 70,000 (the L1-info deposit's) is refused before a filter call, as op-reth refuses it; 0 = not checked"`
 	EIP7623       bool   `toml:"eip7623" comment:"the chain has EIP-7623's calldata floor (OP Stack since Isthmus): an interop tx below it is refused before a filter call"`
 
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		StatusTTL:   d(time.Hour),
 		ReadTimeout: d(10 * time.Second), WriteTimeout: d(30 * time.Second), IdleTimeout: d(2 * time.Minute),
 		APIKeyHeader: "X-Api-Key", EIP7623: true,
+		SenderStateCheck: true, SenderStateTTL: d(2 * time.Second), MaxSenderStates: 100_000,
 		MaxRetestsInFlight: 256, RetestBudgetPerIP: 0, RetestBudgetPerSender: 10, RetestBudgetWindow: d(time.Second),
 		WebSocket: true, MaxWSConns: 1024, MaxWSReadBytes: 32 << 20, MaxWSSubscriptions: 32, MaxWSCallsInFlight: 8, WSWriteQueue: 256,
 	}
@@ -154,7 +159,7 @@ func (c *Config) Check() error {
 		"max_pipelined_requests": int64(c.MaxPipelinedRequests), "max_ws_conns": int64(c.MaxWSConns),
 		"max_ws_subscriptions": int64(c.MaxWSSubscriptions), "max_ws_calls_in_flight": int64(c.MaxWSCallsInFlight),
 		"ws_write_queue": int64(c.WSWriteQueue), "max_ws_read_bytes": int64(c.MaxWSReadBytes), "max_retests_in_flight": int64(c.MaxRetestsInFlight),
-		"retest_budget_window": int64(c.RetestBudgetWindow),
+		"retest_budget_window": int64(c.RetestBudgetWindow), "sender_state_ttl": int64(c.SenderStateTTL), "max_sender_states": int64(c.MaxSenderStates),
 	}
 	for name, v := range positive {
 		if v <= 0 {

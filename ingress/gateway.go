@@ -59,6 +59,7 @@ type Gateway struct {
 	methods   methodTable  // how each method is served; immutable after New
 	ws        wsSessions   // open client WebSockets
 	retesting atomic.Int64 // txs holding a re-test slot (max_retests_in_flight)
+	senders   senderStates // balances and nonces read from the sentries (sender_state_check)
 	// apiKeys by key, methodLimits by method; immutable after New.
 	apiKeys      map[string]APIKey
 	methodLimits map[string]MethodLimit

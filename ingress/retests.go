@@ -17,8 +17,10 @@ import (
 
 // retestBudget takes a slot for it's re-test (nil), or says why there is none: the global bound
 // (max_retests_in_flight, held until admission ends), the client IP's or the sender's budget
-// (retest_budget_per_ip, retest_budget_per_sender per retest_budget_window; each re-test counts).
-func (g *Gateway) retestBudget(ctx context.Context, it *txItem) *clientError {
+// (retest_budget_per_ip, retest_budget_per_sender per retest_budget_window; each re-test of a
+// distinct check counts: copies of one tx re-test as one filter call, so only the first of a
+// round charges the budgets, charge).
+func (g *Gateway) retestBudget(ctx context.Context, it *txItem, charge bool) *clientError {
 	spent := func(which, outcome string) *clientError {
 		g.metrics.retest(outcome)
 		e := fromVerdict(it.verdict)
@@ -31,6 +33,9 @@ func (g *Gateway) retestBudget(ctx context.Context, it *txItem) *clientError {
 			return spent("the gateway's re-tests in flight are at their bound", "budget_global")
 		}
 		it.retest = true
+	}
+	if !charge {
+		return nil
 	}
 	window := g.cfg.RetestBudgetWindow.D()
 	if c := callerOf(ctx); g.cfg.RetestBudgetPerIP > 0 && c.ip != "" && c.factor != 0 {

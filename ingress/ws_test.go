@@ -338,10 +338,9 @@ func TestWebSocketUnfinishedMessagesAreBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Write([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["` + strings.Repeat("a", n))); err != nil {
-			t.Fatal(err)
-		}
-		// the writer is never closed: the message's last frame never comes
+		// The writer is never closed: the message's last frame never comes. A write error is the
+		// gateway closing the socket already, what the test waits for.
+		_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["` + strings.Repeat("a", n)))
 	}
 	closeCode := func(c *wsClient) int {
 		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -1,0 +1,218 @@
+package ingress
+
+// Can the sender pay (issue 17): before an interop tx costs a filter check, its sender's balance
+// and nonce are read from a sentry, in one batched call per admission round, and cached per
+// sender for about a block. A tx whose nonce is used, or whose sender cannot pay gas × fee cap +
+// value, is refused with geth's text. The cost is a lower bound (the L1 data fee and the sender's
+// other pending txs are not counted), so a tx the chain would take is never refused; when the
+// sentries cannot say, the check is skipped (fail open to the filter, never closed).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// senderState is what a sentry said of a sender, and when.
+type senderState struct {
+	balance *big.Int
+	nonce   uint64
+	at      time.Time
+}
+
+// senderStates caches sender states, bounded (when full, new senders are read but not kept).
+type senderStates struct {
+	mu sync.Mutex
+	m  map[common.Address]senderState
+}
+
+func (s *senderStates) get(a common.Address, now time.Time, ttl time.Duration) (senderState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.m[a]
+	if ok && now.Sub(st.at) > ttl {
+		delete(s.m, a)
+		return senderState{}, false
+	}
+	return st, ok
+}
+
+func (s *senderStates) put(a common.Address, st senderState, limit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[common.Address]senderState{}
+	}
+	if _, ok := s.m[a]; ok || len(s.m) < limit {
+		s.m[a] = st
+	}
+}
+
+// checkFunds refuses the leaders whose sender cannot pay or whose nonce is used, once per tx,
+// and drops the flights left without a leader (as chargeLeaders does).
+func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
+	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(g.cfg.ChainID))
+	now := g.now()
+	var need []*txItem
+	states := map[common.Address]senderState{}
+	var unknown []common.Address
+	for _, f := range order {
+		for _, it := range leaders[f.key] {
+			// A queued tx is not checked: a "nonce too low" for it may mean a replica that died
+			// forwarded it and it was mined, which the queue settles by looking it up.
+			if it.funded || it.decided || it.tx == nil || it.stage == stageQueued {
+				continue
+			}
+			it.funded = true
+			from, err := g.senderOf(it, signer)
+			if err != nil {
+				it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
+				continue
+			}
+			it.from = from
+			need = append(need, it)
+			if _, seen := states[from]; seen || slicesContains(unknown, from) {
+				continue
+			}
+			if st, ok := g.senders.get(from, now, g.cfg.SenderStateTTL.D()); ok {
+				states[from] = st
+			} else {
+				unknown = append(unknown, from)
+			}
+		}
+	}
+	if len(need) == 0 {
+		return order
+	}
+	for a, st := range g.readSenderStates(ctx, unknown, now) {
+		states[a] = st
+		g.senders.put(a, st, g.cfg.MaxSenderStates)
+	}
+	for _, it := range need {
+		st, ok := states[it.from]
+		if !ok {
+			continue // the sentries could not say: the filter decides
+		}
+		if it.tx.Nonce() < st.nonce {
+			g.metrics.call(MethodSendRawTransaction, "nonce_too_low")
+			it.reject(newClientError(CodeServerError, http.StatusOK, "nonce_too_low",
+				fmt.Sprintf("nonce too low: next nonce %d, tx nonce %d", st.nonce, it.tx.Nonce())))
+			continue
+		}
+		cost := new(big.Int).Mul(it.tx.GasFeeCap(), new(big.Int).SetUint64(it.tx.Gas()))
+		cost.Add(cost, it.tx.Value())
+		if st.balance.Cmp(cost) < 0 {
+			g.metrics.call(MethodSendRawTransaction, "insufficient_funds")
+			it.reject(newClientError(CodeServerError, http.StatusOK, "insufficient_funds",
+				fmt.Sprintf("insufficient funds for gas * price + value: balance %s, tx cost %s, overshot %s", st.balance, cost, new(big.Int).Sub(cost, st.balance))))
+		}
+	}
+	return g.keepFlights(order, leaders)
+}
+
+// readSenderStates asks one sentry, in one batch, each sender's balance and next nonce at its
+// latest block; senders it does not answer for are left out (nil on any failure).
+func (g *Gateway) readSenderStates(ctx context.Context, senders []common.Address, now time.Time) map[common.Address]senderState {
+	if len(senders) == 0 {
+		return nil
+	}
+	body := make([]byte, 0, 64+len(senders)*200)
+	body = append(body, '[')
+	for i, a := range senders {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		addr := `["` + a.Hex() + `","latest"]`
+		body = appendCall(body, []byte(strconv.Itoa(2*i)), "eth_getBalance", json.RawMessage(addr))
+		body = append(body, ',')
+		body = appendCall(body, []byte(strconv.Itoa(2*i+1)), "eth_getTransactionCount", json.RawMessage(addr))
+	}
+	body = append(body, ']')
+	status, answer, err := g.group.Do(ctx, body)
+	if err != nil || status != http.StatusOK {
+		return nil
+	}
+	var replies []struct {
+		ID     int             `json:"id"`
+		Result json.RawMessage `json:"result"`
+	}
+	if json.Unmarshal(answer, &replies) != nil {
+		return nil
+	}
+	balances := map[int]*big.Int{}
+	nonces := map[int]uint64{}
+	for _, r := range replies {
+		if r.ID < 0 || r.ID >= 2*len(senders) || len(r.Result) == 0 {
+			continue
+		}
+		if r.ID%2 == 0 {
+			var b hexutil.Big
+			if json.Unmarshal(r.Result, &b) == nil {
+				balances[r.ID/2] = b.ToInt()
+			}
+		} else {
+			var n hexutil.Uint64
+			if json.Unmarshal(r.Result, &n) == nil {
+				nonces[r.ID/2] = uint64(n)
+			}
+		}
+	}
+	out := map[common.Address]senderState{}
+	for i, a := range senders {
+		b, okB := balances[i]
+		n, okN := nonces[i]
+		if okB && okN {
+			out[a] = senderState{balance: b, nonce: n, at: now}
+		}
+	}
+	return out
+}
+
+// keepFlights drops the leaders that were decided (rejected) and the flights left without one,
+// unless others joined them meanwhile (they wait for its verdict).
+func (g *Gateway) keepFlights(order []*flight, leaders map[string][]*txItem) []*flight {
+	kept := order[:0]
+	for _, f := range order {
+		live := leaders[f.key][:0]
+		for _, it := range leaders[f.key] {
+			if !it.decided {
+				live = append(live, it)
+			}
+		}
+		leaders[f.key] = live
+		if len(live) > 0 {
+			kept = append(kept, f)
+			continue
+		}
+		g.flights.mu.Lock()
+		waiting := f.joined > 0
+		if !waiting {
+			delete(g.flights.m, f.key)
+		}
+		g.flights.mu.Unlock()
+		if waiting {
+			kept = append(kept, f)
+		} else {
+			close(f.done)
+		}
+	}
+	return kept
+}
+
+func slicesContains(list []common.Address, a common.Address) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
