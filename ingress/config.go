@@ -68,8 +68,8 @@ type Config struct {
 	CORSOrigins      []string        `toml:"cors_origins" comment:"origins browsers may call from (\"*\": any); empty = CORS off"`
 
 	MaxRetestsInFlight    int             `toml:"max_retests_in_flight" comment:"borderline txs waiting for a re-test at once, across clients; beyond it one is answered at once with its retryable code"`
-	RetestBudgetPerIP     int             `toml:"retest_budget_per_ip" comment:"re-tests per retest_budget_window per client IP (an API key's limit_factor scales it); 0 = no bound"`
-	RetestBudgetPerSender int             `toml:"retest_budget_per_sender" comment:"re-tests per retest_budget_window per tx sender; 0 = no bound"`
+	RetestBudgetPerIP     int             `toml:"retest_budget_per_ip" comment:"txs re-tested per retest_budget_window per client IP (each tx once, however many copies or re-tests; an API key's limit_factor scales it); 0 = no bound"`
+	RetestBudgetPerSender int             `toml:"retest_budget_per_sender" comment:"txs re-tested per retest_budget_window per tx sender (each tx once); 0 = no bound"`
 	RetestBudgetWindow    config.Duration `toml:"retest_budget_window" comment:"the window of the per-IP and per-sender re-test budgets"`
 
 	SenderStateCheck bool            `toml:"sender_state_check" comment:"before a filter check, read the sender's balance and nonce from a sentry (one batched call per admission round, cached sender_state_ttl) and refuse a tx whose nonce is used or whose sender cannot pay gas × fee cap + value; skipped when the sentries cannot say"`

@@ -17,9 +17,9 @@ import (
 
 // retestBudget takes a slot for it's re-test (nil), or says why there is none: the global bound
 // (max_retests_in_flight, held until admission ends), the client IP's or the sender's budget
-// (retest_budget_per_ip, retest_budget_per_sender per retest_budget_window; each re-test of a
-// distinct check counts: copies of one tx re-test as one filter call, so only the first of a
-// round charges the budgets, charge).
+// (retest_budget_per_ip, retest_budget_per_sender per retest_budget_window: each distinct tx
+// counts once per window; copies of one tx in one round share one filter call and only the
+// first, charge, is counted).
 func (g *Gateway) retestBudget(ctx context.Context, it *txItem, charge bool) *clientError {
 	spent := func(which, outcome string) *clientError {
 		g.metrics.retest(outcome)
@@ -38,6 +38,13 @@ func (g *Gateway) retestBudget(ctx context.Context, it *txItem, charge bool) *cl
 		return nil
 	}
 	window := g.cfg.RetestBudgetWindow.D()
+	// A tx counts once per window, however many copies of it are sent or re-tested: copies check
+	// the same messages (the duplicate flood of one borderline tx is one tx to the budget).
+	if g.cfg.RetestBudgetPerIP > 0 || g.cfg.RetestBudgetPerSender > 0 {
+		if first, _ := g.st.Limiter.Allow(ctx, "retest:tx:"+it.hash.Hex(), 1, window); !first {
+			return nil
+		}
+	}
 	if c := callerOf(ctx); g.cfg.RetestBudgetPerIP > 0 && c.ip != "" && c.factor != 0 {
 		if ok, _ := g.st.Limiter.Allow(ctx, "retest:ip:"+c.ip, g.cfg.RetestBudgetPerIP*c.factor, window); !ok {
 			return spent("your address's re-test budget is spent", "budget_ip")
