@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
@@ -19,6 +21,9 @@ const (
 	codeBatchTooLarge     = -32014
 	codeAccessListTooLong = -32022
 	codeServerError       = -32000 // a node's answer to a tx it refuses, "nonce too low" among them
+	codeFuture            = -321401
+	codeSenderRateLimit   = -32017
+	codeOutOfScope        = -321100
 )
 
 // fixed is a scenario cycling over prepared requests.
@@ -45,6 +50,9 @@ func Scenarios() Catalog {
 		"duplicate-flood":       duplicateFlood,
 		"unique-invalid-flood":  uniqueInvalidFlood,
 		"intrinsic-gas":         intrinsicGasFlood,
+		"unfunded-flood":        unfundedFlood,
+		"nonce-too-low":         nonceTooLow,
+		"borderline-flood":      borderlineFlood,
 		"batch-bomb":            batchBomb,
 		"borderline":            borderlineScenario,
 		"plain":                 plain,
@@ -94,7 +102,7 @@ func invalidTxs(ctx context.Context, env *Env, name string, n int, codes []int, 
 	if err := env.needDevnet(name); err != nil {
 		return nil, err
 	}
-	accts := env.accounts(3)
+	accts := env.accounts(3)[2:] // [0] is the borderline flood's, [1] the nonce-too-low's (its nonces get used)
 	s, err := newSigner(ctx, env, accts)
 	if err != nil {
 		return nil, err
@@ -242,7 +250,7 @@ func intrinsicGasFlood(ctx context.Context, env *Env) (Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	accts := env.accounts(3)
+	accts := env.accounts(3)[2:] // [0] is the borderline flood's, [1] the nonce-too-low's (its nonces get used)
 	f := &fixed{name: "intrinsic-gas"}
 	for i := range env.Txs {
 		a := accts[i%len(accts)]
@@ -250,6 +258,96 @@ func intrinsicGasFlood(ctx context.Context, env *Env) (Scenario, error) {
 		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: []int{codeServerError}}, Invalid: true, Interop: true})
 	}
 	return f, nil
+}
+
+// unfunded-flood: valid txs executing real messages, each from a fresh key that holds nothing:
+// no pool takes them, so a gateway must refuse them without a filter check (-32000 "insufficient
+// funds"); about 0 checks per tx.
+func unfundedFlood(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("unfunded-flood"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 4)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixed{name: "unfunded-flood"}
+	for i := range env.Txs {
+		key, err := crypto.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		a := devnet.Account{Address: crypto.PubkeyToAddress(key.PublicKey), Key: key}
+		raw := signGas(env.ChainID, a, 0, msgs[i%len(msgs)].Keys(), 100_000)
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: []int{codeServerError}}, Invalid: true, Interop: true})
+	}
+	return f, nil
+}
+
+// nonce-too-low: valid txs executing real messages with nonces their sender used already on the
+// executing chain (4 transfers mined first): refused without a filter check (-32000 "nonce too
+// low").
+func nonceTooLow(ctx context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("nonce-too-low"); err != nil {
+		return nil, err
+	}
+	msgs, err := emit(ctx, env, 4)
+	if err != nil {
+		return nil, err
+	}
+	a := env.accounts(3)[1]
+	chain := env.Devnet.Chain(env.ChainID)
+	s, err := newSigner(ctx, env, []devnet.Account{a})
+	if err != nil {
+		return nil, err
+	}
+	used := s.nonces[a.Address]
+	for range 4 {
+		var tx types.Transaction
+		if err := tx.UnmarshalBinary(s.sign(a, nil, nil)); err != nil {
+			return nil, err
+		}
+		if err := chain.Client().SendTransaction(ctx, &tx); err != nil {
+			return nil, fmt.Errorf("nonce-too-low: using nonces: %w", err)
+		}
+		if _, err := chain.WaitReceipt(ctx, tx.Hash()); err != nil {
+			return nil, fmt.Errorf("nonce-too-low: using nonces: %w", err)
+		}
+	}
+	f := &fixed{name: "nonce-too-low"}
+	for i := range env.Txs {
+		raw := signGas(env.ChainID, a, used+uint64(i%4), msgs[i%len(msgs)].Keys(), 100_000+uint64(i)) // distinct txs
+		// -32017: past 20 a second from one sender, the per-sender limit refuses first (as cheap).
+		f.reqs = append(f.reqs, Request{Body: sendRaw(i, raw), Expect: Expect{Codes: []int{codeServerError, codeSenderRateLimit}}, Invalid: true, Interop: true})
+	}
+	return f, nil
+}
+
+// borderline-flood: txs from one funded key naming a log in 901's next block, which does not
+// exist yet and will never hold it (a made-up checksum): the filter says "not yet" (-321401)
+// until the block is made, then "no such log" (-320600). Each would be re-tested while its client
+// waits; the per-sender limit and the re-test budget keep the filter's cost near one check per tx
+// (at most 1 + retry_attempts). Made at send time, so the block is always the next one.
+func borderlineFlood(_ context.Context, env *Env) (Scenario, error) {
+	if err := env.needDevnet("borderline-flood"); err != nil {
+		return nil, err
+	}
+	return &borderlineFloodScenario{env: env, acct: env.accounts(3)[0]}, nil
+}
+
+type borderlineFloodScenario struct {
+	env  *Env
+	acct devnet.Account
+}
+
+func (b *borderlineFloodScenario) Name() string { return "borderline-flood" }
+
+func (b *borderlineFloodScenario) Next(i int) Request {
+	head := b.env.Devnet.Chain(b.env.SourceChain).Head()
+	m := fabricated(b.env.SourceChain, head.Time+1, uint32(i))
+	m.BlockNumber = head.Number.Uint64() + 1
+	raw := signGas(b.env.ChainID, b.acct, 0, accesslist.EncodeMessages([]accesslist.Message{m}), 100_000)
+	return Request{Body: sendRaw(i, raw), Expect: Expect{Codes: []int{codeFuture, codeOutOfScope, codeConflict, codeSenderRateLimit}}, Invalid: true, Interop: true}
 }
 
 // batch-bomb: a batch one call over the target's limit (refused whole, before decoding).
@@ -293,7 +391,8 @@ func mix(ctx context.Context, env *Env) (Scenario, error) {
 	parts := []struct {
 		name   string
 		weight int
-	}{{"valid", 3}, {"plain", 2}, {"reads", 2}, {"invalid-checksum", 1}, {"unique-invalid-flood", 1}, {"duplicate-flood", 1}, {"borderline", 1}}
+	}{{"valid", 3}, {"plain", 2}, {"reads", 2}, {"invalid-checksum", 1}, {"unique-invalid-flood", 1}, {"duplicate-flood", 1}, {"borderline", 1},
+		{"intrinsic-gas", 1}, {"unfunded-flood", 1}, {"nonce-too-low", 1}, {"borderline-flood", 1}}
 	var scenarios []Scenario
 	var weights []int
 	for _, p := range parts {
