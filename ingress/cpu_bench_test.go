@@ -1,11 +1,18 @@
 package ingress_test
 
 import (
+	"encoding/json"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/ingress"
+	"github.com/interopgate/interopgate/internal/rpctest"
+	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
 // cpuTime is the process's user+system CPU time so far.
@@ -60,5 +67,83 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 		b.ReportMetric(float64(readCPU.Microseconds()), "read-cpu-µs")
 		b.ReportMetric(float64(txCPU.Microseconds()), "interop-tx-cpu-µs")
 		b.ReportMetric(float64(txCPU)/float64(readCPU), "tx/read")
+	}
+}
+
+// BenchmarkSenderCheck (issue 17): what reading the sender's balance and nonce adds to a unique
+// interop tx: CPU with the check off and on (sentry answering batches, in one run), and the
+// latency of a tx whose sender is new (cold: one batched state read) against one whose sender
+// was read within sender_state_ttl (warm).
+func BenchmarkSenderCheck(b *testing.B) {
+	const n = 1000
+	sentry := rpctest.New(b, func(method string, _ json.RawMessage) (any, *rpctest.Error) {
+		switch method {
+		case "eth_getBalance":
+			return "0xde0b6b3a7640000", nil
+		case "eth_getTransactionCount":
+			return "0x0", nil
+		}
+		return "0x" + strings.Repeat("ab", 32), nil
+	})
+	sentry.KeepBodies(false)
+	filter := fastServer(b, 0, "null")
+	gateway := func(check bool) *ingress.Gateway {
+		client, _ := sc.NewClient(sc.ClientConfig{URL: filter, Name: "fake"})
+		pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
+		deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+		group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: sentry.URL}}}, nil, nil)
+		cfg := ingress.DefaultConfig()
+		// The per-sender limit on (as by default) but never reached: both pay its ecrecover, which
+		// the sender check shares.
+		cfg.ChainID, cfg.SenderRateLimit, cfg.SenderStateCheck = 902, 1_000_000_000, check
+		gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := gw.Start("127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { gw.Shutdown(b.Context()) })
+		return gw
+	}
+	off, on := gateway(false), gateway(true)
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		mk := func(base int, fresh bool) [][]byte {
+			txs := make([][]byte, n)
+			for i := range txs {
+				acct := 1 + i%8
+				if fresh {
+					acct = 100 + base + i // a new sender each time: the cache is cold
+				}
+				txs[i] = []byte(sendRawBody(i, interopTx(b, acct, uint64(i), 902, keysOf(message(base+i)))))
+			}
+			return txs
+		}
+		base := 3_000_000 * (round + 1)
+		round++
+		offTxs, onTxs, cold := mk(base, false), mk(base+n, false), mk(base+2*n, true)
+		b.StartTimer()
+		cpu := func(gw *ingress.Gateway, txs [][]byte) (time.Duration, time.Duration) {
+			var lat []time.Duration
+			c0 := cpuTime(b)
+			for _, tx := range txs {
+				start := time.Now()
+				if st, body := post2(b, gw.URL(), string(tx)); st != 200 || strings.Contains(string(body), "error") {
+					b.Fatalf("%d %s", st, body)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			return (cpuTime(b) - c0) / time.Duration(len(txs)), p50(lat)
+		}
+		offCPU, offLat := cpu(off, offTxs)
+		onCPU, warmLat := cpu(on, onTxs)
+		_, coldLat := cpu(on, cold)
+		b.ReportMetric(float64(offCPU.Microseconds()), "off-cpu-µs")
+		b.ReportMetric(float64(onCPU.Microseconds()), "on-cpu-µs")
+		b.ReportMetric(float64(offLat.Microseconds()), "off-p50-µs")
+		b.ReportMetric(float64(warmLat.Microseconds()), "warm-p50-µs")
+		b.ReportMetric(float64(coldLat.Microseconds()), "cold-p50-µs")
 	}
 }
