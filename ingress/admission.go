@@ -174,11 +174,13 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 		leaders[it.key] = append(leaders[it.key], it)
 	}
 	g.flights.mu.Unlock()
-	if g.cfg.SenderRateLimit > 0 {
-		order = g.chargeLeaders(ctx, order, leaders)
-	}
+	// Who cannot pay is refused before the per-sender limit is charged: a replay of a sender's
+	// mined txs must not spend its limit (found by the review).
 	if g.cfg.SenderStateCheck {
 		order = g.checkFunds(ctx, order, leaders)
+	}
+	if g.cfg.SenderRateLimit > 0 {
+		order = g.chargeLeaders(ctx, order, leaders)
 	}
 
 	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.

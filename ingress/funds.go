@@ -46,6 +46,7 @@ func (s *senderStates) get(a common.Address, now time.Time, ttl time.Duration) (
 	return st, ok
 }
 
+// put caches st (its at is when it was read).
 func (s *senderStates) put(a common.Address, st senderState, limit int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,13 +98,31 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 		states[a] = st
 		g.senders.put(a, st, g.cfg.MaxSenderStates)
 	}
+	// A refusal rests on a state read in this round, never on a cached one: a sender funded (or
+	// a nonce freed by a reorg) since the cache was filled is read again first.
+	var stale []common.Address
+	for _, it := range need {
+		if st, ok := states[it.from]; ok && st.at.Before(now) && refuses(it.tx, st) && !slicesContains(stale, it.from) {
+			stale = append(stale, it.from)
+		}
+	}
+	if len(stale) > 0 {
+		fresh := g.readSenderStates(ctx, stale, now)
+		for _, a := range stale {
+			if st, ok := fresh[a]; ok {
+				states[a] = st
+				g.senders.put(a, st, g.cfg.MaxSenderStates)
+			} else {
+				delete(states, a) // cannot say now: the filter decides
+			}
+		}
+	}
 	for _, it := range need {
 		st, ok := states[it.from]
 		if !ok {
 			continue // the sentries could not say: the filter decides
 		}
 		if it.tx.Nonce() < st.nonce {
-			g.metrics.call(MethodSendRawTransaction, "nonce_too_low")
 			it.reject(newClientError(CodeServerError, http.StatusOK, "nonce_too_low",
 				fmt.Sprintf("nonce too low: next nonce %d, tx nonce %d", st.nonce, it.tx.Nonce())))
 			continue
@@ -111,12 +130,18 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 		cost := new(big.Int).Mul(it.tx.GasFeeCap(), new(big.Int).SetUint64(it.tx.Gas()))
 		cost.Add(cost, it.tx.Value())
 		if st.balance.Cmp(cost) < 0 {
-			g.metrics.call(MethodSendRawTransaction, "insufficient_funds")
 			it.reject(newClientError(CodeServerError, http.StatusOK, "insufficient_funds",
 				fmt.Sprintf("insufficient funds for gas * price + value: balance %s, tx cost %s, overshot %s", st.balance, cost, new(big.Int).Sub(cost, st.balance))))
 		}
 	}
 	return g.keepFlights(order, leaders)
+}
+
+// refuses says whether st refuses tx (a used nonce, or too little balance).
+func refuses(tx *types.Transaction, st senderState) bool {
+	cost := new(big.Int).Mul(tx.GasFeeCap(), new(big.Int).SetUint64(tx.Gas()))
+	cost.Add(cost, tx.Value())
+	return tx.Nonce() < st.nonce || st.balance.Cmp(cost) < 0
 }
 
 // readSenderStates asks one sentry, in one batch, each sender's balance and next nonce at its

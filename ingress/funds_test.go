@@ -8,11 +8,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/rpctest"
 )
 
@@ -65,5 +67,63 @@ func TestTheSenderMustBeAbleToPay(t *testing.T) {
 	reads := stateReads.Load()
 	if n, _ := send(4, 0, 9303); n != 1 || stateReads.Load() == reads {
 		t.Fatalf("the sentries unable to say: %d filter checks, %d state reads", n, stateReads.Load()-reads)
+	}
+}
+
+// Found by the review: replaying a sender's mined txs (used nonces) spent its per-sender limit,
+// so its next real tx was refused -32017. Who cannot pay is refused before the limit is charged.
+func TestReplayedTxsDoNotSpendTheSendersLimit(t *testing.T) {
+	victim := crypto.PubkeyToAddress(devnet.DevAccount(1).Key.PublicKey)
+	f := newFakes(t, 0, func(c *ingress.Config) { c.SenderRateLimit = 2 })
+	f.sentry.SetHandler(func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		var ps []string
+		_ = json.Unmarshal(params, &ps)
+		switch method {
+		case "eth_getBalance":
+			return "0xde0b6b3a7640000", nil
+		case "eth_getTransactionCount":
+			if common.HexToAddress(ps[0]) == victim {
+				return "0x5", nil
+			}
+			return "0x0", nil
+		}
+		return sentryHandler(method, params)
+	})
+	for i := range 5 { // the attacker's replays of nonces 0..4
+		_, b := post(t, f.gw.URL(), sendRawBody(1, interopTx(t, 1, uint64(i), 902, keysOf(message(9500+i)))))
+		if r := reply(t, b); r.Error == nil || !strings.HasPrefix(r.Error.Message, "nonce too low") {
+			t.Fatalf("replay %d: %s", i, b)
+		}
+	}
+	_, b := post(t, f.gw.URL(), sendRawBody(1, interopTx(t, 1, 5, 902, keysOf(message(9510)))))
+	if r := reply(t, b); r.Error != nil {
+		t.Fatalf("the victim's next tx after the replays: %s", b)
+	}
+}
+
+// Found by the review: a cached state must not refuse a sender funded since it was read.
+func TestACachedStateNeverRefuses(t *testing.T) {
+	var funded atomic.Bool
+	f := newFakes(t, 0, func(c *ingress.Config) { c.SenderStateTTL = d(time.Hour) })
+	f.sentry.SetHandler(func(method string, params json.RawMessage) (any, *rpctest.Error) {
+		switch method {
+		case "eth_getBalance":
+			if funded.Load() {
+				return "0xde0b6b3a7640000", nil
+			}
+			return "0x0", nil
+		case "eth_getTransactionCount":
+			return "0x0", nil
+		}
+		return sentryHandler(method, params)
+	})
+	_, b := post(t, f.gw.URL(), sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(9600)))))
+	if r := reply(t, b); r.Error == nil || !strings.HasPrefix(r.Error.Message, "insufficient funds") {
+		t.Fatalf("before funding: %s", b)
+	}
+	funded.Store(true)
+	_, b = post(t, f.gw.URL(), sendRawBody(1, interopTx(t, 1, 0, 902, keysOf(message(9601)))))
+	if r := reply(t, b); r.Error != nil {
+		t.Fatalf("after funding, within sender_state_ttl: %s", b)
 	}
 }

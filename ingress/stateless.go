@@ -27,6 +27,11 @@ func (g *Gateway) statelessChecks(tx *types.Transaction) *clientError {
 		return reject("tip_above_fee_cap", fmt.Sprintf("max priority fee per gas higher than max fee per gas: maxPriorityFeePerGas: %s, maxFeePerGas: %s",
 			tx.GasTipCap(), tx.GasFeeCap()))
 	}
+	// A fee cap of 0 can pay no base fee (never below 7 wei under EIP-1559), and it would make
+	// the sender check's cost 0, which an empty account passes (found by the review).
+	if tx.GasFeeCap().Sign() == 0 {
+		return reject("fee_cap_zero", "max fee per gas less than block base fee: maxFeePerGas: 0")
+	}
 	if tx.To() == nil && len(tx.Data()) > params.MaxInitCodeSize {
 		return reject("init_code_too_large", fmt.Sprintf("max initcode size exceeded: code size %d limit %d", len(tx.Data()), params.MaxInitCodeSize))
 	}

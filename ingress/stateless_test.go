@@ -42,6 +42,7 @@ func TestStatelessChecksSpareTheFilter(t *testing.T) {
 		// The case: the sentry answered the same text after a filter check.
 		{"under its intrinsic gas", sign(&types.DynamicFeeTx{Gas: 21_000, To: &inbox}), "intrinsic gas too low: gas 21000, minimum needed 27200"},
 		{"under the calldata floor", sign(&types.DynamicFeeTx{Gas: 50_000, To: &inbox, Data: calldata}), "insufficient gas for floor data gas cost: gas 50000, minimum needed 61000"},
+		{"a zero fee cap", sign(&types.DynamicFeeTx{Gas: 100_000, To: &inbox, GasTipCap: big.NewInt(0), GasFeeCap: big.NewInt(0)}), "max fee per gas less than block base fee"},
 		{"tip above fee cap", sign(&types.DynamicFeeTx{Gas: 100_000, To: &inbox, GasTipCap: big.NewInt(10), GasFeeCap: big.NewInt(9)}), "max priority fee per gas higher than max fee per gas"},
 		{"init code too large", sign(&types.DynamicFeeTx{Gas: 900_000, Data: make([]byte, 49_153)}), "max initcode size exceeded"},
 		{"above the block gas limit", sign(&types.DynamicFeeTx{Gas: 930_001, To: &inbox}), "exceeds block gas limit"},
