@@ -61,7 +61,7 @@ func (r *Revalidator) Run(ctx context.Context) {
 			fresh := h.Hash != last.Hash
 			r.lastHead = h
 			r.mu.Unlock()
-			if fresh && last.Hash != (common.Hash{}) && (h.Number <= last.Number || h.Number == last.Number+1 && h.Parent != last.Hash) {
+			if fresh && last.Hash != (common.Hash{}) && r.headReorged(ctx, last, h) {
 				r.nodeReorged(last, h)
 			}
 			if fresh {
@@ -150,4 +150,20 @@ func (r *Revalidator) readFeed(ctx context.Context, now time.Time) {
 	r.mu.Lock()
 	r.feedCursor = cursor
 	r.mu.Unlock()
+}
+
+// headReorged reports whether the node's new head h does not extend last: not above it, its
+// parent not last, or, after a jump of several blocks (heads missed between two polls), the
+// block at last's height is another.
+func (r *Revalidator) headReorged(ctx context.Context, last, h head) bool {
+	switch {
+	case h.Number <= last.Number:
+		return true
+	case h.Number == last.Number+1:
+		return h.Parent != last.Hash
+	}
+	hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadPoll.D()+time.Second)
+	defer cancel()
+	then, err := r.node.headAt(hctx, uint64(last.Number))
+	return err == nil && then.Hash != last.Hash
 }

@@ -266,6 +266,9 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 			r.metrics.restored("expired", 1)
 		case r.txs.get(h) != nil:
 			r.dropped.remove(h) // back in the pool
+		case !t.resentAt.IsZero() && now.Sub(t.resentAt) < feedRestoreAfter:
+			// Sent back a moment ago: held until a pool read shows it (the node may drop it again
+			// before one does: a reorg's eviction right after the restore), not sent again yet.
 		default:
 			if v, err := r.msgs.answerMessages(t.msgs, exec, now); err == nil && v.Class == sc.ClassValid && len(due) < r.cfg.RestorePerCycle {
 				due = append(due, t)
@@ -329,7 +332,7 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 				}
 				r.noteRestoration(x)
 			}
-			r.dropped.remove(t.hash)
+			t.resentAt = r.now() // held until a pool read shows it back (removed then)
 			taken++
 		case strings.Contains(e.Error(), "already known"):
 			r.dropped.remove(t.hash) // the node has it (pending, or queued behind a nonce gap)

@@ -34,6 +34,7 @@ type tracked struct {
 	firstSeen time.Time // for a dropped tx: when it left the node's pool
 	dropHead  uint64    // for a dropped tx: the node's head when it left
 	refusals  int       // for a dropped tx: times the node refused it back
+	resentAt  time.Time // for a dropped tx: when it was last sent back and taken
 	// raw is the signed tx, kept for interop txs (to send back one the node dropped).
 	raw []byte
 }

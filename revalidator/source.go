@@ -93,6 +93,13 @@ func (n *node) pending(ctx context.Context, now time.Time) ([]*tracked, error) {
 	return out, nil
 }
 
+// headAt reads the node's block at number n.
+func (n *node) headAt(ctx context.Context, number uint64) (head, error) {
+	var h head
+	err := n.c.CallContext(ctx, &h, "eth_getBlockByNumber", hexutil.Uint64(number), false)
+	return h, err
+}
+
 // content reads every tx of the node's pool, pending and queued, signed, in sender and nonce
 // order: what the clear-txpool lever sends back.
 func (n *node) content(ctx context.Context) ([]*types.Transaction, error) {
