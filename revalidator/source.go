@@ -139,13 +139,14 @@ func (n *node) clearTxpool(ctx context.Context) (uint64, error) {
 	return removed, err
 }
 
-// nonces reads the senders' next nonces counting the node's pending txs ("pending"), in one
-// batch: a nonce a pending tx of the pool holds (a replacement) is as used as a mined one.
+// nonces reads the senders' nonces at the latest block, in one batch. (Not "pending": a tx the
+// node holds again would make its own nonce look used; a replacement in the pool is told apart
+// by the node's "replacement transaction underpriced" when the tx is sent back.)
 func (n *node) nonces(ctx context.Context, senders []common.Address) (map[common.Address]uint64, error) {
 	out := make([]hexutil.Uint64, len(senders))
 	batch := make([]rpc.BatchElem, len(senders))
 	for i, s := range senders {
-		batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{s, "pending"}, Result: &out[i]}
+		batch[i] = rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{s, "latest"}, Result: &out[i]}
 	}
 	if err := n.c.BatchCallContext(ctx, batch); err != nil {
 		return nil, err
