@@ -48,8 +48,7 @@ func startRethStack(t *testing.T, ctx context.Context, eviction string) *rethSta
 	if err != nil {
 		t.Fatal(err)
 	}
-	revalAddr := ln.Addr().String()
-	ln.Close()
+	revalAddr := ln.Addr().String() // kept open, served by the revalidator once it exists
 	mcfg := opreth.DefaultConfig()
 	mcfg.Endpoints = []string{"http://" + revalAddr}
 	mcfg.ValidityWindow = 300 // below the suite's 600 s expiry (op-reth's 7200 s is for 7 days)
@@ -116,9 +115,7 @@ func startRethStack(t *testing.T, ctx context.Context, eviction string) *rethSta
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Start(revalAddr); err != nil {
-		t.Fatal(err)
-	}
+	srv.Serve(ln)
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	rctx, rcancel := context.WithCancel(ctx)
 	t.Cleanup(rcancel)

@@ -32,8 +32,7 @@ func TestOpRethPoolWithTheReferenceUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revalAddr := ln.Addr().String()
-	ln.Close()
+	revalAddr := ln.Addr().String() // kept open, served by the revalidator once it exists
 	mcfg := opreth.DefaultConfig()
 	mcfg.Endpoints = []string{"http://" + revalAddr}
 	mcfg.ValidityWindow = 300 // op-reth's 7200 s timeout is for the protocol's 7-day expiry; the suite's is 600 s
@@ -87,9 +86,7 @@ func TestOpRethPoolWithTheReferenceUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Start(revalAddr); err != nil {
-		t.Fatal(err)
-	}
+	srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()

@@ -195,13 +195,19 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("filter api: listen %s: %w", addr, err)
 	}
+	s.Serve(ln)
+	return nil
+}
+
+// Serve serves on ln, a listener the caller opened: its address can be handed out before the
+// server exists (a pool that must know its endpoint's URL first), with no port to lose meanwhile.
+func (s *Server) Serve(ln net.Listener) {
 	s.ln = ln
 	go func() {
 		if err := s.http.Serve(ln); err != nil {
 			s.log.Error("filter api stopped", zap.Error(err))
 		}
 	}()
-	return nil
 }
 
 // Addr is the bound address (after Start).

@@ -42,8 +42,7 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := ln.Addr().String() // kept open: the revalidator serves on it once it exists
 	rcfg := DefaultConfig()
 	if mutate != nil {
 		mutate(&rcfg)
@@ -62,7 +61,7 @@ func newRethRig(t *testing.T, mutate func(*Config)) *rethRig {
 	}
 	netCfg.PoolPolicies = map[uint64]func(*devnet.Chain) (devnet.PoolPolicy, error){902: build}
 	statuses := store.NewMemory(store.MemoryConfig{}).Statuses
-	g := newRigOn(t, netCfg, addr, Deps{Statuses: statuses}, func(c *Config) {
+	g := newRigOn(t, netCfg, ln, Deps{Statuses: statuses}, func(c *Config) {
 		c.HeadPoll = config.Duration(50 * time.Millisecond)
 		c.PoolPoll = config.Duration(50 * time.Millisecond)
 		c.SourcePoll = config.Duration(50 * time.Millisecond)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,12 +41,18 @@ func newRig(t *testing.T, feed store.Feed, mutate func(*Config)) *rig {
 
 // newRigWith takes the optional deps (feed, invalid set) from d.
 func newRigWith(t *testing.T, d Deps, mutate func(*Config)) *rig {
-	return newRigOn(t, devnet.Config{Accounts: 40}, "127.0.0.1:0", d, mutate)
+	return newRigOn(t, devnet.Config{Accounts: 40}, nil, d, mutate)
 }
 
-// newRigOn starts the devnet of netCfg and serves the revalidator on addr.
-func newRigOn(t *testing.T, netCfg devnet.Config, addr string, d Deps, mutate func(*Config)) *rig {
+// newRigOn starts the devnet of netCfg and serves the revalidator on ln (nil: a free port).
+func newRigOn(t *testing.T, netCfg devnet.Config, ln net.Listener, d Deps, mutate func(*Config)) *rig {
 	t.Helper()
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	net, err := devnet.Start(netCfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -98,9 +105,7 @@ func newRigOn(t *testing.T, netCfg devnet.Config, addr string, d Deps, mutate fu
 	if g.srv, err = NewServer(g.r, filterapi.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.srv.Start(addr); err != nil {
-		t.Fatal(err)
-	}
+	g.srv.Serve(ln)
 	t.Cleanup(func() { g.srv.Shutdown(context.Background()) })
 	return g
 }

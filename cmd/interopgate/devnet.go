@@ -97,11 +97,12 @@ func runDevnet(c *cli.Context, st *appState) error {
 	if len(ids) == 0 {
 		ids = []uint64{901, 902}
 	}
-	revalidatorAddr, err := reserveAddr(c.String("rpc.addr"), c.Int("revalidator.port"))
+	revalidatorLn, err := reserveAddr(c.String("rpc.addr"), c.Int("revalidator.port"))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	policies, model, err := sequencerPool(c.String("sequencer-pool"), ids[len(ids)-1], "http://"+revalidatorAddr, log)
+	defer revalidatorLn.Close() // served by the revalidator, which closes it first
+	policies, model, err := sequencerPool(c.String("sequencer-pool"), ids[len(ids)-1], "http://"+revalidatorLn.Addr().String(), log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -166,7 +167,7 @@ func runDevnet(c *cli.Context, st *appState) error {
 	defer stopGateways()
 	last := dn.Chains[len(dn.Chains)-1]
 	lastStores := feeds[last.ID()]
-	reval, err := startDevnetRevalidator(ctx, dn, last, revalidatorAddr, api.URL(), &lastStores,
+	reval, err := startDevnetRevalidator(ctx, dn, last, revalidatorLn, api.URL(), &lastStores,
 		c.Duration("block-time"), eviction, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -404,10 +405,10 @@ type devnetRevalidator struct {
 // startDevnetRevalidator starts a revalidator on addr beside chain's node, reading its gateway's
 // feed, asking the devnet's light filter and watching the other chains' heads. blockTime 0 keeps
 // the default; eviction is the lever on the chain's pool (none: geth's pool, which asks no one).
-func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devnet.Chain, addr, filterURL string, gw *store.Stores,
+func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devnet.Chain, ln net.Listener, filterURL string, gw *store.Stores,
 	blockTime time.Duration, eviction string, log *zap.Logger) (*devnetRevalidator, error) {
 	cfg := defaultRevalidatorConfig()
-	host, port, _ := net.SplitHostPort(addr)
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	cfg.RPC.Addr = host
 	cfg.RPC.Port, _ = strconv.Atoi(port)
 	cfg.Revalidator.Eviction = eviction
@@ -434,10 +435,7 @@ func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devne
 	if err != nil {
 		return nil, fmt.Errorf("revalidator: %w", err)
 	}
-	if err := parts.srv.Start(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(cfg.RPC.Port))); err != nil {
-		parts.close()
-		return nil, err
-	}
+	parts.srv.Serve(ln)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go parts.watcher.Run(rctx)
@@ -455,18 +453,15 @@ func startDevnetRevalidator(ctx context.Context, dn *devnet.Devnet, chain *devne
 	}}, nil
 }
 
-// reserveAddr is host:port, with a free port picked now when port is 0: the revalidator's
-// address must be known before the chains start, since the sequencer's pool asks it.
-func reserveAddr(host string, port int) (string, error) {
-	if port != 0 {
-		return net.JoinHostPort(host, strconv.Itoa(port)), nil
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+// reserveAddr opens the revalidator's listener on host:port (port 0: a free one) now, before the
+// revalidator exists: the op-reth model must know its URL first, and a port picked and closed
+// could be taken by another listener meanwhile. startDevnetRevalidator serves on it.
+func reserveAddr(host string, port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return "", fmt.Errorf("picking the revalidator's port: %w", err)
+		return nil, fmt.Errorf("the revalidator's port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return ln, nil
 }
 
 // sequencerPool is the last chain's pool: the op-reth model asking the revalidator, or geth's.

@@ -186,15 +186,16 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 		}
 	}
 	netCfg := devnet.Config{BlockTime: time.Second, Accounts: scenarioAccounts + reorgAccounts}
-	var revalidatorAddr string
+	var revalidatorLn net.Listener
 	var model *opreth.Pool
 	if withReth {
 		var err error
-		if revalidatorAddr, err = reserveAddr("127.0.0.1", 0); err != nil {
+		if revalidatorLn, err = reserveAddr("127.0.0.1", 0); err != nil {
 			return nil, nil, err
 		}
 		mcfg := *reth
-		mcfg.Endpoints = []string{"http://" + revalidatorAddr}
+		stops = append(stops, func() { revalidatorLn.Close() })
+		mcfg.Endpoints = []string{"http://" + revalidatorLn.Addr().String()}
 		build, m, err := opreth.New(mcfg, log.Named("op-reth-pool"))
 		if err != nil {
 			return nil, nil, err
@@ -265,7 +266,7 @@ func startLoadtestDevnet(ctx context.Context, log *zap.Logger, reth *opreth.Conf
 	})
 	d := &loadtestDevnet{net: dn, url: parts.gw.URL(), metrics: "http://" + mln.Addr().String() + "/metrics"}
 	if withReth {
-		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorAddr, api.URL(), &parts.stores, time.Second, eviction, log)
+		rv, err := startDevnetRevalidator(ctx, dn, dn.Chain(902), revalidatorLn, api.URL(), &parts.stores, time.Second, eviction, log)
 		if err != nil {
 			stop()
 			return nil, nil, err
