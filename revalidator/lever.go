@@ -339,8 +339,10 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 		case strings.Contains(e.Error(), "nonce too low"), strings.Contains(e.Error(), "replacement transaction underpriced"):
 			r.dropped.remove(t.hash) // its nonce is used, or taken in the pool by another tx
 			r.metrics.restored("nonce_used", 1)
-		case strings.Contains(e.Error(), "failsafe is enabled"), strings.Contains(e.Error(), "timestamps are equal"):
-			// Refusals that pass: its gate has not cleared yet, or its head is one block behind.
+		case strings.Contains(e.Error(), "cross chain tx"), strings.Contains(e.Error(), "timestamps are equal"):
+			// Refusals that pass: its gate has not cleared yet, its head is one block behind, or
+			// its interop check found no answer in time (it asked this revalidator, which proved
+			// the tx valid before sending it): not counted.
 		default:
 			r.log.Debug("restore: the node refused a tx", zap.String("tx", t.hash.Hex()), zap.Error(e))
 			if t.refusals++; t.refusals >= maxRestoreRefusals {

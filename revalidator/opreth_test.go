@@ -328,14 +328,23 @@ func TestOpRethPoolGetsBackWhatItsOwnReorgThrewAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	reorgAt := time.Now()
-	rpctest.WaitFor(t, "every valid tx back in the pool", 15*time.Second, func() bool {
+	back := func() bool {
 		for _, tx := range txs {
 			if !c902.InPool(tx.Hash()) {
 				return false
 			}
 		}
 		return true
-	})
+	}
+	for deadline := time.Now().Add(15 * time.Second); !back(); time.Sleep(20 * time.Millisecond) { // polling against a deadline
+		if time.Now().After(deadline) {
+			var state []string
+			for i, tx := range txs {
+				state = append(state, fmt.Sprintf("%d: pool %v tracked %v model %v", i, c902.InPool(tx.Hash()), g.r.Tracked(tx.Hash()), g.model.Tracked(tx.Hash())))
+			}
+			t.Fatalf("not every valid tx back in the pool 15 s after 902's reorg: %v; revalidator %+v; model %+v", state, g.r.Stats(), g.model.Stats())
+		}
+	}
 	t.Logf("902 reorg → %d interop txs back in the pool: %v", len(txs), time.Since(reorgAt).Round(time.Millisecond))
 	if n := g.model.Stats().Evicted; n < 4 {
 		t.Fatalf("the model evicted %d interop txs on its reorg, want the 4 pending ones at least (the test proves nothing)", n)
