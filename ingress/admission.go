@@ -267,26 +267,10 @@ func (g *Gateway) request(it *txItem) sc.Request {
 // keys still to check: a key whose leaders are all over the limit is checked anyway when
 // others joined it meanwhile (they were not charged and wait for its verdict), else dropped.
 func (g *Gateway) chargeLeaders(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
-	kept := order[:0]
 	for _, f := range order {
-		leaders[f.key] = g.limitSenders(ctx, leaders[f.key])
-		if len(leaders[f.key]) > 0 {
-			kept = append(kept, f)
-			continue
-		}
-		g.flights.mu.Lock()
-		waiting := f.joined > 0
-		if !waiting {
-			delete(g.flights.m, f.key)
-		}
-		g.flights.mu.Unlock()
-		if waiting {
-			kept = append(kept, f)
-		} else {
-			close(f.done)
-		}
+		g.limitSenders(ctx, leaders[f.key]) // rejects (decides) the ones over the limit
 	}
-	return kept
+	return g.keepFlights(order, leaders)
 }
 
 // limitSenders applies the per-sender limit, once per transaction, to txs that would reach

@@ -127,13 +127,30 @@ func TestSubscriptionsOnALaggingSentryAreClosed(t *testing.T) {
 	}
 	ahead := heads(func() uint64 { return 1000 })
 	behind := heads(behindHead.Load)
-	filter := rpctest.New(t, filterAnswer(0))
-	client, _ := sc.NewClient(sc.ClientConfig{URL: filter.URL, Name: "fake"})
+	gw := gatewayOnGroup(t, rpctest.New(t, filterAnswer(0)).URL, ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "ahead", URL: ahead.URL},
+		{Name: "behind", URL: behind.URL, WSURL: "ws://" + strings.TrimPrefix(sentryWS.URL, "http://")}},
+		HealthInterval: 20 * time.Millisecond, MaxBlockLag: 5})
+	c := dialWS(t, gw.URL())
+	if r := c.call(ingress.MethodSubscribe, "newHeads"); r.Error != nil {
+		t.Fatalf("subscribe: %+v", r.Error)
+	}
+	behindHead.Store(990) // the sentry of the subscription falls 10 behind
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := c.conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
+		t.Fatalf("a subscription on a sentry that fell behind: %v, want close 1012", err)
+	}
+}
+
+// gatewayOnGroup starts a gateway for chain 902 with one filter (at filterURL) and the sentry
+// group gc.
+func gatewayOnGroup(t *testing.T, filterURL string, gc ingress.GroupConfig) *ingress.Gateway {
+	t.Helper()
+	client, _ := sc.NewClient(sc.ClientConfig{URL: filterURL, Name: "fake"})
 	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
 	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "ahead", URL: ahead.URL},
-		{Name: "behind", URL: behind.URL, WSURL: "ws://" + strings.TrimPrefix(sentryWS.URL, "http://")}},
-		HealthInterval: 20 * time.Millisecond, MaxBlockLag: 5}, zaptest.NewLogger(t), nil)
+	group, err := ingress.NewGroup(gc, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,15 +164,5 @@ func TestSubscriptionsOnALaggingSentryAreClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	c := dialWS(t, gw.URL())
-	if r := c.call(ingress.MethodSubscribe, "newHeads"); r.Error != nil {
-		t.Fatalf("subscribe: %+v", r.Error)
-	}
-	behindHead.Store(990) // the sentry of the subscription falls 10 behind
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _, err = c.conn.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
-		t.Fatalf("a subscription on a sentry that fell behind: %v, want close 1012", err)
-	}
+	return gw
 }

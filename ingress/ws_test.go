@@ -4,7 +4,6 @@ package ingress_test
 // from the sentry's socket, every send through interop admission, and the socket's bounds.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,13 +18,11 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/fasthttp/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/rpctest"
-	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
 // wsClient is a test client of the gateway's WebSocket.
@@ -253,31 +250,15 @@ func TestWebSocketSentryDropClosesTheClient(t *testing.T) {
 	}))
 	defer sentryWS.Close()
 	f := newFakes(t, 0, nil)
-	client, _ := sc.NewClient(sc.ClientConfig{URL: f.filter.URL, Name: "fake"})
-	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
-	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-	group, err := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL,
-		WSURL: "ws://" + strings.TrimPrefix(sentryWS.URL, "http://")}}}, zaptest.NewLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := ingress.DefaultConfig()
-	cfg.ChainID = 902
-	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	gw := gatewayOnGroup(t, f.filter.URL, ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL,
+		WSURL: "ws://" + strings.TrimPrefix(sentryWS.URL, "http://")}}})
 	c := dialWS(t, gw.URL())
 	if r := c.call(ingress.MethodSubscribe, "newHeads"); r.Error != nil || string(r.Result) != `"0xabc"` {
 		t.Fatalf("subscribe: %+v %s", r.Error, r.Result)
 	}
 	close(drop)
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _, err = c.conn.ReadMessage()
+	_, _, err := c.conn.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
 		t.Fatalf("after the sentry's socket dropped: %v, want close 1012", err)
