@@ -46,6 +46,12 @@ start=$SECONDS
 "$GO" test -race -count=1 -timeout 30m $PKGS
 echo "test.sh: main module: $((SECONDS - start)) s"
 
+# The op-reth rig (a chain, the op-reth model and a revalidator in one process, racing each
+# other's clocks) skips under the race detector's slowdown: its tests run here without it.
+start=$SECONDS
+"$GO" test -count=1 -timeout 10m -run 'TestOpReth|TestATxThatBecomesTakeable|TestTheLeverIgnores' ./revalidator
+echo "test.sh: op-reth rig without -race: $((SECONDS - start)) s"
+
 # The suites against the real OP Stack clients (op-geth's mempool, and op-interop-filter, which
 # the reference suite builds from the pinned module: minutes on a cold cache) live in their own module,
 # built against op-geth (-tags opgeth builds the devnet for it). Its OP Stack modules are not in

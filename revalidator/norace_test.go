@@ -1,0 +1,5 @@
+//go:build !race
+
+package revalidator
+
+const raceEnabled = false
