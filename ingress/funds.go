@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -81,7 +82,7 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 			}
 			it.from = from
 			need = append(need, it)
-			if _, seen := states[from]; seen || slicesContains(unknown, from) {
+			if _, seen := states[from]; seen || slices.Contains(unknown, from) {
 				continue
 			}
 			if st, ok := g.senders.get(from, now, g.cfg.SenderStateTTL.D()); ok {
@@ -102,7 +103,7 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 	// a nonce freed by a reorg) since the cache was filled is read again first.
 	var stale []common.Address
 	for _, it := range need {
-		if st, ok := states[it.from]; ok && st.at.Before(now) && refuses(it.tx, st) && !slicesContains(stale, it.from) {
+		if st, ok := states[it.from]; ok && st.at.Before(now) && refuses(it.tx, st) && !slices.Contains(stale, it.from) {
 			stale = append(stale, it.from)
 		}
 	}
@@ -127,9 +128,7 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 				fmt.Sprintf("nonce too low: next nonce %d, tx nonce %d", st.nonce, it.tx.Nonce())))
 			continue
 		}
-		cost := new(big.Int).Mul(it.tx.GasFeeCap(), new(big.Int).SetUint64(it.tx.Gas()))
-		cost.Add(cost, it.tx.Value())
-		if st.balance.Cmp(cost) < 0 {
+		if cost := txCost(it.tx); st.balance.Cmp(cost) < 0 {
 			it.reject(newClientError(CodeServerError, http.StatusOK, "insufficient_funds",
 				fmt.Sprintf("insufficient funds for gas * price + value: balance %s, tx cost %s, overshot %s", st.balance, cost, new(big.Int).Sub(cost, st.balance))))
 		}
@@ -139,9 +138,13 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 
 // refuses says whether st refuses tx (a used nonce, or too little balance).
 func refuses(tx *types.Transaction, st senderState) bool {
+	return tx.Nonce() < st.nonce || st.balance.Cmp(txCost(tx)) < 0
+}
+
+// txCost is what the sender must hold at least: gas × fee cap + value (the L1 data fee aside).
+func txCost(tx *types.Transaction) *big.Int {
 	cost := new(big.Int).Mul(tx.GasFeeCap(), new(big.Int).SetUint64(tx.Gas()))
-	cost.Add(cost, tx.Value())
-	return tx.Nonce() < st.nonce || st.balance.Cmp(cost) < 0
+	return cost.Add(cost, tx.Value())
 }
 
 // readSenderStates asks one sentry, in one batch, each sender's balance and next nonce at its
@@ -231,13 +234,4 @@ func (g *Gateway) keepFlights(order []*flight, leaders map[string][]*txItem) []*
 		}
 	}
 	return kept
-}
-
-func slicesContains(list []common.Address, a common.Address) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }

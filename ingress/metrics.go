@@ -234,25 +234,23 @@ func (m *Metrics) backendLag(name string, lag uint64) {
 }
 
 func (m *Metrics) backendInSync(name string, ok bool) {
-	if m == nil {
-		return
-	}
-	if ok {
-		m.backendSync.WithLabelValues(name).Set(1)
-	} else {
-		m.backendSync.WithLabelValues(name).Set(0)
+	if m != nil {
+		m.backendSync.WithLabelValues(name).Set(oneIf(ok))
 	}
 }
 
 func (m *Metrics) backendHealthy(name string, ok bool) {
-	if m == nil {
-		return
+	if m != nil {
+		m.backendState.WithLabelValues(name).Set(oneIf(ok))
 	}
+}
+
+// oneIf is a boolean gauge's value.
+func oneIf(ok bool) float64 {
 	if ok {
-		m.backendState.WithLabelValues(name).Set(1)
-	} else {
-		m.backendState.WithLabelValues(name).Set(0)
+		return 1
 	}
+	return 0
 }
 
 func (m *Metrics) feedDrop() {
