@@ -40,11 +40,11 @@ type txItem struct {
 
 // prepare runs every check that needs no remote call (pipeline steps 2–4). A non-interop tx
 // comes back decided and valid: it is forwarded untouched.
-func (g *Gateway) prepare(raw []byte) *txItem {
+func (j *judge) prepare(raw []byte) *txItem {
 	it := &txItem{raw: raw}
-	if len(raw) > g.cfg.MaxTxBytes {
+	if len(raw) > j.cfg.MaxTxBytes {
 		return it.reject(newClientError(CodeTxTooLarge, http.StatusRequestEntityTooLarge, "tx_too_large",
-			fmt.Sprintf("transaction of %d bytes exceeds the limit of %d", len(raw), g.cfg.MaxTxBytes)))
+			fmt.Sprintf("transaction of %d bytes exceeds the limit of %d", len(raw), j.cfg.MaxTxBytes)))
 	}
 	scan, err := accesslist.ScanRaw(raw)
 	if err != nil {
@@ -57,9 +57,9 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 		// OP Stack chains take no blob transactions: no filter call for one.
 		return it.reject(errInvalidParams("blob transactions (type 3) are not accepted on OP Stack chains"))
 	}
-	if scan.HasChainID && scan.ChainID != g.chainID {
+	if scan.HasChainID && scan.ChainID != j.chainID {
 		return it.reject(newClientError(CodeServerError, http.StatusBadRequest, "wrong_chain",
-			fmt.Sprintf("invalid chain id %s for this endpoint: it serves chain %d", scan.ChainID.Dec(), g.cfg.ChainID)))
+			fmt.Sprintf("invalid chain id %s for this endpoint: it serves chain %d", scan.ChainID.Dec(), j.cfg.ChainID)))
 	}
 	if len(scan.InboxKeys) == 0 {
 		// Not an interop tx: forwarded untouched, so this path stays nearly free.
@@ -68,9 +68,9 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	}
 	it.interop = true
 	it.hash = crypto.Keccak256Hash(raw) // for duplicates, the tx status, the queue and the feed
-	if len(scan.InboxKeys) > g.cfg.MaxInboxEntries {
+	if len(scan.InboxKeys) > j.cfg.MaxInboxEntries {
 		return it.reject(newClientError(CodeAccessListTooLarge, http.StatusRequestEntityTooLarge, "access_list_too_large",
-			fmt.Sprintf("access list has %d inbox entries, more than the limit of %d", len(scan.InboxKeys), g.cfg.MaxInboxEntries)))
+			fmt.Sprintf("access list has %d inbox entries, more than the limit of %d", len(scan.InboxKeys), j.cfg.MaxInboxEntries)))
 	}
 	msgs, err := accesslist.ParseMessages(scan.InboxKeys)
 	if err != nil {
@@ -79,7 +79,7 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	}
 	it.msgs = accesslist.Dedup(msgs)
 	it.keys = scan.InboxKeys
-	if e := g.localRules(it.msgs, g.execContext()); e != nil {
+	if e := j.localRules(it.msgs, j.execContext()); e != nil {
 		return it.reject(e)
 	}
 	// What no pool would take, by the tx alone: the full decode costs far less than the filter
@@ -88,10 +88,10 @@ func (g *Gateway) prepare(raw []byte) *txItem {
 	if err := it.tx.UnmarshalBinary(raw); err != nil {
 		return it.reject(errInvalidParams("invalid transaction: " + err.Error()))
 	}
-	if e := g.statelessChecks(it.tx); e != nil {
+	if e := j.statelessChecks(it.tx); e != nil {
 		return it.reject(e)
 	}
-	it.key = g.cache.key(it.keys)
+	it.key = j.cache.key(it.keys)
 	return it
 }
 
@@ -102,15 +102,15 @@ func (it *txItem) reject(e *clientError) *txItem {
 
 // execContext is the executing descriptor the gateway checks with: this chain, now plus the
 // expected inclusion delay, and the configured timeout.
-func (g *Gateway) execContext() accesslist.ExecContext {
-	ts := uint64(g.now().Add(g.cfg.ExecTimestampOffset.D()).Unix())
-	return accesslist.ExecContext{ChainID: g.chainID, Timestamp: ts, Timeout: g.cfg.MessageTimeout}
+func (j *judge) execContext() accesslist.ExecContext {
+	ts := uint64(j.now().Add(j.cfg.ExecTimestampOffset.D()).Unix())
+	return accesslist.ExecContext{ChainID: j.chainID, Timestamp: ts, Timeout: j.cfg.MessageTimeout}
 }
 
 // localRules maps the dependency set's verdict on each message to the filter's codes.
-func (g *Gateway) localRules(msgs []accesslist.Message, exec accesslist.ExecContext) *clientError {
+func (j *judge) localRules(msgs []accesslist.Message, exec accesslist.ExecContext) *clientError {
 	for _, m := range msgs {
-		err := g.deps.CheckMessage(exec, m)
+		err := j.deps.CheckMessage(exec, m)
 		switch {
 		case err == nil:
 		case errors.Is(err, accesslist.ErrUnknownChain):
@@ -139,16 +139,16 @@ type flight struct {
 
 // decide gives every undecided interop item a verdict (pipeline steps 5–7). Items needing the
 // filter go to it in one CheckAccessLists call.
-func (g *Gateway) decide(ctx context.Context, items []*txItem) {
-	on := g.failsafe()
-	g.cache.noteFailsafe(on)
+func (j *judge) decide(ctx context.Context, items []*txItem) {
+	on := j.failsafe()
+	j.cache.noteFailsafe(on)
 	if on {
 		for _, it := range items {
 			it.verdict = sc.Verdict{Class: sc.ClassFailsafe}
 		}
 		return
 	}
-	misses := g.cache.lookup(ctx, items)
+	misses := j.cache.lookup(ctx, items)
 	if len(misses) == 0 {
 		return
 	}
@@ -158,29 +158,29 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	leaders := map[string][]*txItem{}
 	var order []*flight
 	followers := map[*flight][]*txItem{}
-	g.flights.mu.Lock()
+	j.flights.mu.Lock()
 	for _, it := range misses {
-		if f, ok := g.flights.m[it.key]; ok && leaders[it.key] == nil {
+		if f, ok := j.flights.m[it.key]; ok && leaders[it.key] == nil {
 			f.joined++
 			followers[f] = append(followers[f], it)
-			g.metrics.join()
+			j.metrics.join()
 			continue
 		}
 		if leaders[it.key] == nil {
-			f := &flight{key: it.key, req: g.request(it), done: make(chan struct{})}
-			g.flights.m[it.key] = f
+			f := &flight{key: it.key, req: j.request(it), done: make(chan struct{})}
+			j.flights.m[it.key] = f
 			order = append(order, f)
 		}
 		leaders[it.key] = append(leaders[it.key], it)
 	}
-	g.flights.mu.Unlock()
+	j.flights.mu.Unlock()
 	// Who cannot pay is refused before the per-sender limit is charged: a replay of a sender's
 	// mined txs must not spend its limit (found by the review).
-	if g.cfg.SenderStateCheck {
-		order = g.checkFunds(ctx, order, leaders)
+	if j.cfg.SenderStateCheck {
+		order = j.checkFunds(ctx, order, leaders)
 	}
-	if g.cfg.SenderRateLimit > 0 {
-		order = g.chargeLeaders(ctx, order, leaders)
+	if j.cfg.SenderRateLimit > 0 {
+		order = j.chargeLeaders(ctx, order, leaders)
 	}
 
 	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.
@@ -188,29 +188,29 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 	var keys []string
 	for _, f := range order {
 		select {
-		case g.inflight <- struct{}{}:
+		case j.inflight <- struct{}{}:
 			reqs = append(reqs, f.req)
 			keys = append(keys, f.key)
 		default:
-			g.metrics.shedOne()
-			g.finishFlight(f.key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed}, leaders[f.key])
+			j.metrics.shedOne()
+			j.finishFlight(f.key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed}, leaders[f.key])
 		}
 	}
 	if len(reqs) > 0 {
-		g.metrics.inflightAdd(len(reqs))
-		verdicts := g.checkFilter(ctx, reqs)
+		j.metrics.inflightAdd(len(reqs))
+		verdicts := j.checkFilter(ctx, reqs)
 		for range reqs {
-			<-g.inflight
+			<-j.inflight
 		}
-		g.metrics.inflightAdd(-len(reqs))
+		j.metrics.inflightAdd(-len(reqs))
 		for _, v := range verdicts {
 			if v.Class == sc.ClassFailsafe {
-				g.cache.noteFailsafe(true)
+				j.cache.noteFailsafe(true)
 			}
 		}
-		g.cache.remember(ctx, keys, verdicts)
+		j.cache.remember(ctx, keys, verdicts)
 		for i, key := range keys {
-			g.finishFlight(key, verdicts[i], leaders[key])
+			j.finishFlight(key, verdicts[i], leaders[key])
 		}
 	}
 	for f, its := range followers {
@@ -230,10 +230,10 @@ func (g *Gateway) decide(ctx context.Context, items []*txItem) {
 // checkFilter sends reqs to the filter pool through the coalescer: with other requests' checks
 // when filter calls are already in flight. Waiting is bounded by twice the filter timeout (one
 // call ahead, then ours).
-func (g *Gateway) checkFilter(ctx context.Context, reqs []sc.Request) []sc.Verdict {
-	cctx, cancel := context.WithTimeout(ctx, 2*g.cfg.FilterTimeout.D())
+func (j *judge) checkFilter(ctx context.Context, reqs []sc.Request) []sc.Verdict {
+	cctx, cancel := context.WithTimeout(ctx, 2*j.cfg.FilterTimeout.D())
 	defer cancel()
-	verdicts, err := g.filter.Do(cctx, reqs)
+	verdicts, err := j.filter.Do(cctx, reqs)
 	if err != nil {
 		verdicts = make([]sc.Verdict, len(reqs))
 		for i := range verdicts {
@@ -246,38 +246,38 @@ func (g *Gateway) checkFilter(ctx context.Context, reqs []sc.Request) []sc.Verdi
 // errShed marks a check refused by the in-flight bound.
 var errShed = errors.New("in-flight check bound reached")
 
-func (g *Gateway) finishFlight(key string, v sc.Verdict, its []*txItem) {
+func (j *judge) finishFlight(key string, v sc.Verdict, its []*txItem) {
 	for _, it := range its {
 		it.verdict = v
 	}
-	g.flights.mu.Lock()
-	f := g.flights.m[key]
-	delete(g.flights.m, key)
-	g.flights.mu.Unlock()
+	j.flights.mu.Lock()
+	f := j.flights.m[key]
+	delete(j.flights.m, key)
+	j.flights.mu.Unlock()
 	f.v = v
 	close(f.done)
 }
 
 // request asks the filter about exactly the keys the verdict is cached under.
-func (g *Gateway) request(it *txItem) sc.Request {
-	return sc.Request{InboxKeys: it.keys, MinSafety: g.safety, Executing: g.execContext()}
+func (j *judge) request(it *txItem) sc.Request {
+	return sc.Request{InboxKeys: it.keys, MinSafety: j.safety, Executing: j.execContext()}
 }
 
 // chargeLeaders applies the per-sender limit to the leaders of each new flight and returns the
 // keys still to check: a key whose leaders are all over the limit is checked anyway when
 // others joined it meanwhile (they were not charged and wait for its verdict), else dropped.
-func (g *Gateway) chargeLeaders(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
+func (j *judge) chargeLeaders(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
 	for _, f := range order {
-		g.limitSenders(ctx, leaders[f.key]) // rejects (decides) the ones over the limit
+		j.limitSenders(ctx, leaders[f.key]) // rejects (decides) the ones over the limit
 	}
-	return g.keepFlights(order, leaders)
+	return j.keepFlights(order, leaders)
 }
 
 // limitSenders applies the per-sender limit, once per transaction, to txs that would reach
 // the filter, and returns the ones within it. Recovering the sender costs an ecrecover, paid
 // only on a cache miss.
-func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
-	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(g.cfg.ChainID))
+func (j *judge) limitSenders(ctx context.Context, items []*txItem) []*txItem {
+	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(j.cfg.ChainID))
 	out := items[:0]
 	for _, it := range items {
 		if it.charged {
@@ -285,15 +285,15 @@ func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 			continue
 		}
 		it.charged = true
-		from, err := g.senderOf(it, signer)
+		from, err := j.senderOf(it, signer)
 		if err != nil {
 			it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
 			continue
 		}
-		ok, _ := g.st.Limiter.Allow(ctx, "sender:"+strings.ToLower(from.Hex()), g.cfg.SenderRateLimit, g.cfg.SenderRateWindow.D())
+		ok, _ := j.st.Limiter.Allow(ctx, "sender:"+strings.ToLower(from.Hex()), j.cfg.SenderRateLimit, j.cfg.SenderRateWindow.D())
 		if !ok {
 			it.reject(newClientError(CodeSenderRateLimit, http.StatusTooManyRequests, "sender_rate_limited",
-				fmt.Sprintf("sender %s is over the interop rate limit of %d per %s: slow down", from.Hex(), g.cfg.SenderRateLimit, g.cfg.SenderRateWindow.D())))
+				fmt.Sprintf("sender %s is over the interop rate limit of %d per %s: slow down", from.Hex(), j.cfg.SenderRateLimit, j.cfg.SenderRateWindow.D())))
 			continue
 		}
 		out = append(out, it)
@@ -302,7 +302,7 @@ func (g *Gateway) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 }
 
 // senderOf recovers the tx's sender (decoding it if prepare did not).
-func (g *Gateway) senderOf(it *txItem, signer types.Signer) (common.Address, error) {
+func (j *judge) senderOf(it *txItem, signer types.Signer) (common.Address, error) {
 	if it.tx == nil {
 		it.tx = new(types.Transaction)
 		if err := it.tx.UnmarshalBinary(it.raw); err != nil {
@@ -315,8 +315,8 @@ func (g *Gateway) senderOf(it *txItem, signer types.Signer) (common.Address, err
 // admit runs items through the pipeline, re-testing borderline ones while their clients wait
 // (steps 5–8). It returns when every item is decided: to forward, to reject (it.err), or, for
 // items that may be queued, to queue (it.queue).
-func (g *Gateway) admit(ctx context.Context, items []*txItem) {
-	defer g.releaseRetests(items)
+func (j *judge) admit(ctx context.Context, items []*txItem) {
+	defer j.releaseRetests(items)
 	pending := make([]*txItem, 0, len(items))
 	for _, it := range items {
 		if !it.decided {
@@ -325,7 +325,7 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 	}
 	for retests := 0; len(pending) > 0; retests++ {
 		if retests > 0 {
-			t := time.NewTimer(g.cfg.RetryDelay.D())
+			t := time.NewTimer(j.cfg.RetryDelay.D())
 			select {
 			case <-t.C:
 			case <-ctx.Done():
@@ -336,7 +336,7 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 				return
 			}
 		}
-		g.decide(ctx, pending)
+		j.decide(ctx, pending)
 		next := pending[:0]
 		charged := map[string]bool{} // identical checks re-test as one filter call: charged once
 		for _, it := range pending {
@@ -344,11 +344,11 @@ func (g *Gateway) admit(ctx context.Context, items []*txItem) {
 				continue
 			}
 			if retests > 0 {
-				g.metrics.retest(it.verdict.Class.String())
+				j.metrics.retest(it.verdict.Class.String())
 			}
-			act, e := g.fate(it.verdict, retests, it.stage)
+			act, e := j.fate(it.verdict, retests, it.stage)
 			if act == actRetest {
-				if be := g.retestBudget(ctx, it, !charged[it.key]); be != nil {
+				if be := j.retestBudget(ctx, it, !charged[it.key]); be != nil {
 					act, e = actReject, be
 				}
 				charged[it.key] = true

@@ -33,7 +33,7 @@ func BenchmarkAdmissionBeforeFilter(b *testing.B) {
 	raw, _ := tx.MarshalBinary()
 	b.ReportAllocs()
 	for b.Loop() {
-		it := g.prepare(raw)
+		it := g.judge.prepare(raw)
 		if it.decided || it.key == "" {
 			b.Fatalf("prepare decided the tx: %+v", it.err)
 		}

@@ -26,26 +26,26 @@ import (
 //     nothing else is stored;
 //   - a failsafe transition voids every verdict made before it.
 type verdictCache struct {
-	g           *Gateway
+	j           *judge
 	fingerprint string
 	// failsafeOn is the last failsafe state seen; changedAt (unix ms) when it last changed.
 	failsafeOn atomic.Bool
 	changedAt  atomic.Int64
 }
 
-func newVerdictCache(g *Gateway, checkerID string) *verdictCache {
+func newVerdictCache(j *judge, checkerID string) *verdictCache {
 	h := crypto.NewKeccakState()
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], g.cfg.ChainID)
+	binary.BigEndian.PutUint64(n[:], j.cfg.ChainID)
 	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], g.cfg.MessageTimeout)
+	binary.BigEndian.PutUint64(n[:], j.cfg.MessageTimeout)
 	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(g.cfg.ExecTimestampOffset.D()/time.Second))
+	binary.BigEndian.PutUint64(n[:], uint64(j.cfg.ExecTimestampOffset.D()/time.Second))
 	h.Write(n[:])
-	h.Write([]byte(g.cfg.MinSafety))
+	h.Write([]byte(j.cfg.MinSafety))
 	h.Write([]byte{0})
 	h.Write([]byte(checkerID))
-	return &verdictCache{g: g, fingerprint: hex.EncodeToString(h.Sum(nil)[:8])}
+	return &verdictCache{j: j, fingerprint: hex.EncodeToString(h.Sum(nil)[:8])}
 }
 
 // key is the cache and single-flight key of an access list as the tx carries it.
@@ -62,7 +62,7 @@ func (c *verdictCache) key(keys []common.Hash) string {
 // noteFailsafe records the failsafe state; a change voids the cache.
 func (c *verdictCache) noteFailsafe(on bool) {
 	if c.failsafeOn.Swap(on) != on {
-		c.changedAt.Store(c.g.now().UnixMilli())
+		c.changedAt.Store(c.j.now().UnixMilli())
 	}
 }
 
@@ -70,9 +70,9 @@ func (c *verdictCache) noteFailsafe(on bool) {
 func (c *verdictCache) ttl(v sc.Verdict) time.Duration {
 	switch {
 	case v.Class == sc.ClassValid:
-		return c.g.cfg.ValidTTL.D()
+		return c.j.cfg.ValidTTL.D()
 	case v.Class == sc.ClassInvalid && !v.Ambiguous:
-		return c.g.cfg.InvalidTTL.D()
+		return c.j.cfg.InvalidTTL.D()
 	}
 	return 0
 }
@@ -83,12 +83,12 @@ func (c *verdictCache) lookup(ctx context.Context, items []*txItem) []*txItem {
 	for i, it := range items {
 		keys[i] = it.key
 	}
-	vs, found, err := c.g.st.Verdicts.GetVerdicts(ctx, keys)
+	vs, found, err := c.j.st.Verdicts.GetVerdicts(ctx, keys)
 	voidBefore := c.changedAt.Load()
 	var misses []*txItem
 	for i, it := range items {
 		hit := err == nil && found[i] && vs[i].At > voidBefore
-		c.g.metrics.cacheLookup(hit)
+		c.j.metrics.cacheLookup(hit)
 		if !hit {
 			misses = append(misses, it)
 			continue
@@ -100,7 +100,7 @@ func (c *verdictCache) lookup(ctx context.Context, items []*txItem) []*txItem {
 
 // remember stores the verdicts of one filter round that may be reused, in one round trip.
 func (c *verdictCache) remember(ctx context.Context, keys []string, verdicts []sc.Verdict) {
-	now := c.g.now().UnixMilli()
+	now := c.j.now().UnixMilli()
 	var entries []store.VerdictEntry
 	for i, v := range verdicts {
 		if ttl := c.ttl(v); ttl > 0 {
@@ -109,7 +109,7 @@ func (c *verdictCache) remember(ctx context.Context, keys []string, verdicts []s
 		}
 	}
 	if len(entries) > 0 {
-		_ = c.g.st.Verdicts.SetVerdicts(ctx, entries) // a cache: a failed write costs a later call, nothing else
+		_ = c.j.st.Verdicts.SetVerdicts(ctx, entries) // a cache: a failed write costs a later call, nothing else
 	}
 }
 
@@ -120,14 +120,14 @@ func forwardedKey(h common.Hash) string { return "tx:" + h.Hex() }
 // seen reports which items were forwarded recently, in one store round trip.
 func (c *verdictCache) seen(ctx context.Context, items []*txItem) []bool {
 	out := make([]bool, len(items))
-	if c.g.cfg.DuplicateTTL <= 0 || len(items) == 0 {
+	if c.j.cfg.DuplicateTTL <= 0 || len(items) == 0 {
 		return out
 	}
 	keys := make([]string, len(items))
 	for i, it := range items {
 		keys[i] = forwardedKey(it.hash)
 	}
-	_, found, err := c.g.st.Verdicts.GetVerdicts(ctx, keys)
+	_, found, err := c.j.st.Verdicts.GetVerdicts(ctx, keys)
 	if err == nil {
 		copy(out, found)
 	}
@@ -136,14 +136,14 @@ func (c *verdictCache) seen(ctx context.Context, items []*txItem) []bool {
 
 // forwarded records txs the sentry took.
 func (c *verdictCache) forwarded(ctx context.Context, hashes []common.Hash) {
-	if c.g.cfg.DuplicateTTL <= 0 || len(hashes) == 0 {
+	if c.j.cfg.DuplicateTTL <= 0 || len(hashes) == 0 {
 		return
 	}
-	now := c.g.now().UnixMilli()
+	now := c.j.now().UnixMilli()
 	entries := make([]store.VerdictEntry, len(hashes))
 	for i, h := range hashes {
-		entries[i] = store.VerdictEntry{Key: forwardedKey(h), TTL: c.g.cfg.DuplicateTTL.D(),
+		entries[i] = store.VerdictEntry{Key: forwardedKey(h), TTL: c.j.cfg.DuplicateTTL.D(),
 			Verdict: store.Verdict{Class: uint8(sc.ClassValid), At: now}}
 	}
-	_ = c.g.st.Verdicts.SetVerdicts(ctx, entries)
+	_ = c.j.st.Verdicts.SetVerdicts(ctx, entries)
 }

@@ -9,17 +9,14 @@ package ingress
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
@@ -61,9 +58,9 @@ func (s *senderStates) put(a common.Address, st senderState, limit int) {
 
 // checkFunds refuses the leaders whose sender cannot pay or whose nonce is used, once per tx,
 // and drops the flights left without a leader (as chargeLeaders does).
-func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
-	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(g.cfg.ChainID))
-	now := g.now()
+func (j *judge) checkFunds(ctx context.Context, order []*flight, leaders map[string][]*txItem) []*flight {
+	signer := types.LatestSignerForChainID(new(big.Int).SetUint64(j.cfg.ChainID))
+	now := j.now()
 	var need []*txItem
 	states := map[common.Address]senderState{}
 	var unknown []common.Address
@@ -75,7 +72,7 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 				continue
 			}
 			it.funded = true
-			from, err := g.senderOf(it, signer)
+			from, err := j.senderOf(it, signer)
 			if err != nil {
 				it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
 				continue
@@ -85,7 +82,7 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 			if _, seen := states[from]; seen || slices.Contains(unknown, from) {
 				continue
 			}
-			if st, ok := g.senders.get(from, now, g.cfg.SenderStateTTL.D()); ok {
+			if st, ok := j.senders.get(from, now, j.cfg.SenderStateTTL.D()); ok {
 				states[from] = st
 			} else {
 				unknown = append(unknown, from)
@@ -95,9 +92,9 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 	if len(need) == 0 {
 		return order
 	}
-	for a, st := range g.readSenderStates(ctx, unknown, now) {
+	for a, st := range j.states.readSenderStates(ctx, unknown, now) {
 		states[a] = st
-		g.senders.put(a, st, g.cfg.MaxSenderStates)
+		j.senders.put(a, st, j.cfg.MaxSenderStates)
 	}
 	// A refusal rests on a state read in this round, never on a cached one: a sender funded (or
 	// a nonce freed by a reorg) since the cache was filled is read again first.
@@ -108,11 +105,11 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 		}
 	}
 	if len(stale) > 0 {
-		fresh := g.readSenderStates(ctx, stale, now)
+		fresh := j.states.readSenderStates(ctx, stale, now)
 		for _, a := range stale {
 			if st, ok := fresh[a]; ok {
 				states[a] = st
-				g.senders.put(a, st, g.cfg.MaxSenderStates)
+				j.senders.put(a, st, j.cfg.MaxSenderStates)
 			} else {
 				delete(states, a) // cannot say now: the filter decides
 			}
@@ -133,7 +130,7 @@ func (g *Gateway) checkFunds(ctx context.Context, order []*flight, leaders map[s
 				fmt.Sprintf("insufficient funds for gas * price + value: balance %s, tx cost %s, overshot %s", st.balance, cost, new(big.Int).Sub(cost, st.balance))))
 		}
 	}
-	return g.keepFlights(order, leaders)
+	return j.keepFlights(order, leaders)
 }
 
 // refuses says whether st refuses tx (a used nonce, or too little balance).
@@ -147,67 +144,9 @@ func txCost(tx *types.Transaction) *big.Int {
 	return cost.Add(cost, tx.Value())
 }
 
-// readSenderStates asks one sentry, in one batch, each sender's balance and next nonce at its
-// latest block; senders it does not answer for are left out (nil on any failure).
-func (g *Gateway) readSenderStates(ctx context.Context, senders []common.Address, now time.Time) map[common.Address]senderState {
-	if len(senders) == 0 {
-		return nil
-	}
-	body := make([]byte, 0, 64+len(senders)*200)
-	body = append(body, '[')
-	for i, a := range senders {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		addr := `["` + a.Hex() + `","latest"]`
-		body = appendCall(body, []byte(strconv.Itoa(2*i)), "eth_getBalance", json.RawMessage(addr))
-		body = append(body, ',')
-		body = appendCall(body, []byte(strconv.Itoa(2*i+1)), "eth_getTransactionCount", json.RawMessage(addr))
-	}
-	body = append(body, ']')
-	status, answer, err := g.group.Do(ctx, body)
-	if err != nil || status != http.StatusOK {
-		return nil
-	}
-	var replies []struct {
-		ID     int             `json:"id"`
-		Result json.RawMessage `json:"result"`
-	}
-	if json.Unmarshal(answer, &replies) != nil {
-		return nil
-	}
-	balances := map[int]*big.Int{}
-	nonces := map[int]uint64{}
-	for _, r := range replies {
-		if r.ID < 0 || r.ID >= 2*len(senders) || len(r.Result) == 0 {
-			continue
-		}
-		if r.ID%2 == 0 {
-			var b hexutil.Big
-			if json.Unmarshal(r.Result, &b) == nil {
-				balances[r.ID/2] = b.ToInt()
-			}
-		} else {
-			var n hexutil.Uint64
-			if json.Unmarshal(r.Result, &n) == nil {
-				nonces[r.ID/2] = uint64(n)
-			}
-		}
-	}
-	out := map[common.Address]senderState{}
-	for i, a := range senders {
-		b, okB := balances[i]
-		n, okN := nonces[i]
-		if okB && okN {
-			out[a] = senderState{balance: b, nonce: n, at: now}
-		}
-	}
-	return out
-}
-
 // keepFlights drops the leaders that were decided (rejected) and the flights left without one,
 // unless others joined them meanwhile (they wait for its verdict).
-func (g *Gateway) keepFlights(order []*flight, leaders map[string][]*txItem) []*flight {
+func (j *judge) keepFlights(order []*flight, leaders map[string][]*txItem) []*flight {
 	kept := order[:0]
 	for _, f := range order {
 		live := leaders[f.key][:0]
@@ -221,12 +160,12 @@ func (g *Gateway) keepFlights(order []*flight, leaders map[string][]*txItem) []*
 			kept = append(kept, f)
 			continue
 		}
-		g.flights.mu.Lock()
+		j.flights.mu.Lock()
 		waiting := f.joined > 0
 		if !waiting {
-			delete(g.flights.m, f.key)
+			delete(j.flights.m, f.key)
 		}
-		g.flights.mu.Unlock()
+		j.flights.mu.Unlock()
 		if waiting {
 			kept = append(kept, f)
 		} else {

@@ -32,7 +32,7 @@ func FuzzPrepare(f *testing.F) {
 	f.Add([]byte{0xc0})
 	g := fuzzGateway(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		it := g.prepare(raw)
+		it := g.judge.prepare(raw)
 		if !it.decided && it.key == "" {
 			t.Fatal("undecided item without a cache key")
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/holiman/uint256"
@@ -14,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
-	"github.com/interopgate/interopgate/batching"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
@@ -45,31 +43,21 @@ type Deps struct {
 
 // Gateway is the ingress JSON-RPC proxy. Start it with Start, stop it with Shutdown.
 type Gateway struct {
-	cfg       Config
-	checker   sc.Checker
-	failsafe  func() bool
-	deps      *accesslist.DependencySet
-	group     *Group
-	st        store.Stores
-	log       *zap.Logger
-	metrics   *Metrics
-	now       func() time.Time
-	chainID   uint256.Int
-	safety    sc.SafetyLevel
-	methods   methodTable  // how each method is served; immutable after New
-	ws        wsSessions   // open client WebSockets
-	retesting atomic.Int64 // txs holding a re-test slot (max_retests_in_flight)
-	senders   senderStates // balances and nonces read from the sentries (sender_state_check)
+	cfg      Config
+	judge    *judge    // decides about txs: no HTTP, no sentry
+	sentries *sentries // forwards to the sentries and reads from them
+	st       store.Stores
+	log      *zap.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	methods  methodTable // how each method is served; immutable after New
+	ws       wsSessions  // open client WebSockets
 	// apiKeys by key, methodLimits by method; immutable after New.
 	apiKeys      map[string]APIKey
 	methodLimits map[string]MethodLimit
-	inflight     chan struct{}
 	requests     chan struct{} // requests being answered (max_requests_in_flight)
-	flights      flights
-	cache        *verdictCache
 	answers      *answerBudget
 	clientIPs    clientIPs
-	filter       *batching.Coalescer[sc.Request, sc.Verdict]
 	feed         chan store.FeedEntry
 
 	http   *fasthttp.Server
@@ -115,15 +103,13 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	sentries := &sentries{group: d.Backends, toAll: cfg.ForwardToAll}
 	g := &Gateway{
-		cfg: cfg, checker: d.Checker, failsafe: d.Failsafe, deps: d.Dependencies, group: d.Backends,
-		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now, chainID: *uint256.NewInt(cfg.ChainID),
-		safety:   sc.SafetyLevel(cfg.MinSafety),
-		inflight: make(chan struct{}, cfg.MaxInFlightChecks), flights: flights{m: map[string]*flight{}},
+		cfg: cfg, judge: newJudge(cfg, d, sentries), sentries: sentries,
+		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now,
 		requests: make(chan struct{}, cfg.MaxRequestsInFlight), feed: make(chan store.FeedEntry, 4096),
 		clientIPs: clientIPs{header: cfg.ClientIPHeader, trusted: trusted},
 	}
-	g.cache = newVerdictCache(g, d.CheckerID)
 	g.answers = newAnswerBudget(cfg.MaxUnreadAnswerBytes, cfg.MaxUnreadAnswerBytesPerIP, g.metrics.unreadAnswers)
 	g.methods = g.newMethodTable(cfg.Methods)
 	g.apiKeys = map[string]APIKey{}
@@ -134,11 +120,6 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	for _, l := range cfg.MethodLimits {
 		g.methodLimits[l.Method] = l
 	}
-	g.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight, MaxPending: cfg.MaxInFlightChecks},
-		g.checker.CheckAccessLists,
-		func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), cfg.FilterTimeout.D())
-		})
 	g.http = &fasthttp.Server{
 		Handler: g.handle, Name: "interopgate", NoDefaultServerHeader: true,
 		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),
@@ -162,7 +143,7 @@ func (g *Gateway) Start(addr string) error {
 	ln = newClientListener(ln, g.cfg.MaxConnsPerIP, g.cfg.ConnSendBuffer, g.cfg.WriteStallTimeout.D())
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	g.spawn(func() { g.group.Run(ctx) })
+	g.spawn(func() { g.sentries.group.Run(ctx) })
 	g.spawn(func() { g.publishFeed(ctx) })
 	g.spawn(func() { g.watchFailsafe(ctx) })
 	if g.cfg.AsyncRetry {
@@ -209,7 +190,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // Ready reports whether the gateway can serve: at least one healthy sentry.
 func (g *Gateway) Ready() error {
-	if g.group.Healthy() == 0 {
+	if g.sentries.group.Healthy() == 0 {
 		return ErrNoBackend
 	}
 	return nil
@@ -219,7 +200,7 @@ func (g *Gateway) watchFailsafe(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		g.metrics.setFailsafe(g.failsafe())
+		g.metrics.setFailsafe(g.judge.failsafe())
 		select {
 		case <-ctx.Done():
 			return

@@ -38,13 +38,13 @@ const (
 //     its retry); a queued tx is rescheduled within the same bound, since its client cannot
 //     retry what it believes accepted. Shed checks are rejected while the client is there.
 //   - invalid and failsafe: reject.
-func (g *Gateway) fate(v sc.Verdict, retests int, st stage) (action, *clientError) {
+func (j *judge) fate(v sc.Verdict, retests int, st stage) (action, *clientError) {
 	switch v.Class {
 	case sc.ClassValid:
 		return actForward, nil
 	case sc.ClassRetryLater:
-		if retests >= g.cfg.RetryAttempts {
-			return actReject, g.exhausted(v, retests)
+		if retests >= j.cfg.RetryAttempts {
+			return actReject, j.exhausted(v, retests)
 		}
 		switch st {
 		case stageQueueable:
@@ -55,8 +55,8 @@ func (g *Gateway) fate(v sc.Verdict, retests int, st stage) (action, *clientErro
 		return actRetest, nil
 	case sc.ClassUnavailable:
 		if st == stageQueued {
-			if retests >= max(g.cfg.RetryAttempts, 1) {
-				return actReject, g.exhausted(v, retests)
+			if retests >= max(j.cfg.RetryAttempts, 1) {
+				return actReject, j.exhausted(v, retests)
 			}
 			return actReschedule, nil
 		}
@@ -68,7 +68,7 @@ func (g *Gateway) fate(v sc.Verdict, retests int, st stage) (action, *clientErro
 	return actReject, fromVerdict(v)
 }
 
-func (g *Gateway) exhausted(v sc.Verdict, retests int) *clientError {
+func (j *judge) exhausted(v sc.Verdict, retests int) *clientError {
 	e := fromVerdict(v)
 	e.rpc.Message = fmt.Sprintf("%s (still not provable after %d re-tests)", e.rpc.Message, retests)
 	return e

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/internal/jsonrpc"
+	"github.com/interopgate/interopgate/internal/sendrefusal"
 	"github.com/interopgate/interopgate/store"
 )
 
@@ -87,14 +87,14 @@ func (g *Gateway) drainQueue(ctx context.Context) {
 	work := make([]queued, len(items))
 	var pending []*txItem
 	for i, q := range items {
-		it := g.prepare(q.Raw)
+		it := g.judge.prepare(q.Raw)
 		it.stage, it.charged = stageQueued, true // charged against its sender when it arrived
 		work[i] = queued{q: q, it: it}
 		if !it.decided {
 			pending = append(pending, it)
 		}
 	}
-	g.decide(rctx, pending)
+	g.judge.decide(rctx, pending)
 	var forwards []queued
 	for _, w := range work {
 		attempts := w.q.Attempts + 1
@@ -105,7 +105,7 @@ func (g *Gateway) drainQueue(ctx context.Context) {
 		if w.it.interop {
 			g.metrics.retest(w.it.verdict.Class.String())
 		}
-		act, e := g.fate(w.it.verdict, attempts, stageQueued)
+		act, e := g.judge.fate(w.it.verdict, attempts, stageQueued)
 		switch act {
 		case actForward:
 			forwards = append(forwards, w)
@@ -139,7 +139,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 		_ = json.Unmarshal(w.q.Rest, &rest)
 		calls[i] = &jsonrpc.Request{Method: w.q.Method, Params: sendParams(w.q.Raw, rest)}
 	}
-	parts, _ := g.subBatch(ctx, calls, g.cfg.ForwardToAll, nil)
+	parts, _ := g.sentries.subBatch(ctx, calls, g.sentries.toAll, nil)
 	onChain := g.lookUpNonceTooLow(ctx, held, parts)
 	var hashes []common.Hash
 	for i, w := range held {
@@ -148,7 +148,8 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 			g.reschedule(ctx, w.q, w.it, attempts) // no sentry now: keep it, within the attempt bound
 			continue
 		}
-		if e := sentryError(parts[i]); e != nil && !alreadyKnown(e) && !onChain[i] {
+		if r, refused := refusal(parts[i]); refused && r != sendrefusal.Known && !onChain[i] {
+			e := sentryError(parts[i])
 			g.drop(ctx, w.q, &clientError{rpc: jsonrpc.Errorf(e.Code, "sentry rejected the transaction: "+e.Message), reason: "sentry_rejected"}, attempts)
 			continue
 		}
@@ -158,7 +159,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 		hashes = append(hashes, w.it.hash)
 		_, _ = g.st.Queue.Ack(ctx, w.q.ID, w.q.Lease)
 	}
-	g.cache.forwarded(ctx, hashes)
+	g.judge.cache.forwarded(ctx, hashes)
 }
 
 // lookUpNonceTooLow asks the sentry, in one sub-batch, about the queued txs it refused with
@@ -167,61 +168,25 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 // txs were). It reports, by index of held, the txs the sentry holds.
 func (g *Gateway) lookUpNonceTooLow(ctx context.Context, held []queued, parts []json.RawMessage) map[int]bool {
 	var idx []int
-	var calls []*jsonrpc.Request
+	var hashes []string
 	for i, p := range parts {
-		if p == nil {
-			continue
-		}
-		if e := sentryError(p); e != nil && nonceTooLow(e) {
-			params, _ := json.Marshal([]string{held[i].q.ID})
+		if r, refused := refusal(p); p != nil && refused && r == sendrefusal.NonceTooLow {
 			idx = append(idx, i)
-			calls = append(calls, &jsonrpc.Request{Method: "eth_getTransactionByHash", Params: params})
+			hashes = append(hashes, held[i].q.ID)
 		}
 	}
-	if len(calls) == 0 {
-		return nil
-	}
-	answers, _ := g.subBatch(ctx, calls, false, nil)
 	out := map[int]bool{}
-	for j, a := range answers {
-		var r struct {
-			Result json.RawMessage `json:"result"`
-		}
-		if a != nil && json.Unmarshal(a, &r) == nil && len(r.Result) > 0 && string(r.Result) != "null" {
+	for j, holds := range g.sentries.holding(ctx, hashes) {
+		if holds {
 			out[idx[j]] = true
 		}
 	}
 	return out
 }
 
-// sentryError is the error of a sentry's answer, nil if it succeeded.
-func sentryError(resp []byte) *jsonrpc.Error {
-	var r struct {
-		Error *jsonrpc.Error `json:"error"`
-	}
-	if err := json.Unmarshal(resp, &r); err != nil {
-		return jsonrpc.Errorf(CodeServerError, "unreadable answer")
-	}
-	return r.Error
-}
-
-// alreadyKnown reports whether a sentry refused a tx because it has it: for the queue that is a
-// success (another replica, or the client, got it there first). geth says "already known",
-// reth "already imported" / "already known", older clients "known transaction".
-func alreadyKnown(e *jsonrpc.Error) bool {
-	m := strings.ToLower(e.Message)
-	return strings.Contains(m, "already known") || strings.Contains(m, "already imported") || strings.HasPrefix(m, "known transaction")
-}
-
-// nonceTooLow reports whether a sentry refused a tx because its sender's nonce is past it: a
-// block took it, or another tx of that nonce.
-func nonceTooLow(e *jsonrpc.Error) bool {
-	return strings.Contains(strings.ToLower(e.Message), "nonce too low")
-}
-
 func (g *Gateway) reschedule(ctx context.Context, q store.Item, it *txItem, attempts int) {
 	if attempts >= max(g.cfg.RetryAttempts, 1) {
-		g.drop(ctx, q, g.exhausted(it.verdict, attempts), attempts)
+		g.drop(ctx, q, g.judge.exhausted(it.verdict, attempts), attempts)
 		return
 	}
 	ok, err := g.st.Queue.Retry(ctx, q.ID, q.Lease, g.now().Add(g.cfg.RetryDelay.D()), attempts)

@@ -20,16 +20,16 @@ import (
 // (retest_budget_per_ip, retest_budget_per_sender per retest_budget_window: each distinct tx
 // counts once per window; copies of one tx in one round share one filter call and only the
 // first, charge, is counted).
-func (g *Gateway) retestBudget(ctx context.Context, it *txItem, charge bool) *clientError {
+func (j *judge) retestBudget(ctx context.Context, it *txItem, charge bool) *clientError {
 	spent := func(which, outcome string) *clientError {
-		g.metrics.retest(outcome)
+		j.metrics.retest(outcome)
 		e := fromVerdict(it.verdict)
 		e.rpc.Message = fmt.Sprintf("%s (not re-tested: %s; retry later)", e.rpc.Message, which)
 		return e
 	}
 	if !it.retest {
-		if g.retesting.Add(1) > int64(g.cfg.MaxRetestsInFlight) {
-			g.retesting.Add(-1)
+		if j.retesting.Add(1) > int64(j.cfg.MaxRetestsInFlight) {
+			j.retesting.Add(-1)
 			return spent("the gateway's re-tests in flight are at their bound", "budget_global")
 		}
 		it.retest = true
@@ -37,23 +37,23 @@ func (g *Gateway) retestBudget(ctx context.Context, it *txItem, charge bool) *cl
 	if !charge {
 		return nil
 	}
-	window := g.cfg.RetestBudgetWindow.D()
+	window := j.cfg.RetestBudgetWindow.D()
 	// A tx counts once per window, however many copies of it are sent or re-tested: copies check
 	// the same messages (the duplicate flood of one borderline tx is one tx to the budget).
-	if g.cfg.RetestBudgetPerIP > 0 || g.cfg.RetestBudgetPerSender > 0 {
-		if first, _ := g.st.Limiter.Allow(ctx, "retest:tx:"+it.hash.Hex(), 1, window); !first {
+	if j.cfg.RetestBudgetPerIP > 0 || j.cfg.RetestBudgetPerSender > 0 {
+		if first, _ := j.st.Limiter.Allow(ctx, "retest:tx:"+it.hash.Hex(), 1, window); !first {
 			return nil
 		}
 	}
-	if c := callerOf(ctx); g.cfg.RetestBudgetPerIP > 0 && c.ip != "" && c.factor != 0 {
-		if ok, _ := g.st.Limiter.Allow(ctx, "retest:ip:"+c.ip, g.cfg.RetestBudgetPerIP*c.factor, window); !ok {
+	if c := callerOf(ctx); j.cfg.RetestBudgetPerIP > 0 && c.ip != "" && c.factor != 0 {
+		if ok, _ := j.st.Limiter.Allow(ctx, "retest:ip:"+c.ip, j.cfg.RetestBudgetPerIP*c.factor, window); !ok {
 			return spent("your address's re-test budget is spent", "budget_ip")
 		}
 	}
-	if g.cfg.RetestBudgetPerSender > 0 {
-		from, err := g.senderOf(it, types.LatestSignerForChainID(new(big.Int).SetUint64(g.cfg.ChainID)))
+	if j.cfg.RetestBudgetPerSender > 0 {
+		from, err := j.senderOf(it, types.LatestSignerForChainID(new(big.Int).SetUint64(j.cfg.ChainID)))
 		if err == nil {
-			if ok, _ := g.st.Limiter.Allow(ctx, "retest:sender:"+strings.ToLower(from.Hex()), g.cfg.RetestBudgetPerSender, window); !ok {
+			if ok, _ := j.st.Limiter.Allow(ctx, "retest:sender:"+strings.ToLower(from.Hex()), j.cfg.RetestBudgetPerSender, window); !ok {
 				return spent("the sender's re-test budget is spent", "budget_sender")
 			}
 		}
@@ -62,11 +62,11 @@ func (g *Gateway) retestBudget(ctx context.Context, it *txItem, charge bool) *cl
 }
 
 // releaseRetests gives back the in-flight slots items held.
-func (g *Gateway) releaseRetests(items []*txItem) {
+func (j *judge) releaseRetests(items []*txItem) {
 	for _, it := range items {
 		if it.retest {
 			it.retest = false
-			g.retesting.Add(-1)
+			j.retesting.Add(-1)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/internal/jsonrpc"
+	"github.com/interopgate/interopgate/internal/sendrefusal"
 	"github.com/interopgate/interopgate/store"
 )
 
@@ -199,7 +200,7 @@ func (g *Gateway) call(rctx context.Context, r *jsonrpc.Request, h *hold) (int, 
 		if len(id) == 0 {
 			id = json.RawMessage("null")
 		}
-		status, body, err := g.group.do(rctx, appendCall(nil, id, r.Method, r.Params), h)
+		status, body, err := g.sentries.group.do(rctx, appendCall(nil, id, r.Method, r.Params), h)
 		if err != nil {
 			e := errNoBackend(err)
 			if errors.Is(err, errAnswerBudget) {
@@ -312,7 +313,7 @@ func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx 
 	for j, i := range idx {
 		calls[j] = &reqs[i]
 	}
-	parts, err := g.subBatch(ctx, calls, false, h)
+	parts, err := g.sentries.subBatch(ctx, calls, false, h)
 	for j, i := range idx {
 		if parts[j] == nil {
 			e := errNoBackend(err)
@@ -326,47 +327,6 @@ func (g *Gateway) forwardReads(ctx context.Context, reqs []jsonrpc.Request, idx 
 		g.metrics.call(reqs[i].Method, "forwarded")
 		reads[i] = parts[j]
 	}
-}
-
-// subBatch sends calls to the sentries as one JSON-RPC batch under the gateway's own ids
-// (clients may repeat ids within a batch) and returns the answers in call order, as parts of
-// the sentry's answer (charged to h, when not nil); an answer the sentry did not give is nil,
-// and err says why when the whole batch failed.
-func (g *Gateway) subBatch(ctx context.Context, calls []*jsonrpc.Request, toAll bool, h *hold) ([]json.RawMessage, error) {
-	body := []byte{'['}
-	for j, c := range calls {
-		if j > 0 {
-			body = append(body, ',')
-		}
-		body = appendCall(body, []byte(strconv.Itoa(j)), c.Method, c.Params)
-	}
-	body = append(body, ']')
-	var (
-		resp []byte
-		err  error
-	)
-	if toAll {
-		_, resp, err = g.group.DoAll(ctx, body)
-	} else {
-		_, resp, err = g.group.do(ctx, body, h)
-	}
-	out := make([]json.RawMessage, len(calls))
-	var parts [][]byte
-	if err == nil {
-		var ok bool
-		if parts, ok = jsonrpc.Elements(resp); !ok {
-			err = errors.New("the sentry's answer to a batch is not a JSON array")
-		}
-	}
-	for _, p := range parts {
-		var head struct {
-			ID int `json:"id"`
-		}
-		if json.Unmarshal(p, &head) == nil && head.ID >= 0 && head.ID < len(out) {
-			out[head.ID] = p
-		}
-	}
-	return out, err
 }
 
 // rawAlias keeps the sub-slice of the decoded input it was given instead of a copy: for a
@@ -527,7 +487,7 @@ func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []cal
 		queueable := g.cfg.AsyncRetry && len(raws) == 1 &&
 			(r.Method == MethodSendRawTransaction || r.Method == MethodSendRawTransactionConditional)
 		for _, raw := range raws {
-			it := g.prepare(raw)
+			it := g.judge.prepare(raw)
 			if queueable {
 				it.stage = stageQueueable
 			}
@@ -540,7 +500,7 @@ func (g *Gateway) admitCalls(ctx context.Context, reqs []*jsonrpc.Request) []cal
 			all = append(all, c.items...)
 		}
 	}
-	g.admit(ctx, all)
+	g.judge.admit(ctx, all)
 	var forwards []int
 	for i, c := range calls {
 		switch {
@@ -579,7 +539,7 @@ func (g *Gateway) answerDuplicates(ctx context.Context, calls []*txCall, answers
 		idx = append(idx, i)
 		items = append(items, c.items[0])
 	}
-	for j, dup := range g.cache.seen(ctx, items) {
+	for j, dup := range g.judge.cache.seen(ctx, items) {
 		if !dup {
 			continue
 		}
@@ -611,10 +571,10 @@ func (g *Gateway) settle(ctx context.Context, c *txCall) (callAnswer, bool) {
 
 // forwardOne forwards a single call and relays the sentry's answer as it is.
 func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
-	status, body, err := g.forward(ctx, c.req.ID, c.req.Method, c.canonicalParams())
+	status, body, err := g.sentries.forward(ctx, c.req.ID, c.req.Method, c.canonicalParams())
 	// A sentry whose pool gates interop txs for a moment (its failsafe on) refuses a valid one:
 	// sent again after retry_delay, within retry_attempts and the request's deadline.
-	for attempt := 0; err == nil && attempt < g.cfg.RetryAttempts && sentryGated(c, body); attempt++ {
+	for attempt := 0; err == nil && attempt < g.cfg.RetryAttempts && gatedAWhile(c, body); attempt++ {
 		select {
 		case <-ctx.Done():
 		case <-time.After(g.cfg.RetryDelay.D()):
@@ -623,7 +583,7 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 			break
 		}
 		g.metrics.retest("sentry_failsafe")
-		status, body, err = g.forward(ctx, c.req.ID, c.req.Method, c.canonicalParams())
+		status, body, err = g.sentries.forward(ctx, c.req.ID, c.req.Method, c.canonicalParams())
 	}
 	if err != nil {
 		g.metrics.call(c.req.Method, "no_backend")
@@ -634,20 +594,13 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 	return callAnswer{status: status, body: body}
 }
 
-// sentryGated reports whether a sentry refused an interop send, judged valid here, for a
-// reason that passes: its pool gates interop txs (op-reth: "failsafe is enabled"), or it asked
-// its filter as of its head's timestamp, which a message of that very block equals (op-reth
-// does; the same-timestamp rule refuses it until the next block, where this gateway judged it).
-func sentryGated(c *txCall, resp []byte) bool {
-	if len(c.items) != 1 || !c.items[0].interop {
-		return false
-	}
-	e := sentryError(resp)
-	if e == nil {
-		return false
-	}
-	m := strings.ToLower(e.Message)
-	return strings.Contains(m, "failsafe is enabled") || strings.Contains(m, "timestamps are equal")
+// gatedAWhile reports whether a sentry refused an interop send, judged valid here, for a
+// reason that passes (sendrefusal.Refusal.Passes): its pool gates interop txs (op-reth: "failsafe
+// is enabled"), or it asked its filter as of its head's timestamp, which a message of that very
+// block equals (op-reth does; the next block takes it, where this gateway judged it).
+func gatedAWhile(c *txCall, resp []byte) bool {
+	r, refused := refusal(resp)
+	return refused && r.Passes() && len(c.items) == 1 && c.items[0].interop
 }
 
 // knownIsAccepted answers a single send the sentry already had (a concurrent copy got there
@@ -657,11 +610,11 @@ func (g *Gateway) knownIsAccepted(ctx context.Context, c *txCall, resp []byte) [
 	if len(c.items) != 1 || (c.req.Method != MethodSendRawTransaction && c.req.Method != MethodSendRawTransactionConditional) {
 		return resp
 	}
-	e := sentryError(resp)
-	if e == nil {
+	r, refused := refusal(resp)
+	if !refused {
 		return resp
 	}
-	if !alreadyKnown(e) && !(c.items[0].interop && nonceTooLow(e) && g.cache.seen(ctx, c.items)[0]) {
+	if r != sendrefusal.Known && !(c.items[0].interop && r == sendrefusal.NonceTooLow && g.judge.cache.seen(ctx, c.items)[0]) {
 		return resp
 	}
 	g.metrics.duplicate()
@@ -678,7 +631,7 @@ func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, a
 	for j, i := range idx {
 		reqs[j] = &jsonrpc.Request{Method: calls[i].req.Method, Params: calls[i].canonicalParams()}
 	}
-	parts, err := g.subBatch(ctx, reqs, g.cfg.ForwardToAll, nil)
+	parts, err := g.sentries.subBatch(ctx, reqs, g.sentries.toAll, nil)
 	var took []*txCall
 	var ok []bool
 	for j, i := range idx {
@@ -713,26 +666,7 @@ func (g *Gateway) accepted(ctx context.Context, calls []*txCall, tookIt []bool) 
 			}
 		}
 	}
-	g.cache.forwarded(ctx, hashes)
-}
-
-// forward sends one call to the sentries (one, or all with forward_to_all).
-func (g *Gateway) forward(ctx context.Context, id json.RawMessage, method string, params json.RawMessage) (int, []byte, error) {
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
-	body := appendCall(nil, id, method, params)
-	if g.cfg.ForwardToAll {
-		return g.group.DoAll(ctx, body)
-	}
-	return g.group.Do(ctx, body)
-}
-
-func responseIsError(body []byte) bool {
-	var r struct {
-		Error json.RawMessage `json:"error"`
-	}
-	return json.Unmarshal(body, &r) != nil || len(r.Error) > 0 && !bytes.Equal(r.Error, []byte("null"))
+	g.judge.cache.forwarded(ctx, hashes)
 }
 
 // txStatus answers interopgate_getTransactionStatus([hash]).

@@ -19,7 +19,7 @@ const l1InfoGasReservation = 70_000
 // statelessChecks refuses what no pool would take: a fee cap below the tip cap, init code over
 // the limit, a gas limit below the intrinsic gas or EIP-7623's calldata floor (eip7623), or
 // above the block gas limit minus the L1-info reservation (block_gas_limit, when set).
-func (g *Gateway) statelessChecks(tx *types.Transaction) *clientError {
+func (j *judge) statelessChecks(tx *types.Transaction) *clientError {
 	reject := func(reason, msg string) *clientError {
 		return newClientError(CodeServerError, http.StatusOK, reason, msg)
 	}
@@ -35,7 +35,7 @@ func (g *Gateway) statelessChecks(tx *types.Transaction) *clientError {
 	if tx.To() == nil && len(tx.Data()) > params.MaxInitCodeSize {
 		return reject("init_code_too_large", fmt.Sprintf("max initcode size exceeded: code size %d limit %d", len(tx.Data()), params.MaxInitCodeSize))
 	}
-	if limit := g.cfg.BlockGasLimit; limit > 0 && tx.Gas()+l1InfoGasReservation > limit {
+	if limit := j.cfg.BlockGasLimit; limit > 0 && tx.Gas()+l1InfoGasReservation > limit {
 		return reject("gas_limit", fmt.Sprintf("exceeds block gas limit: gas %d above %d minus the %d reserved for the L1-info deposit",
 			tx.Gas(), limit, l1InfoGasReservation))
 	}
@@ -46,7 +46,7 @@ func (g *Gateway) statelessChecks(tx *types.Transaction) *clientError {
 	if tx.Gas() < intrinsic {
 		return reject("intrinsic_gas", fmt.Sprintf("intrinsic gas too low: gas %d, minimum needed %d", tx.Gas(), intrinsic))
 	}
-	if g.cfg.EIP7623 {
+	if j.cfg.EIP7623 {
 		floor, err := floorDataGas(tx)
 		if err != nil {
 			return reject("intrinsic_gas", err.Error())

@@ -453,7 +453,7 @@ func (s *wsSession) upstream(ctx context.Context) (*wsUpstream, error) {
 	if s.sentry != nil {
 		return s.sentry, nil
 	}
-	b := s.g.group.wsBackend()
+	b := s.g.sentries.group.wsBackend()
 	if b == nil {
 		return nil, errors.New("no healthy sentry with a WebSocket (backends' ws_url) for subscriptions")
 	}
@@ -467,7 +467,7 @@ func (s *wsSession) upstream(ctx context.Context) (*wsUpstream, error) {
 	up := &wsUpstream{conn: conn, backend: b.name, waiting: map[uint64]chan []byte{}, done: make(chan struct{})}
 	s.sentry = up
 	go up.read(s)
-	go up.watch(s, b, s.g.group.cfg.HealthInterval)
+	go up.watch(s, b, s.g.sentries.group.cfg.HealthInterval)
 	return up, nil
 }
 

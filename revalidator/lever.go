@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/internal/sendrefusal"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
@@ -323,7 +323,12 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 	taken := 0
 	r.mu.Lock()
 	for i, t := range send {
-		switch e := errs[i]; {
+		e := errs[i]
+		var why sendrefusal.Refusal
+		if e != nil {
+			why = sendrefusal.Classify(e.Error())
+		}
+		switch {
 		case e == nil:
 			if r.dropped.has(t.hash) { // not a feed tx the node never took
 				x := Restoration{Delay: r.now().Sub(t.firstSeen)}
@@ -334,12 +339,12 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 			}
 			t.resentAt = r.now() // held until a pool read shows it back (removed then)
 			taken++
-		case strings.Contains(e.Error(), "already known"):
+		case why == sendrefusal.Known:
 			r.dropped.remove(t.hash) // the node has it (pending, or queued behind a nonce gap)
-		case strings.Contains(e.Error(), "nonce too low"), strings.Contains(e.Error(), "replacement transaction underpriced"):
+		case why == sendrefusal.NonceTooLow, why == sendrefusal.ReplacementUnderpriced:
 			r.dropped.remove(t.hash) // its nonce is used, or taken in the pool by another tx
 			r.metrics.restored("nonce_used", 1)
-		case strings.Contains(e.Error(), "cross chain tx"), strings.Contains(e.Error(), "timestamps are equal"):
+		case why == sendrefusal.InteropCheck, why.Passes():
 			// Refusals that pass: its gate has not cleared yet, its head is one block behind, or
 			// its interop check found no answer in time (it asked this revalidator, which proved
 			// the tx valid before sending it): not counted.
