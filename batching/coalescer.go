@@ -68,8 +68,10 @@ func New[Q, R any](cfg Config, call func(ctx context.Context, reqs []Q) []R, new
 
 // Do sends reqs, alone or with other callers' requests, and returns their responses in order.
 // It returns ctx's error if ctx ends first: requests not yet sent are then withdrawn, and a
-// batch already sent still completes for the others. If the upstream answers fewer responses
-// than requests, the missing ones are R's zero value.
+// batch already sent still completes for the others. A caller that finds the upstream idle is
+// called on its own goroutine, under a context its ctx also ends: the call must honour its
+// context for such a caller to return at once. If the upstream answers fewer responses than
+// requests, the missing ones are R's zero value.
 func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 	if len(reqs) == 0 {
 		return nil, nil
@@ -90,7 +92,19 @@ func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 		batch = c.take()
 	}
 	c.mu.Unlock()
-	if batch != nil {
+	switch {
+	case len(batch) == 1 && batch[0] == w:
+		// The idle case: the batch is this caller's alone, so it is called on the caller's
+		// goroutine (no hand-off) under a context the caller's own also ends; what queued
+		// meanwhile goes on in a goroutine of its own.
+		if next := c.runOnce(batch, ctx); next != nil {
+			go c.run(next)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return w.resp, nil
+	case batch != nil:
 		go c.run(batch)
 	}
 	select {
@@ -140,30 +154,40 @@ func (c *Coalescer[Q, R]) take() []*waiter[Q, R] {
 
 // run sends batches until nothing is pending, then frees its slot.
 func (c *Coalescer[Q, R]) run(batch []*waiter[Q, R]) {
-	for {
-		var reqs []Q
-		for _, w := range batch {
-			reqs = append(reqs, w.reqs...)
-		}
-		ctx, cancel := c.newCtx()
-		resps := c.call(ctx, reqs)
-		cancel()
-		if len(resps) < len(reqs) {
-			resps = append(resps, make([]R, len(reqs)-len(resps))...)
-		}
-		off := 0
-		for _, w := range batch {
-			w.resp = resps[off : off+len(w.reqs) : off+len(w.reqs)]
-			off += len(w.reqs)
-			close(w.done)
-		}
-		c.mu.Lock()
-		if len(c.pending) == 0 {
-			c.inFlight--
-			c.mu.Unlock()
-			return
-		}
-		batch = c.take()
-		c.mu.Unlock()
+	for batch != nil {
+		batch = c.runOnce(batch, nil)
 	}
+}
+
+// runOnce makes one call for batch and answers its waiters; it returns the next batch to call
+// (what queued meanwhile; the in-flight slot passes to it), or nil, giving the slot back.
+// When caller is not nil (the batch is its caller's alone) its end also ends the call.
+func (c *Coalescer[Q, R]) runOnce(batch []*waiter[Q, R], caller context.Context) []*waiter[Q, R] {
+	var reqs []Q
+	for _, w := range batch {
+		reqs = append(reqs, w.reqs...)
+	}
+	ctx, cancel := c.newCtx()
+	if caller != nil {
+		stop := context.AfterFunc(caller, cancel)
+		defer stop()
+	}
+	resps := c.call(ctx, reqs)
+	cancel()
+	if len(resps) < len(reqs) {
+		resps = append(resps, make([]R, len(reqs)-len(resps))...)
+	}
+	off := 0
+	for _, w := range batch {
+		w.resp = resps[off : off+len(w.reqs) : off+len(w.reqs)]
+		off += len(w.reqs)
+		close(w.done)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		c.inFlight--
+		return nil
+	}
+	return c.take()
 }

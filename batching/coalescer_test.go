@@ -16,9 +16,13 @@ type upstream struct {
 	release chan struct{} // when set, each call waits for a value
 }
 
-func (u *upstream) call(_ context.Context, reqs []int) []int {
+func (u *upstream) call(ctx context.Context, reqs []int) []int {
 	if u.release != nil {
-		<-u.release
+		select { // an HTTP upstream ends its call with its context
+		case <-u.release:
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	u.mu.Lock()
 	u.sizes = append(u.sizes, len(reqs))

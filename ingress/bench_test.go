@@ -74,7 +74,7 @@ func (f *fakes) gatewayTo(b *testing.B, url string) *ingress.Gateway {
 }
 
 // gatewayWith starts a gateway for chain 902 with one filter and one sentry.
-func gatewayWith(b *testing.B, filterURL, sentryURL string) *ingress.Gateway {
+func gatewayWith(b *testing.B, filterURL, sentryURL string, configure ...func(*ingress.Config)) *ingress.Gateway {
 	client, _ := sc.NewClient(sc.ClientConfig{URL: filterURL, Name: "fake"})
 	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
 	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
@@ -85,6 +85,9 @@ func gatewayWith(b *testing.B, filterURL, sentryURL string) *ingress.Gateway {
 	cfg := ingress.DefaultConfig()
 	cfg.ChainID = 902
 	cfg.SenderRateLimit = 0
+	for _, c := range configure {
+		c(&cfg)
+	}
 	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group})
 	if err != nil {
 		b.Fatal(err)

@@ -58,7 +58,7 @@ type Gateway struct {
 	requests     chan struct{} // requests being answered (max_requests_in_flight)
 	answers      *answerBudget
 	clientIPs    clientIPs
-	feed         chan store.FeedEntry
+	feed         *feedOutbox // accepted interop txs on their way to the feed
 
 	http   *fasthttp.Server
 	ln     net.Listener
@@ -107,7 +107,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	g := &Gateway{
 		cfg: cfg, judge: newJudge(cfg, d, sentries), sentries: sentries,
 		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now,
-		requests: make(chan struct{}, cfg.MaxRequestsInFlight), feed: make(chan store.FeedEntry, 4096),
+		requests: make(chan struct{}, cfg.MaxRequestsInFlight), feed: newFeedOutbox(4096),
 		clientIPs: clientIPs{header: cfg.ClientIPHeader, trusted: trusted},
 	}
 	g.answers = newAnswerBudget(cfg.MaxUnreadAnswerBytes, cfg.MaxUnreadAnswerBytesPerIP, g.metrics.unreadAnswers)
@@ -144,7 +144,7 @@ func (g *Gateway) Start(addr string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	g.spawn(func() { g.sentries.group.Run(ctx) })
-	g.spawn(func() { g.publishFeed(ctx) })
+	g.spawn(func() { g.feed.publish(ctx, g.st.Feed, g.metrics.feedDrop) })
 	g.spawn(func() { g.watchFailsafe(ctx) })
 	if g.cfg.AsyncRetry {
 		g.spawn(func() { g.runQueue(ctx) })
@@ -209,26 +209,8 @@ func (g *Gateway) watchFailsafe(ctx context.Context) {
 	}
 }
 
-// publishFeed moves accepted interop txs to the feed off the request path.
-func (g *Gateway) publishFeed(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-g.feed:
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if err := g.st.Feed.Publish(pctx, e); err != nil {
-				g.metrics.feedDrop()
-			}
-			cancel()
-		}
-	}
-}
-
 func (g *Gateway) toFeed(e store.FeedEntry) {
-	select {
-	case g.feed <- e:
-	default:
+	if !g.feed.add(e) {
 		g.metrics.feedDrop()
 	}
 }

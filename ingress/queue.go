@@ -148,7 +148,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 			g.reschedule(ctx, w.q, w.it, attempts) // no sentry now: keep it, within the attempt bound
 			continue
 		}
-		if r, refused := refusal(parts[i]); refused && r != sendrefusal.Known && !onChain[i] {
+		if r := readRefusal(parts[i]); r.refused && r.why != sendrefusal.Known && !onChain[i] {
 			e := sentryError(parts[i])
 			g.drop(ctx, w.q, &clientError{rpc: jsonrpc.Errorf(e.Code, "sentry rejected the transaction: "+e.Message), reason: "sentry_rejected"}, attempts)
 			continue
@@ -170,7 +170,7 @@ func (g *Gateway) lookUpNonceTooLow(ctx context.Context, held []queued, parts []
 	var idx []int
 	var hashes []string
 	for i, p := range parts {
-		if r, refused := refusal(p); p != nil && refused && r == sendrefusal.NonceTooLow {
+		if r := readRefusal(p); p != nil && r.refused && r.why == sendrefusal.NonceTooLow {
 			idx = append(idx, i)
 			hashes = append(hashes, held[i].q.ID)
 		}

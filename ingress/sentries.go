@@ -1,7 +1,6 @@
 package ingress
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,14 +25,19 @@ type sentries struct {
 	toAll bool
 }
 
-// refusal classifies a sentry's answer to a send: ok when it took the tx (or the answer is not
-// an error), else why it refused (sendrefusal's classes).
-func refusal(resp []byte) (r sendrefusal.Refusal, refused bool) {
+// sentryRefusal is a sentry's answer to a send, read once: refused when it is an error (or not
+// JSON-RPC at all), and why (sendrefusal's classes).
+type sentryRefusal struct {
+	refused bool
+	why     sendrefusal.Refusal
+}
+
+func readRefusal(resp []byte) sentryRefusal {
 	e := sentryError(resp)
 	if e == nil {
-		return sendrefusal.Other, false
+		return sentryRefusal{}
 	}
-	return sendrefusal.Classify(e.Message), true
+	return sentryRefusal{refused: true, why: sendrefusal.Classify(e.Message)}
 }
 
 // holding asks a sentry, in one sub-batch, whether it holds each tx (in a block or its pool:
@@ -109,13 +113,6 @@ func (s *sentries) forward(ctx context.Context, id json.RawMessage, method strin
 		return s.group.DoAll(ctx, body)
 	}
 	return s.group.Do(ctx, body)
-}
-
-func responseIsError(body []byte) bool {
-	var r struct {
-		Error json.RawMessage `json:"error"`
-	}
-	return json.Unmarshal(body, &r) != nil || len(r.Error) > 0 && !bytes.Equal(r.Error, []byte("null"))
 }
 
 // readSenderStates asks one sentry, in one batch, each sender's balance and next nonce at its

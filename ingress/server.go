@@ -395,6 +395,9 @@ type txCall struct {
 // sentry would run must be unambiguous: a bundle with a second spelling of "txs" is refused.
 func parseSendCall(r *jsonrpc.Request) (*txCall, [][]byte) {
 	c := &txCall{req: r}
+	if raw, ok := singleHexParam(r); ok {
+		return c, [][]byte{raw}
+	}
 	var ps []json.RawMessage
 	if err := json.Unmarshal(r.Params, &ps); err != nil || len(ps) == 0 {
 		c.err = errInvalidParams("invalid params: want [\"0x<signed transaction>\", ...]")
@@ -436,6 +439,25 @@ func parseSendCall(r *jsonrpc.Request) (*txCall, [][]byte) {
 		out[i] = b
 	}
 	return c, out
+}
+
+// singleHexParam is the fast path of the common call, eth_sendRawTransaction with params
+// exactly ["0x<hex>"] (no spaces, escapes or further params): the tx without a JSON decode.
+// Anything else takes the full decode, which answers it the same way.
+func singleHexParam(r *jsonrpc.Request) ([]byte, bool) {
+	p := r.Params
+	if r.Method != MethodSendRawTransaction || len(p) < 7 || string(p[:4]) != `["0x` || string(p[len(p)-2:]) != `"]` {
+		return nil, false
+	}
+	h := p[4 : len(p)-2]
+	if len(h)%2 != 0 {
+		return nil, false
+	}
+	raw := make([]byte, len(h)/2)
+	if _, err := hex.Decode(raw, h); err != nil {
+		return nil, false // not hex (a quote, an escape, a comma): the full decode says why
+	}
+	return raw, true
 }
 
 // rawTxs extracts the raw transactions of an admission call's params (for the fuzz target).
@@ -574,7 +596,7 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 	status, body, err := g.sentries.forward(ctx, c.req.ID, c.req.Method, c.canonicalParams())
 	// A sentry whose pool gates interop txs for a moment (its failsafe on) refuses a valid one:
 	// sent again after retry_delay, within retry_attempts and the request's deadline.
-	for attempt := 0; err == nil && attempt < g.cfg.RetryAttempts && gatedAWhile(c, body); attempt++ {
+	for attempt := 0; err == nil && attempt < g.cfg.RetryAttempts && gatedAWhile(c, readRefusal(body)); attempt++ {
 		select {
 		case <-ctx.Done():
 		case <-time.After(g.cfg.RetryDelay.D()):
@@ -589,8 +611,8 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 		g.metrics.call(c.req.Method, "no_backend")
 		return callAnswer{err: errNoBackend(err)}
 	}
-	body = g.knownIsAccepted(ctx, c, body)
-	g.accepted(ctx, []*txCall{c}, []bool{!responseIsError(body)})
+	body, took := g.knownIsAccepted(ctx, c, body)
+	g.accepted(ctx, []*txCall{c}, []bool{took})
 	return callAnswer{status: status, body: body}
 }
 
@@ -598,31 +620,31 @@ func (g *Gateway) forwardOne(ctx context.Context, c *txCall) callAnswer {
 // reason that passes (sendrefusal.Refusal.Passes): its pool gates interop txs (op-reth: "failsafe
 // is enabled"), or it asked its filter as of its head's timestamp, which a message of that very
 // block equals (op-reth does; the next block takes it, where this gateway judged it).
-func gatedAWhile(c *txCall, resp []byte) bool {
-	r, refused := refusal(resp)
-	return refused && r.Passes() && len(c.items) == 1 && c.items[0].interop
+func gatedAWhile(c *txCall, r sentryRefusal) bool {
+	return r.refused && r.why.Passes() && len(c.items) == 1 && c.items[0].interop
 }
 
 // knownIsAccepted answers a single send the sentry already had (a concurrent copy got there
 // first) with the tx hash, as a repeat is answered locally: for the client it was accepted. So
 // is an interop tx this gateway forwarded itself that a block took meanwhile ("nonce too low").
-func (g *Gateway) knownIsAccepted(ctx context.Context, c *txCall, resp []byte) []byte {
+// took says whether the sentry has the call's txs (the answer is not an error).
+func (g *Gateway) knownIsAccepted(ctx context.Context, c *txCall, resp []byte) (answer []byte, took bool) {
+	r := readRefusal(resp)
+	if !r.refused {
+		return resp, true
+	}
 	if len(c.items) != 1 || (c.req.Method != MethodSendRawTransaction && c.req.Method != MethodSendRawTransactionConditional) {
-		return resp
+		return resp, false
 	}
-	r, refused := refusal(resp)
-	if !refused {
-		return resp
-	}
-	if r != sendrefusal.Known && !(c.items[0].interop && r == sendrefusal.NonceTooLow && g.judge.cache.seen(ctx, c.items)[0]) {
-		return resp
+	if r.why != sendrefusal.Known && !(c.items[0].interop && r.why == sendrefusal.NonceTooLow && g.judge.cache.seen(ctx, c.items)[0]) {
+		return resp, false
 	}
 	g.metrics.duplicate()
 	hash, _ := json.Marshal(c.items[0].hash.Hex())
 	if !c.items[0].interop { // not hashed on admission: the non-interop path stays nearly free
 		hash, _ = json.Marshal(crypto.Keccak256Hash(c.items[0].raw).Hex())
 	}
-	return jsonrpc.AppendResult(nil, c.req.ID, hash)
+	return jsonrpc.AppendResult(nil, c.req.ID, hash), true
 }
 
 // forwardMany forwards several calls as one sentry sub-batch.
@@ -641,9 +663,9 @@ func (g *Gateway) forwardMany(ctx context.Context, calls []*txCall, idx []int, a
 			answers[i] = callAnswer{err: errNoBackend(err)}
 			continue
 		}
-		body := g.knownIsAccepted(ctx, c, withID(parts[j], c.req.ID))
+		body, tookIt := g.knownIsAccepted(ctx, c, withID(parts[j], c.req.ID))
 		took = append(took, c)
-		ok = append(ok, !responseIsError(body))
+		ok = append(ok, tookIt)
 		answers[i] = callAnswer{status: 200, body: body}
 	}
 	g.accepted(ctx, took, ok)

@@ -14,9 +14,18 @@ import (
 // result (raw JSON) after delay per HTTP request: a filter or a sentry that costs a benchmark's
 // cores almost nothing, as a remote one would. It counts the HTTP requests in requests.
 func Fast(t testing.TB, delay time.Duration, result string, requests *atomic.Int64) string {
+	return FastBy(t, delay, func(string) string { return result }, requests)
+}
+
+// FastBy is Fast answering each call with resultOf(method) (raw JSON).
+func FastBy(t testing.TB, delay time.Duration, resultOf func(method string) string, requests *atomic.Int64) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	type call struct {
+		ID     json.RawMessage
+		Method string
 	}
 	srv := &fasthttp.Server{MaxRequestBodySize: 64 << 20, Handler: func(ctx *fasthttp.RequestCtx) {
 		if requests != nil {
@@ -28,12 +37,12 @@ func Fast(t testing.TB, delay time.Duration, result string, requests *atomic.Int
 		ctx.SetContentType("application/json")
 		body := ctx.PostBody()
 		if len(body) == 0 || body[0] != '[' {
-			var one struct{ ID json.RawMessage }
+			var one call
 			_ = json.Unmarshal(body, &one)
-			ctx.SetBodyString(`{"jsonrpc":"2.0","id":` + string(one.ID) + `,"result":` + result + `}`)
+			ctx.SetBodyString(`{"jsonrpc":"2.0","id":` + string(one.ID) + `,"result":` + resultOf(one.Method) + `}`)
 			return
 		}
-		var calls []struct{ ID json.RawMessage }
+		var calls []call
 		_ = json.Unmarshal(body, &calls)
 		out := []byte{'['}
 		for i, c := range calls {
@@ -43,7 +52,7 @@ func Fast(t testing.TB, delay time.Duration, result string, requests *atomic.Int
 			out = append(out, `{"jsonrpc":"2.0","id":`...)
 			out = append(out, c.ID...)
 			out = append(out, `,"result":`...)
-			out = append(out, result...)
+			out = append(out, resultOf(c.Method)...)
 			out = append(out, '}')
 		}
 		ctx.SetBody(append(out, ']'))
@@ -52,7 +61,6 @@ func Fast(t testing.TB, delay time.Duration, result string, requests *atomic.Int
 	t.Cleanup(func() { srv.Shutdown() })
 	return "http://" + ln.Addr().String()
 }
-
 // CountingProxy forwards every HTTP request to target and counts them in n.
 func CountingProxy(t testing.TB, target string, n *atomic.Int64) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
