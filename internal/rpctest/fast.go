@@ -61,6 +61,7 @@ func FastBy(t testing.TB, delay time.Duration, resultOf func(method string) stri
 	t.Cleanup(func() { srv.Shutdown() })
 	return "http://" + ln.Addr().String()
 }
+
 // CountingProxy forwards every HTTP request to target and counts them in n.
 func CountingProxy(t testing.TB, target string, n *atomic.Int64) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
