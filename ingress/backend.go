@@ -179,12 +179,14 @@ var healthBody = []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","par
 func (g *Group) probe(ctx context.Context, b *backend) {
 	status, body, err := g.send(ctx, b, healthBody, nil)
 	var answer struct {
-		Result hexutil.Uint64 `json:"result"`
+		Result *hexutil.Uint64 `json:"result"`
 	}
 	if err == nil && status == fasthttp.StatusOK {
-		// Health is an HTTP 200; the head, when the answer has one, feeds the lag bounds.
-		if json.Unmarshal(body, &answer) == nil && answer.Result > 0 {
-			if n := uint64(answer.Result); b.head.Swap(n) != n || b.headAt.Load() == 0 {
+		// Health is an HTTP 200; the head, when the answer has one, feeds the lag bounds. Block 0
+		// is a head too: a node that has not synced a block yet is the laggard to keep out
+		// (found on two devnet nodes: one at genesis stayed in the rotation).
+		if json.Unmarshal(body, &answer) == nil && answer.Result != nil {
+			if n := uint64(*answer.Result); b.head.Swap(n) != n || b.headAt.Load() == 0 {
 				b.headAt.Store(time.Now().UnixNano())
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/fasthttp/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/devnet"
 	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/rpctest"
 	sc "github.com/interopgate/interopgate/supervisorclient"
@@ -145,18 +148,22 @@ func TestSubscriptionsOnALaggingSentryAreClosed(t *testing.T) {
 
 // gatewayOnGroup starts a gateway for chain 902 with one filter (at filterURL) and the sentry
 // group gc.
-func gatewayOnGroup(t *testing.T, filterURL string, gc ingress.GroupConfig) *ingress.Gateway {
+func gatewayOnGroup(t *testing.T, filterURL string, gc ingress.GroupConfig, metrics ...*ingress.Metrics) *ingress.Gateway {
 	t.Helper()
+	var m *ingress.Metrics
+	if len(metrics) > 0 {
+		m = metrics[0]
+	}
 	client, _ := sc.NewClient(sc.ClientConfig{URL: filterURL, Name: "fake"})
 	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
 	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-	group, err := ingress.NewGroup(gc, zaptest.NewLogger(t), nil)
+	group, err := ingress.NewGroup(gc, zaptest.NewLogger(t), m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := ingress.DefaultConfig()
 	cfg.ChainID = 902
-	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t)})
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Log: zaptest.NewLogger(t), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,4 +172,71 @@ func gatewayOnGroup(t *testing.T, filterURL string, gc ingress.GroupConfig) *ing
 	}
 	t.Cleanup(func() { gw.Shutdown(context.Background()) })
 	return gw
+}
+
+// The same with real nodes: two geth nodes of chain 902 (one genesis), the second held 10 blocks
+// behind; a proxy in front of each counts the calls the gateway sends it.
+func TestALaggingDevnetNodeGetsNoReadsOrSends(t *testing.T) {
+	log := zaptest.NewLogger(t)
+	alloc := types.GenesisAlloc{}
+	for i := 1; i <= 5; i++ {
+		alloc[devnet.DevAccount(i).Address] = types.Account{Balance: new(big.Int).Lsh(big.NewInt(1), 80)}
+	}
+	genesis := uint64(time.Now().Unix())
+	node := func() *devnet.Chain {
+		c, err := devnet.StartChain(devnet.ChainConfig{ChainID: 902, GenesisTime: genesis, Alloc: alloc}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := node(), node()
+	for range 10 {
+		a.CommitAlone()
+	}
+	ahead, behind := rpctest.NewMethodProxy(t, a.RPCURL()), rpctest.NewMethodProxy(t, b.RPCURL())
+	reg := prometheus.NewRegistry()
+	m := ingress.NewMetrics(reg)
+	gw := gatewayOnGroup(t, rpctest.New(t, filterAnswer(0)).URL, ingress.GroupConfig{
+		Backends:       []ingress.BackendConfig{{Name: "ahead", URL: ahead.URL}, {Name: "behind", URL: behind.URL}},
+		HealthInterval: 20 * time.Millisecond, MaxBlockLag: 5}, m)
+	inSync := func(name string) float64 {
+		return counter(t, reg, "interopgate_gateway_backend_in_sync", map[string]string{"backend": name})
+	}
+	rpctest.WaitFor(t, "the node 10 blocks behind out of the rotation", 10*time.Second, func() bool { return inSync("behind") == 0 })
+	traffic := func(round int) (reads, sends [2]int) {
+		calls := func(method string) [2]int { return [2]int{ahead.Calls(method), behind.Calls(method)} }
+		r0, s0 := calls("eth_chainId"), calls(ingress.MethodSendRawTransaction)
+		for i := range 20 {
+			if st, body := post(t, gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`); st != 200 || reply(t, body).Error != nil {
+				t.Fatalf("a read: %d %s", st, body)
+			}
+			if i < 5 {
+				tx := interopTx(t, 1+i, uint64(round), 902, keysOf(message(8000+100*round+i)))
+				if st, body := post(t, gw.URL(), sendRawBody(1, tx)); st != 200 || reply(t, body).Error != nil {
+					t.Fatalf("a send: %d %s", st, body)
+				}
+			}
+		}
+		r1, s1 := calls("eth_chainId"), calls(ingress.MethodSendRawTransaction)
+		return [2]int{r1[0] - r0[0], r1[1] - r0[1]}, [2]int{s1[0] - s0[0], s1[1] - s0[1]}
+	}
+	reads, sends := traffic(0)
+	t.Logf("10 blocks behind: reads ahead/behind %d/%d, sends %d/%d", reads[0], reads[1], sends[0], sends[1])
+	if reads != [2]int{20, 0} || sends != [2]int{5, 0} {
+		t.Fatal("the lagging node got traffic, or the other did not get it all")
+	}
+	if n := len(a.PoolTxs()); n != 5 {
+		t.Fatalf("the node in the rotation holds %d of the 5 txs", n)
+	}
+	for range 10 {
+		b.CommitAlone()
+	}
+	rpctest.WaitFor(t, "the node back in the rotation once caught up", 10*time.Second, func() bool { return inSync("behind") == 1 })
+	reads, sends = traffic(1)
+	t.Logf("caught up: reads ahead/behind %d/%d, sends %d/%d", reads[0], reads[1], sends[0], sends[1])
+	if reads[1] == 0 || reads[0]+reads[1] != 20 || sends[0]+sends[1] != 5 {
+		t.Fatal("the caught-up node got no reads")
+	}
 }

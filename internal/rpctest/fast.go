@@ -3,6 +3,7 @@ package rpctest
 import (
 	"encoding/json"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,4 +81,52 @@ func CountingProxy(t testing.TB, target string, n *atomic.Int64) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown() })
 	return "http://" + ln.Addr().String()
+}
+
+// MethodProxy forwards every HTTP request to a JSON-RPC node and counts the calls that pass
+// through it by method (single calls and the elements of batches).
+type MethodProxy struct {
+	URL    string
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// NewMethodProxy starts a MethodProxy in front of target; it stops with the test.
+func NewMethodProxy(t testing.TB, target string) *MethodProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &MethodProxy{URL: "http://" + ln.Addr().String(), counts: map[string]int{}}
+	client := &fasthttp.Client{}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		var calls []struct{ Method string }
+		body := ctx.PostBody()
+		if len(body) > 0 && body[0] == '[' {
+			_ = json.Unmarshal(body, &calls)
+		} else {
+			calls = make([]struct{ Method string }, 1)
+			_ = json.Unmarshal(body, &calls[0])
+		}
+		p.mu.Lock()
+		for _, c := range calls {
+			p.counts[c.Method]++
+		}
+		p.mu.Unlock()
+		req := &ctx.Request
+		req.SetRequestURI(target)
+		if err := client.Do(req, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return p
+}
+
+// Calls is how many calls of method passed so far.
+func (p *MethodProxy) Calls(method string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts[method]
 }
