@@ -21,6 +21,7 @@ type Metrics struct {
 	failsafe     prometheus.Gauge
 	redisErrors  *prometheus.CounterVec
 	redisUp      prometheus.Gauge
+	redisOps     *prometheus.HistogramVec
 	backendReqs  *prometheus.CounterVec
 	backendLat   *prometheus.HistogramVec
 	backendState *prometheus.GaugeVec
@@ -67,6 +68,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Redis operations that failed and fell back to local state, by operation."}, []string{"op"}),
 		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "redis_up",
 			Help: "1 while Redis answers, 0 while the gateway runs on local state."}),
+		redisOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "redis_operation_duration_seconds",
+			Help:    "Redis operations (commands and pipelines) by outcome (ok, error); each is bounded by redis.timeout.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"outcome"}),
 		backendReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "backend_requests_total",
 			Help: "HTTP requests to sentry backends, by backend and outcome."}, []string{"backend", "outcome"}),
 		backendLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "backend_duration_seconds",
@@ -95,7 +99,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Client WebSocket connections ended, by reason (client, slow_reader, too_large, sentry_lost, shutdown, error)."}, []string{"reason"}),
 	}
 	reg.MustRegister(m.backendLagG, m.backendSync, m.wsConns, m.wsSubs, m.wsClosed, m.requests, m.latency, m.verdicts, m.cache, m.joins, m.retests, m.queueDepth, m.queueAge,
-		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.backendReqs, m.backendLat, m.backendState, m.feedDropped,
+		m.inflight, m.shed, m.failsafe, m.redisErrors, m.redisUp, m.redisOps, m.backendReqs, m.backendLat, m.backendState, m.feedDropped,
 		m.duplicates, m.leaseLost, m.rateFull, m.unread)
 	m.redisUp.Set(1)
 	return m
@@ -201,6 +205,18 @@ func (m *Metrics) RedisError(op string, _ error) {
 	if m != nil {
 		m.redisErrors.WithLabelValues(op).Inc()
 	}
+}
+
+// RedisOp observes one Redis operation (for store.RedisConfig.OnOp).
+func (m *Metrics) RedisOp(d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.redisOps.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // RedisUp records Redis going down or coming back (for store.FallbackConfig.OnState).

@@ -40,6 +40,9 @@ type RedisConfig struct {
 	MaxQueue      int // default 10,000
 	MaxQueueBytes int // default 256 MiB
 	FeedSize      int // approximate bound of the feed stream, default 10,000
+	// OnOp, when set, is told how long each operation took and its error (nil: it answered):
+	// for a latency histogram. Each is bounded by Timeout.
+	OnOp func(d time.Duration, err error)
 }
 
 // NewRedis connects to Redis (lazily: the first operation dials).
@@ -63,6 +66,8 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		Addrs: cfg.Addrs, MasterName: cfg.MasterName, Password: cfg.Password,
 		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
 		MaxRetries: -1, // a failed operation falls back at once; retries would multiply the wait
+		// Sockets honour the operation's deadline (boundHook): one bound for the whole of it.
+		ContextTimeoutEnabled: true, PoolTimeout: cfg.Timeout,
 	}
 	mode := cfg.Mode
 	switch {
@@ -94,9 +99,12 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		return Stores{}, errors.New("redis: set url or addrs")
 	}
 	var c redis.UniversalClient
+	hook := boundHook{timeout: cfg.Timeout, onOp: cfg.OnOp}
 	switch mode {
 	case ModeCluster:
-		c = redis.NewClusterClient(opts.Cluster())
+		cc := redis.NewClusterClient(opts.Cluster())
+		hook.reload = func() { cc.ReloadState(context.Background()) }
+		c = cc
 	case ModeSentinel:
 		c = redis.NewFailoverClient(opts.Failover())
 	default:
@@ -105,6 +113,7 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		}
 		c = redis.NewClient(opts.Simple())
 	}
+	c.AddHook(hook)
 	r := &redisStore{c: c, p: cfg.Prefix, mode: mode, maxQueue: cfg.MaxQueue, maxQueueBytes: cfg.MaxQueueBytes, feedSize: int64(cfg.FeedSize)}
 	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Invalid: r, Close: c.Close, Probe: r.probe}, nil
 }

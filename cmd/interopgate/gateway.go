@@ -122,7 +122,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	stores := store.NewMemory(store.MemoryConfig{MaxQueue: cfg.State.MaxQueue, MaxQueueBytes: cfg.State.MaxQueueBytes, FeedSize: cfg.State.FeedSize,
 		MaxVerdicts: cfg.State.MaxVerdicts, MaxKeys: cfg.State.MaxKeys, MaxStatuses: cfg.State.MaxStatuses})
 	if cfg.Redis.enabled() {
-		r, err := cfg.Redis.stores(cfg.State.MaxQueue, cfg.State.MaxQueueBytes, cfg.State.FeedSize)
+		r, err := cfg.Redis.stores(cfg.State.MaxQueue, cfg.State.MaxQueueBytes, cfg.State.FeedSize, metrics.RedisOp)
 		if err != nil {
 			return nil, err
 		}

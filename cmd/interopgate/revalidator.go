@@ -124,7 +124,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 	if gw != nil { // a gateway in the same process (the devnet's): its feed and statuses
 		d.Feed, d.Statuses = gw.Feed, gw.Statuses
 	} else if cfg.Redis.enabled() {
-		st, err := cfg.Redis.stores(0, 0, 0)
+		st, err := cfg.Redis.stores(0, 0, 0, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -114,10 +114,11 @@ func defaultRedisConfig() redisConfig {
 func (c *redisConfig) enabled() bool { return c.URL != "" || len(c.Addrs) > 0 }
 
 // stores connects (lazily) to the configured Redis.
-func (c *redisConfig) stores(maxQueue, maxQueueBytes, feedSize int) (store.Stores, error) {
+// onOp, when set, observes each operation (a latency histogram).
+func (c *redisConfig) stores(maxQueue, maxQueueBytes, feedSize int, onOp func(time.Duration, error)) (store.Stores, error) {
 	return store.NewRedis(store.RedisConfig{URL: c.URL, Addrs: c.Addrs, MasterName: c.MasterName, Mode: c.Mode,
 		Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: c.Prefix, Timeout: c.Timeout.D(), MaxQueue: maxQueue,
-		MaxQueueBytes: maxQueueBytes, FeedSize: feedSize})
+		MaxQueueBytes: maxQueueBytes, FeedSize: feedSize, OnOp: onOp})
 }
 
 // probeRedis checks the configured Redis at start-up: a mode that does not match the deployment

@@ -37,6 +37,7 @@ type Server struct {
 	Addr string // host:port
 	port int
 	args []string // extra redis-server arguments
+	conf string   // a config file given before the arguments (sentinels need one)
 	dir  string
 	cmd  *exec.Cmd
 	t    testing.TB
@@ -70,6 +71,12 @@ func StartCluster(t testing.TB) *Server {
 // StartWith starts a private redis-server with extra arguments.
 func StartWith(t testing.TB, args ...string) *Server {
 	t.Helper()
+	return startWithConfig(t, "", args...)
+}
+
+// startWithConfig starts a private redis-server reading conf (when set) and extra arguments.
+func startWithConfig(t testing.TB, conf string, args ...string) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server is not installed")
 	}
@@ -79,7 +86,7 @@ func StartWith(t testing.TB, args ...string) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &Server{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, dir: t.TempDir(), t: t, args: args}
+	s := &Server{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, dir: t.TempDir(), t: t, args: args, conf: conf}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -88,8 +95,15 @@ func StartWith(t testing.TB, args ...string) *Server {
 // Restart starts the server again on the same port (after Stop), with the data it had saved.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.cmd = exec.Command("redis-server", append([]string{"--bind", "127.0.0.1", "--port", fmt.Sprint(s.port),
-		"--dir", s.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"}, s.args...)...)
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args, "--bind", "127.0.0.1", "--port", fmt.Sprint(s.port), "--dir", s.dir)
+	if s.conf == "" { // sentinels keep no data
+		args = append(args, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	}
+	s.cmd = exec.Command("redis-server", append(args, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
