@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // Config bounds a Coalescer. Zero values take the defaults.
@@ -16,6 +17,9 @@ type Config struct {
 	// MaxPending is the most requests waiting for a slot (default 100 × MaxBatch); a call that
 	// would go past it fails at once with ErrOverloaded rather than queue without bound.
 	MaxPending int
+	// CallTimeout is how long one upstream call may take (what newCtx gives it; 0: unknown).
+	// A caller is called on its own goroutine only when it would wait that long anyway.
+	CallTimeout time.Duration
 }
 
 // ErrOverloaded: the coalescer's waiting room is full.
@@ -68,10 +72,10 @@ func New[Q, R any](cfg Config, call func(ctx context.Context, reqs []Q) []R, new
 
 // Do sends reqs, alone or with other callers' requests, and returns their responses in order.
 // It returns ctx's error if ctx ends first: requests not yet sent are then withdrawn, and a
-// batch already sent still completes for the others. A caller that finds the upstream idle is
-// called on its own goroutine, under a context its ctx also ends: the call must honour its
-// context for such a caller to return at once. If the upstream answers fewer responses than
-// requests, the missing ones are R's zero value.
+// batch already sent still completes for the others. A caller that finds the upstream idle, and
+// would wait for a whole call anyway (no deadline, or one at least CallTimeout away), is called
+// on its own goroutine, under a context its ctx also ends. If the upstream answers fewer
+// responses than requests, the missing ones are R's zero value.
 func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 	if len(reqs) == 0 {
 		return nil, nil
@@ -93,10 +97,11 @@ func (c *Coalescer[Q, R]) Do(ctx context.Context, reqs []Q) ([]R, error) {
 	}
 	c.mu.Unlock()
 	switch {
-	case len(batch) == 1 && batch[0] == w:
-		// The idle case: the batch is this caller's alone, so it is called on the caller's
-		// goroutine (no hand-off) under a context the caller's own also ends; what queued
-		// meanwhile goes on in a goroutine of its own.
+	case len(batch) == 1 && batch[0] == w && c.waitsWholeCall(ctx):
+		// The idle case: the batch is this caller's alone, and the caller would wait for the
+		// whole call anyway, so it is called on the caller's goroutine (no hand-off); what
+		// queued meanwhile goes on in a goroutine of its own. A caller with less time than a
+		// call hands it off and leaves at its deadline (found by a review: it outlived it).
 		if next := c.runOnce(batch, ctx); next != nil {
 			go c.run(next)
 		}
@@ -157,6 +162,12 @@ func (c *Coalescer[Q, R]) run(batch []*waiter[Q, R]) {
 	for batch != nil {
 		batch = c.runOnce(batch, nil)
 	}
+}
+
+// waitsWholeCall reports whether ctx lasts at least as long as an upstream call may.
+func (c *Coalescer[Q, R]) waitsWholeCall(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return !ok || c.cfg.CallTimeout > 0 && time.Until(d) >= c.cfg.CallTimeout
 }
 
 // runOnce makes one call for batch and answers its waiters; it returns the next batch to call

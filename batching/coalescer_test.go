@@ -218,3 +218,18 @@ func TestPendingIsBounded(t *testing.T) {
 	}
 	close(u.release)
 }
+
+// A caller with less time than a call may take is not called on its own goroutine: it leaves
+// at its deadline even when the upstream ignores its context (found by a review: it outlived
+// its request's deadline by the call's).
+func TestACallerWithLessTimeThanACallLeavesAtItsDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	deaf := func(_ context.Context, reqs []int) []int { <-release; return reqs }
+	c := New(Config{MaxInFlight: 1, CallTimeout: time.Hour}, deaf, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, []int{1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the caller's deadline", err)
+	}
+}

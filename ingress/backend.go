@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,13 +183,16 @@ func (g *Group) probe(ctx context.Context, b *backend) {
 		Result *hexutil.Uint64 `json:"result"`
 	}
 	if err == nil && status == fasthttp.StatusOK {
-		// Health is an HTTP 200; the head, when the answer has one, feeds the lag bounds. Block 0
-		// is a head too: a node that has not synced a block yet is the laggard to keep out
-		// (found on two devnet nodes: one at genesis stayed in the rotation).
-		if json.Unmarshal(body, &answer) == nil && answer.Result != nil {
-			if n := uint64(*answer.Result); b.head.Swap(n) != n || b.headAt.Load() == 0 {
-				b.headAt.Store(time.Now().UnixNano())
-			}
+		// Health is an HTTP 200 with a head: every node answers eth_blockNumber, so one that
+		// answers with an error, null or no JSON is failing (found by a review: such a sentry
+		// was never measured for lag and stayed in the rotation). Block 0 is a head too: a node
+		// that has not synced a block yet is the laggard to keep out.
+		if json.Unmarshal(body, &answer) != nil || answer.Result == nil {
+			g.markFailure(b, fmt.Errorf("eth_blockNumber answered without a block number: %.200s", body), status)
+			return
+		}
+		if n := uint64(*answer.Result); b.head.Swap(n) != n || b.headAt.Load() == 0 {
+			b.headAt.Store(time.Now().UnixNano())
 		}
 		b.failures.Store(0)
 		if !b.healthy.Swap(true) {
@@ -211,10 +215,25 @@ func (g *Group) markFailure(b *backend, err error, status int) {
 // the best healthy head by more than MaxBlockLag, or a head unmoved for MaxHeadAge while another
 // backend's moved since (if every head stops, the chain stopped: no one is taken out).
 func (g *Group) updateSync(now time.Time) {
+	var heads []uint64
+	for _, b := range g.backends {
+		if b.healthy.Load() && b.headAt.Load() != 0 {
+			heads = append(heads, b.head.Load())
+		}
+	}
+	// The best head is the highest plausible one: a head more than implausibleLead blocks above
+	// the sentries' median is a broken node or one of another chain, and is not followed (found
+	// by a review: one sentry answering 0xffffffffffffffff took every honest one out).
+	slices.Sort(heads)
+	var median uint64
+	if len(heads) > 0 {
+		median = heads[(len(heads)-1)/2]
+	}
+	plausible := func(h uint64) bool { return h-median <= implausibleLead || h < median }
 	var best uint64
 	var lastMove int64
 	for _, b := range g.backends {
-		if b.healthy.Load() && b.headAt.Load() != 0 {
+		if b.healthy.Load() && b.headAt.Load() != 0 && plausible(b.head.Load()) {
 			best = max(best, b.head.Load())
 			lastMove = max(lastMove, b.headAt.Load())
 		}
@@ -224,10 +243,15 @@ func (g *Group) updateSync(now time.Time) {
 			continue
 		}
 		head, at := b.head.Load(), b.headAt.Load()
-		lag := best - head
+		lag := uint64(0)
+		if head < best {
+			lag = best - head
+		}
 		g.metrics.backendLag(b.name, lag)
 		why := ""
 		switch {
+		case !plausible(head):
+			why = fmt.Sprintf("its head %d is more than %d blocks above the sentries' median %d: a broken node, or one of another chain", head, implausibleLead, median)
 		case g.cfg.MaxBlockLag > 0 && lag > g.cfg.MaxBlockLag:
 			why = fmt.Sprintf("%d blocks behind the best sentry (max_block_lag %d)", lag, g.cfg.MaxBlockLag)
 		case g.cfg.MaxHeadAge > 0 && now.Sub(time.Unix(0, at)) > g.cfg.MaxHeadAge && lastMove-at > int64(g.cfg.MaxHeadAge):
@@ -244,6 +268,10 @@ func (g *Group) updateSync(now time.Time) {
 		}
 	}
 }
+
+// implausibleLead is how far above the sentries' median head a head may be and still be
+// followed: a day of 1 s blocks is 86,400, a sentry that far ahead of the rest is not ahead.
+const implausibleLead = 100_000
 
 // maxAnswerBytes bounds one sentry answer.
 const maxAnswerBytes = 64 << 20

@@ -66,6 +66,13 @@ var conformanceCases = []struct{ name, body, own string }{
 	// error, here "transaction type not supported").
 	{"invalid send", `{"jsonrpc":"2.0","method":"eth_sendRawTransaction","params":["0x1234"],"id":10}`, "{Status:200 Kind:object Elems:[id 10 error -32602]}"},
 	{"send without params", `{"jsonrpc":"2.0","method":"eth_sendRawTransaction","id":11}`, ""},
+	// Found by a review: geth reads the hex as written (an escape is not hex) and takes one param.
+	{"send with an escape in the hex", `{"jsonrpc":"2.0","method":"eth_sendRawTransaction","params":["\u00301234"],"id":12}`, ""},
+	{"send with a second param", `{"jsonrpc":"2.0","method":"eth_sendRawTransaction","params":["0x1234",null],"id":13}`, ""},
+	// A member Go's decoder folds ("paramſ": U+017F folds to s): geth takes it as params, another
+	// server would not; the gateway refuses the ambiguity (its -32600) rather than judge one and
+	// forward the other, with id null as for every ambiguous envelope (the id may be one of them).
+	{"a member in a Unicode fold", `{"jsonrpc":"2.0","method":"eth_blockNumber","paramſ":[],"id":14}`, "{Status:200 Kind:object Elems:[id null error -32600]}"},
 }
 
 // answerShape is what must agree between geth and the gateway.

@@ -13,27 +13,37 @@ import (
 // tx cost ~25% more CPU: BenchmarkCPUPerRequest). The revalidator reads the feed every source_poll, so 5 ms costs it nothing.
 const feedDelay = 5 * time.Millisecond
 
+// Bounds of the feed outbox: txs accepted and not yet on the feed, and their bytes. Beyond them
+// an accepted tx is not published, counted in feed_dropped_total.
+const (
+	feedOutboxTxs   = 4096
+	feedOutboxBytes = 16 << 20
+)
+
 // feedOutbox holds accepted interop txs until the publisher moves them to the feed, off the
-// request path; at most max wait (beyond it they are dropped and counted).
+// request path; at most maxTxs of at most maxBytes wait (beyond, they are dropped and counted).
 type feedOutbox struct {
-	mu      sync.Mutex
-	pending []store.FeedEntry
-	max     int
-	wake    chan struct{} // capacity 1: the publisher has something to take
+	mu       sync.Mutex
+	pending  []store.FeedEntry
+	bytes    int
+	maxTxs   int
+	maxBytes int
+	wake     chan struct{} // capacity 1: the publisher has something to take
 }
 
-func newFeedOutbox(max int) *feedOutbox {
-	return &feedOutbox{max: max, wake: make(chan struct{}, 1)}
+func newFeedOutbox(maxTxs, maxBytes int) *feedOutbox {
+	return &feedOutbox{maxTxs: maxTxs, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 }
 
 // add queues e; false when the outbox is full.
 func (o *feedOutbox) add(e store.FeedEntry) bool {
 	o.mu.Lock()
-	if len(o.pending) >= o.max {
+	if len(o.pending) >= o.maxTxs || o.bytes+len(e.Raw) > o.maxBytes {
 		o.mu.Unlock()
 		return false
 	}
 	o.pending = append(o.pending, e)
+	o.bytes += len(e.Raw)
 	first := len(o.pending) == 1
 	o.mu.Unlock()
 	if first {
@@ -49,12 +59,11 @@ func (o *feedOutbox) take() []store.FeedEntry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := o.pending
-	o.pending = nil
+	o.pending, o.bytes = nil, 0
 	return out
 }
 
-// publish moves what is added to the feed until ctx ends: each entry within 2 s, else dropped
-// and counted by dropped.
+// publish moves what is added to the feed until ctx ends (Shutdown then flushes the rest).
 func (o *feedOutbox) publish(ctx context.Context, feed store.Feed, dropped func()) {
 	for {
 		select {
@@ -69,12 +78,22 @@ func (o *feedOutbox) publish(ctx context.Context, feed store.Feed, dropped func(
 			return
 		case <-t.C:
 		}
-		for _, e := range o.take() {
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if err := feed.Publish(pctx, e); err != nil {
-				dropped()
-			}
-			cancel()
+		o.flush(ctx, feed, dropped)
+	}
+}
+
+// flush publishes what waits, each entry within 2 s and while ctx lasts; what it cannot publish
+// is counted by dropped.
+func (o *feedOutbox) flush(ctx context.Context, feed store.Feed, dropped func()) {
+	for _, e := range o.take() {
+		if ctx.Err() != nil {
+			dropped()
+			continue
 		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := feed.Publish(pctx, e); err != nil {
+			dropped()
+		}
+		cancel()
 	}
 }

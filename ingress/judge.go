@@ -53,7 +53,8 @@ func newJudge(cfg Config, d Deps, states senderReader) *judge {
 		inflight: make(chan struct{}, cfg.MaxInFlightChecks), flights: flights{m: map[string]*flight{}},
 	}
 	j.cache = newVerdictCache(j, d.CheckerID)
-	j.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight, MaxPending: cfg.MaxInFlightChecks},
+	j.filter = batching.New(batching.Config{MaxBatch: cfg.FilterBatchSize, MaxInFlight: cfg.FilterCallsInFlight, MaxPending: cfg.MaxInFlightChecks,
+		CallTimeout: cfg.FilterTimeout.D()},
 		j.checker.CheckAccessLists,
 		func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), cfg.FilterTimeout.D())

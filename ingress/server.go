@@ -421,6 +421,17 @@ func parseSendCall(r *jsonrpc.Request) (*txCall, [][]byte) {
 			return c, nil
 		}
 	} else {
+		if r.Method == MethodSendRawTransaction && len(ps) > 1 {
+			// As geth answers it, before any judging (found by a review: the tx cost a filter
+			// check, then the node refused the call).
+			c.err = errInvalidParams("too many arguments, want at most 1")
+			return c, nil
+		}
+		if bytes.IndexByte(ps[0], '\\') >= 0 {
+			// geth reads the hex as written: an escape in it is refused there, so here too.
+			c.err = errInvalidParams("invalid params: the signed transaction must be plain 0x-prefixed hex, without escapes")
+			return c, nil
+		}
 		var h string
 		if err := json.Unmarshal(ps[0], &h); err != nil {
 			c.err = errInvalidParams("invalid params: the first param must be the signed transaction as a 0x-prefixed hex string")

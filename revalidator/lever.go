@@ -344,10 +344,10 @@ func (r *Revalidator) restore(ctx context.Context, exec accesslist.ExecContext, 
 		case why == sendrefusal.NonceTooLow, why == sendrefusal.ReplacementUnderpriced:
 			r.dropped.remove(t.hash) // its nonce is used, or taken in the pool by another tx
 			r.metrics.restored("nonce_used", 1)
-		case why == sendrefusal.InteropCheck, why.Passes():
+		case why.Passes():
 			// Refusals that pass: its gate has not cleared yet, its head is one block behind, or
 			// its interop check found no answer in time (it asked this revalidator, which proved
-			// the tx valid before sending it): not counted.
+			// the tx valid before sending it): not counted. A definitive interop refusal is.
 		default:
 			r.log.Debug("restore: the node refused a tx", zap.String("tx", t.hash.Hex()), zap.Error(e))
 			if t.refusals++; t.refusals >= maxRestoreRefusals {

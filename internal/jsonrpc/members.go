@@ -49,8 +49,8 @@ func ambiguous(obj []byte) bool {
 						return true
 					}
 					seen[k] = true
-				} else if len(key) == len(m) && strings.EqualFold(string(key), m) {
-					return true
+				} else if strings.EqualFold(string(key), m) {
+					return true // another case, or a Unicode fold Go's decoder also takes ("paramſ")
 				}
 			}
 		}

@@ -29,31 +29,44 @@ const (
 	// SameTimestamp: the node asked its filter as of its head's timestamp, which a message of
 	// that very block equals ("timestamps are equal"); it passes at the next block.
 	SameTimestamp
-	// InteropCheck: the node's own interop check refused the tx or had no answer in time
-	// (op-geth's "cross chain tx" errors).
-	InteropCheck
+	// InteropNotYet: the node's own interop check had no verdict yet or no answer in time
+	// (op-reth's "invalid cross chain tx" with a failsafe, soft or no-answer class; "timed
+	// out", "unavailable"); it passes.
+	InteropNotYet
+	// InteropInvalid: the node's own interop check refused the tx ("cross chain tx" otherwise).
+	InteropInvalid
 )
 
-// Classify reads a node's error message for a sent tx (case-insensitive).
+// Classify reads a node's error message for a sent tx (case-insensitive). The answers that make
+// a refusal count as an acceptance (Known, NonceTooLow) must begin the message, as the nodes
+// write them: a message that only quotes such words (a client's own text echoed back) is not
+// one (found by a review).
 func Classify(message string) Refusal {
-	m := strings.ToLower(message)
+	m := strings.ToLower(strings.TrimSpace(message))
 	switch {
-	case strings.Contains(m, "already known"), strings.Contains(m, "already imported"), strings.HasPrefix(m, "known transaction"):
+	case strings.HasPrefix(m, "already known"), strings.HasPrefix(m, "transaction already imported"),
+		strings.HasPrefix(m, "already imported"), strings.HasPrefix(m, "known transaction"):
 		return Known
-	case strings.Contains(m, "nonce too low"):
+	case strings.HasPrefix(m, "nonce too low"):
 		return NonceTooLow
-	case strings.Contains(m, "replacement transaction underpriced"):
+	case strings.HasPrefix(m, "replacement transaction underpriced"):
 		return ReplacementUnderpriced
 	case strings.Contains(m, "failsafe is enabled"):
 		return FailsafeGate
 	case strings.Contains(m, "timestamps are equal"):
 		return SameTimestamp
 	case strings.Contains(m, "cross chain tx"):
-		return InteropCheck
+		for _, passing := range []string{"failsafe", "soft", "no answer", "timed out", "timeout", "unavailable"} {
+			if strings.Contains(m, passing) {
+				return InteropNotYet
+			}
+		}
+		return InteropInvalid
 	}
 	return Other
 }
 
 // Passes reports whether the refusal ends by itself while the tx stays valid: its gate clears
-// (FailsafeGate) or the next block comes (SameTimestamp).
-func (r Refusal) Passes() bool { return r == FailsafeGate || r == SameTimestamp }
+// (FailsafeGate), the next block comes (SameTimestamp), or the node's check gets its answer
+// (InteropNotYet).
+func (r Refusal) Passes() bool { return r == FailsafeGate || r == SameTimestamp || r == InteropNotYet }
