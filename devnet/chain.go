@@ -290,7 +290,10 @@ func (c *Chain) reorg(depth uint64) error {
 	defer c.mu.Unlock()
 	bc := c.eth.BlockChain()
 	head := bc.CurrentBlock()
-	if depth == 0 || depth > head.Number.Uint64() {
+	switch {
+	case depth == 0:
+		return fmt.Errorf("reorg depth 0: a reorg replaces at least one block; give a depth of 1 or more")
+	case depth > head.Number.Uint64():
 		return fmt.Errorf("reorg depth %d: chain %d has %d blocks above genesis", depth, c.id, head.Number.Uint64())
 	}
 	ancestor := bc.GetBlockByNumber(head.Number.Uint64() - depth)

@@ -23,6 +23,9 @@ type Deps struct {
 	Checker sc.Checker
 	// Failsafe reports the filters' failsafe state (a FailsafeWatcher's Enabled); nil = never.
 	Failsafe func() bool
+	// Filters reports the filter endpoints' reachability and quorum headroom (a
+	// FailsafeWatcher's Reachability), shown by /readyz; nil = not shown.
+	Filters func() sc.Reachability
 	// CheckerID describes what decides the Checker's verdicts (filter endpoints, namespace,
 	// strategy, quorum, classification). It is part of every verdict-cache key, so gateways
 	// that share a Redis but judge differently never share verdicts.
@@ -59,6 +62,7 @@ type Gateway struct {
 	answers      *answerBudget
 	clientIPs    clientIPs
 	feed         *feedOutbox // accepted interop txs on their way to the feed
+	filters      func() sc.Reachability
 
 	http   *fasthttp.Server
 	ln     net.Listener
@@ -106,7 +110,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	sentries := &sentries{group: d.Backends, toAll: cfg.ForwardToAll}
 	g := &Gateway{
 		cfg: cfg, judge: newJudge(cfg, d, sentries), sentries: sentries,
-		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now,
+		st: *d.Stores, log: d.Log, metrics: d.Metrics, now: d.Now, filters: d.Filters,
 		requests: make(chan struct{}, cfg.MaxRequestsInFlight), feed: newFeedOutbox(feedOutboxTxs, feedOutboxBytes),
 		clientIPs: clientIPs{header: cfg.ClientIPHeader, trusted: trusted},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/fasthttp/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/accesslist"
@@ -239,4 +240,46 @@ func TestALaggingDevnetNodeGetsNoReadsOrSends(t *testing.T) {
 	if reads[1] == 0 || reads[0]+reads[1] != 20 || sends[0]+sends[1] != 5 {
 		t.Fatal("the caught-up node got no reads")
 	}
+}
+
+// Issue 18: /readyz says which filters answer and the quorum's headroom (the status stays the
+// sentries': reads need no filter).
+func TestReadyzShowsTheFilters(t *testing.T) {
+	up := rpctest.New(t, filterAnswer(0))
+	down := rpctest.New(t, filterAnswer(0))
+	var sources []sc.NamedFailsafeSource
+	for name, srv := range map[string]*rpctest.Server{"up": up, "down": down} {
+		c, _ := sc.NewClient(sc.ClientConfig{URL: srv.URL, Name: name})
+		sources = append(sources, sc.NamedFailsafeSource{Name: name, Source: c})
+	}
+	if err := down.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{Needed: 2})
+	w.Poll(context.Background())
+	f := newFakesFull(t, 0, nil, nil, nil)
+	client, _ := sc.NewClient(sc.ClientConfig{URL: up.URL, Name: "up"})
+	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "up", Checker: client}}, sc.PoolConfig{})
+	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
+	group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL}}}, nil, nil)
+	cfg := ingress.DefaultConfig()
+	cfg.ChainID = 902
+	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Filters: w.Reachability})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	status, body, err := fasthttpGet(gw.URL() + "/readyz")
+	if err != nil || status != 200 || !strings.Contains(body, "filters: 1 of 2 answering, 2 needed (headroom -1): below quorum") ||
+		!strings.Contains(body, "down: down: ") || !strings.Contains(body, "refused") {
+		t.Fatalf("/readyz %d %q %v", status, body, err)
+	}
+}
+
+func fasthttpGet(url string) (int, string, error) {
+	status, body, err := fasthttp.Get(nil, url)
+	return status, string(body), err
 }

@@ -52,10 +52,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	case "/readyz":
 		if err := g.Ready(); err != nil {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString("not ready: " + err.Error() + "\n")
+			ctx.SetBodyString("not ready: " + err.Error() + "\n" + g.filtersDetail())
 			return
 		}
-		ctx.SetBodyString("ready\n")
+		ctx.SetBodyString("ready\n" + g.filtersDetail())
 		return
 	}
 	if g.cors(ctx) {
@@ -134,6 +134,30 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	respond(ctx, http.StatusOK, out, h)
 	g.metrics.requestDone("batch", time.Since(start))
+}
+
+// filtersDetail is /readyz's account of the filters: answering, needed, each endpoint. The
+// status stays the sentries' (reads need no filter): filters below quorum fail interop txs
+// closed, which the metrics and the log say too.
+func (g *Gateway) filtersDetail() string {
+	if g.filters == nil {
+		return ""
+	}
+	r := g.filters()
+	var b strings.Builder
+	fmt.Fprintf(&b, "filters: %d of %d answering, %d needed (headroom %d)", r.Up, len(r.Endpoints), r.Needed, r.Headroom)
+	if r.Headroom < 0 {
+		b.WriteString(": below quorum, every interop tx fails closed")
+	}
+	b.WriteByte('\n')
+	for _, e := range r.Endpoints {
+		if e.Up {
+			fmt.Fprintf(&b, "  %s: up\n", e.Name)
+		} else {
+			fmt.Fprintf(&b, "  %s: down: %s\n", e.Name, e.Err)
+		}
+	}
+	return b.String()
 }
 
 // respond writes an answer. One of smallAnswer bytes or more is charged to h and streamed, so

@@ -26,6 +26,30 @@ type FailsafeWatcherConfig struct {
 	// each poll error. It runs on the watcher's goroutine and must not block.
 	OnChange func(enabled bool)
 	OnError  func(endpoint string, err error)
+	// Needed is how many endpoints the checks need answering (Pool.Needed); the quorum
+	// headroom is those answering minus Needed (0: unset, taken as 1).
+	Needed int
+	// OnReachability, if set, is called when an endpoint stops answering (with the poll's
+	// error) or answers again (err nil), and OnHeadroom when the headroom changes. They run on
+	// the watcher's goroutine and must not block.
+	OnReachability func(endpoint string, up bool, err error)
+	OnHeadroom     func(headroom, up, needed int)
+}
+
+// EndpointState is one filter endpoint as the last poll found it.
+type EndpointState struct {
+	Name string `json:"name"`
+	Up   bool   `json:"up"`
+	// Err is the last poll's error (empty while it answers).
+	Err string `json:"error,omitempty"`
+}
+
+// Reachability is every endpoint's state as of the last poll and the quorum headroom.
+type Reachability struct {
+	Endpoints []EndpointState `json:"endpoints"`
+	Up        int             `json:"up"`
+	Needed    int             `json:"needed"`
+	Headroom  int             `json:"headroom"`
 }
 
 // FailsafeWatcher polls admin_getFailsafeEnabled on every source. The aggregate is enabled while
@@ -37,9 +61,11 @@ type FailsafeWatcher struct {
 	sources []NamedFailsafeSource
 	metrics *Metrics
 
-	mu      sync.Mutex
-	state   []bool // last known state per source, guarded by mu
-	enabled atomic.Bool
+	mu       sync.Mutex
+	state    []bool          // last known state per source, guarded by mu
+	reach    []EndpointState // per source, guarded by mu
+	headroom int             // guarded by mu
+	enabled  atomic.Bool
 	// answered is how many sources answered the last poll; -1 before the first.
 	answered atomic.Int32
 }
@@ -53,12 +79,30 @@ func NewFailsafeWatcher(sources []NamedFailsafeSource, cfg FailsafeWatcherConfig
 		cfg.Timeout = cfg.Interval
 	}
 	o := buildOptions(opts)
-	w := &FailsafeWatcher{cfg: cfg, sources: sources, metrics: o.metrics, state: make([]bool, len(sources))}
+	if cfg.Needed <= 0 {
+		cfg.Needed = 1
+	}
+	w := &FailsafeWatcher{cfg: cfg, sources: sources, metrics: o.metrics, state: make([]bool, len(sources)),
+		reach: make([]EndpointState, len(sources)), headroom: len(sources) - cfg.Needed}
 	w.answered.Store(-1)
-	for _, s := range sources {
+	for i, s := range sources {
 		w.metrics.setFailsafe(s.Name, -1)
+		w.reach[i] = EndpointState{Name: s.Name, Up: true} // until a poll says otherwise
 	}
 	return w
+}
+
+// Reachability reports each endpoint's state as of the last poll, and the quorum headroom.
+func (w *FailsafeWatcher) Reachability() Reachability {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := Reachability{Endpoints: append([]EndpointState(nil), w.reach...), Needed: w.cfg.Needed, Headroom: w.headroom}
+	for _, e := range w.reach {
+		if e.Up {
+			r.Up++
+		}
+	}
+	return r
 }
 
 // Enabled reports the aggregate state as of the last poll.
@@ -119,8 +163,26 @@ func (w *FailsafeWatcher) Poll(ctx context.Context) {
 			w.metrics.setFailsafe(w.sources[i].Name, boolGauge(a.on))
 		}
 		anyOn = anyOn || w.state[i]
+		was := w.reach[i].Up
+		w.reach[i].Up, w.reach[i].Err = a.err == nil, ""
+		if a.err != nil {
+			w.reach[i].Err = a.err.Error()
+		}
+		if was != (a.err == nil) && w.cfg.OnReachability != nil {
+			w.cfg.OnReachability(w.sources[i].Name, a.err == nil, a.err)
+		}
 	}
 	w.answered.Store(n)
+	headroom := int(n) - w.cfg.Needed
+	for i := range w.reach {
+		w.metrics.setReachable(w.sources[i].Name, w.reach[i].Up, headroom)
+	}
+	if headroom != w.headroom {
+		w.headroom = headroom
+		if w.cfg.OnHeadroom != nil {
+			w.cfg.OnHeadroom(headroom, int(n), w.cfg.Needed)
+		}
+	}
 	if w.enabled.Swap(anyOn) != anyOn && w.cfg.OnChange != nil {
 		w.cfg.OnChange(anyOn)
 	}

@@ -11,6 +11,8 @@ type Metrics struct {
 	calls    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	failsafe *prometheus.GaugeVec
+	up       *prometheus.GaugeVec
+	headroom prometheus.Gauge
 }
 
 // NewMetrics registers the filter client's metrics on reg. Label values are bounded: endpoint
@@ -30,8 +32,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "interopgate", Subsystem: "filter", Name: "failsafe_enabled",
 			Help: "1 while the endpoint reports its failsafe on, 0 while off, -1 while its state is unknown.",
 		}, []string{"endpoint"}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "interopgate", Subsystem: "filter", Name: "endpoint_up",
+			Help: "1 while the endpoint answered its last failsafe poll, 0 while it does not.",
+		}, []string{"endpoint"}),
+		headroom: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "interopgate", Subsystem: "filter", Name: "quorum_headroom",
+			Help: "Endpoints answering minus those the strategy needs: 0 means one more down and interop checks fail closed; below 0 they do.",
+		}),
 	}
-	reg.MustRegister(m.calls, m.duration, m.failsafe)
+	reg.MustRegister(m.calls, m.duration, m.failsafe, m.up, m.headroom)
 	return m
 }
 
@@ -41,6 +51,14 @@ func (m *Metrics) observeCall(endpoint, method string, outcome Class, d time.Dur
 	}
 	m.calls.WithLabelValues(endpoint, method, outcome.String()).Inc()
 	m.duration.WithLabelValues(endpoint, method).Observe(d.Seconds())
+}
+
+func (m *Metrics) setReachable(endpoint string, up bool, headroom int) {
+	if m == nil {
+		return
+	}
+	m.up.WithLabelValues(endpoint).Set(boolGauge(up))
+	m.headroom.Set(float64(headroom))
 }
 
 func (m *Metrics) setFailsafe(endpoint string, v float64) {

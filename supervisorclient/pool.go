@@ -92,6 +92,15 @@ func NewPool(endpoints []Endpoint, cfg PoolConfig, opts ...Option) (*Pool, error
 	return &Pool{cfg: cfg, endpoints: endpoints, now: o.now, coolUntil: make([]time.Time, len(endpoints))}, nil
 }
 
+// Needed is how many endpoints must answer for a check to get a definitive verdict: the
+// agreement quorum (MinResponses), or 1 for first, failover and any.
+func (p *Pool) Needed() int {
+	if p.cfg.Strategy == StrategyAgreement {
+		return p.cfg.MinResponses
+	}
+	return 1
+}
+
 // CheckAccessList checks one request with the pool's strategy.
 func (p *Pool) CheckAccessList(ctx context.Context, req Request) Verdict {
 	return p.CheckAccessLists(ctx, []Request{req})[0]

@@ -351,6 +351,13 @@ func TestExamplesAreValid(t *testing.T) {
 	if _, err := accesslist.ParseDependencySet(data); err != nil {
 		t.Fatalf("examples/dependency-set.json: %v", err)
 	}
+	// The revalidator's, as --check-config reads it (run from the repository's root, as its
+	// header says; the check makes no connection).
+	root, _ := filepath.Abs("../../")
+	t.Chdir(root)
+	if out, err := run(t, "revalidator", "--metrics.enabled=false", "--check-config", "--config", "examples/revalidator.toml"); err != nil || !strings.Contains(out, "config ok") {
+		t.Fatalf("examples/revalidator.toml: %v %s", err, out)
+	}
 }
 
 // devnetFilterConfig writes a light-filter config for the devnet's chains 901 and 902.

@@ -176,6 +176,13 @@ func runDevnet(c *cli.Context, st *appState) error {
 	if model != nil {
 		defer model.Close() // before the revalidator's server stops: its failsafe poll holds a connection
 	}
+	if !c.IsSet(flagMetricsAddr) {
+		// Everything the devnet serves is on loopback; so are its metrics unless asked
+		// otherwise (issue 18: they listened on every interface).
+		if err := c.Set(flagMetricsAddr, "127.0.0.1"); err != nil {
+			return err
+		}
+	}
 	stopMetrics, err := startMetrics(c, reg, log, metricsPath{"/metrics/revalidator", reval.reg})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -126,7 +126,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 		if err != nil {
 			return nil, err
 		}
-		if err := probeRedis(r, log); err != nil {
+		if err := cfg.Redis.probe(r, log); err != nil {
 			_ = r.Close()
 			return nil, err
 		}
@@ -155,7 +155,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	if len(keys) > 0 {
 		log.Info("API keys loaded", zap.Int("keys", len(keys)), zap.String("header", cfg.Gateway.APIKeyHeader))
 	}
-	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, CheckerID: cfg.Filters.checkerID(), Failsafe: watcher.Enabled, Dependencies: deps,
+	gw, err := ingress.New(cfg.Gateway, ingress.Deps{Checker: pool, CheckerID: cfg.Filters.checkerID(), Failsafe: watcher.Enabled, Filters: watcher.Reachability, Dependencies: deps,
 		Backends: group, Stores: &stores, Log: log, Metrics: metrics, APIKeys: keys})
 	if err != nil {
 		stores.Close()
@@ -166,6 +166,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 
 func runGateway(c *cli.Context, st *appState, cfg *gatewayConfig) error {
 	reg := newRegistry()
+	cfg.Redis.checkOnly = c.Bool("check-config")
 	parts, err := buildGateway(cfg, st.log, reg)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -128,7 +128,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		if err != nil {
 			return nil, err
 		}
-		if err := probeRedis(st, log); err != nil {
+		if err := cfg.Redis.probe(st, log); err != nil {
 			_ = st.Close()
 			return nil, err
 		}
@@ -155,6 +155,7 @@ func runRevalidator(c *cli.Context, st *appState, cfg *revalidatorConfig) error 
 	ctx, cancel := signalContext(c.Context)
 	defer cancel()
 	reg := newRegistry()
+	cfg.Redis.checkOnly = c.Bool("check-config")
 	parts, err := buildRevalidator(ctx, cfg, st.log, reg, nil)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -110,6 +110,9 @@ chains = [901, 902]
 	reval := writeFile(t, "rv.toml", `
 [revalidator]
 chain_id = 902
+[[filters.endpoints]]
+name = "f"
+url = "http://127.0.0.1:1"
 [node]
 url = "http://127.0.0.1:1"
 [interop]
@@ -125,6 +128,11 @@ rpc = "http://127.0.0.1:1"
 		if err != nil || !strings.Contains(out, "config ok") {
 			t.Errorf("%s --check-config: %q %v", c[0], out, err)
 		}
+	}
+	// Issue 18: a config with no filter endpoint would reject every interop tx: refused.
+	noFilter := writeFile(t, "nf.toml", "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n[interop]\nchains = [902]\n")
+	if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", noFilter); err == nil || !strings.Contains(err.Error(), "filters.endpoints: none configured") {
+		t.Errorf("a gateway without filters: %v", err)
 	}
 	bad := writeFile(t, "bad.toml", "[gateway]\nchain_id = 902\nmin_safety = \"safe\"\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n[interop]\nchains = [902]\n")
 	if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", bad); err == nil || !strings.Contains(err.Error(), "min_safety") {

@@ -60,7 +60,7 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		sources = append(sources, sc.NamedFailsafeSource{Name: client.Name(), Source: client})
 	}
 	if len(endpoints) == 0 {
-		log.Warn("no filter endpoint configured: every interop tx will be rejected (fail closed)")
+		return nil, nil, errors.New("filters.endpoints: none configured: every interop tx would be rejected; name at least one op-interop-filter, op-supervisor or interopgate filter")
 	}
 	pool, err := sc.NewPool(endpoints, sc.PoolConfig{Strategy: sc.Strategy(f.Strategy), MinResponses: f.MinResponses, Cooldown: f.Cooldown.D()})
 	if err != nil {
@@ -68,9 +68,31 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 	}
 	watcher := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{
 		Interval: f.FailsafeInterval.D(),
+		Needed:   pool.Needed(),
 		OnChange: func(on bool) { log.Warn("interop failsafe changed", zap.Bool("enabled", on)) },
 		OnError: func(ep string, err error) {
 			log.Debug("failsafe poll failed", zap.String("filter", ep), zap.Error(err))
+		},
+		// Each filter's reachability and the quorum's headroom, with the real cause (issue 18:
+		// with every filter unreachable nothing was logged).
+		OnReachability: func(ep string, up bool, err error) {
+			if up {
+				log.Info("filter endpoint answers again", zap.String("filter", ep))
+				return
+			}
+			log.Warn("filter endpoint does not answer", zap.String("filter", ep), zap.Error(err))
+		},
+		OnHeadroom: func(headroom, up, needed int) {
+			switch {
+			case headroom < 0:
+				log.Error("filters below quorum: every interop tx fails closed until enough answer",
+					zap.Int("answering", up), zap.Int("needed", needed))
+			case headroom == 0:
+				log.Warn("filter quorum headroom is zero: one more endpoint down and interop txs fail closed",
+					zap.Int("answering", up), zap.Int("needed", needed))
+			default:
+				log.Info("filter quorum headroom", zap.Int("headroom", headroom), zap.Int("answering", up), zap.Int("needed", needed))
+			}
 		},
 	}, sc.WithMetrics(m))
 	return pool, watcher, nil
@@ -105,6 +127,8 @@ type redisConfig struct {
 	Mode       string          `toml:"mode" comment:"single, cluster or sentinel; empty: from the rest (master_name: sentinel; several addrs: cluster; else single). A Cluster given one address needs cluster: start-up refuses the wrong mode"`
 	Prefix     string          `toml:"prefix" comment:"of every key; replicas that share state use the same prefix"`
 	Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the process falls back to local state"`
+	// checkOnly is set by --check-config: no connection is made (the start-up probe is skipped).
+	checkOnly bool
 }
 
 func defaultRedisConfig() redisConfig {
@@ -121,11 +145,11 @@ func (c *redisConfig) stores(maxQueue, maxQueueBytes, feedSize int, onOp func(ti
 		MaxQueueBytes: maxQueueBytes, FeedSize: feedSize, OnOp: onOp})
 }
 
-// probeRedis checks the configured Redis at start-up: a mode that does not match the deployment
+// probe checks the configured Redis at start-up: a mode that does not match the deployment
 // is an error; Redis not answering is logged with its error (the process starts on local state
 // and joins Redis when it answers).
-func probeRedis(st store.Stores, log *zap.Logger) error {
-	if st.Probe == nil {
+func (c *redisConfig) probe(st store.Stores, log *zap.Logger) error {
+	if st.Probe == nil || c.checkOnly {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -79,6 +79,13 @@ func (s *Server) serve(ln net.Listener) {
 	go srv.Serve(ln) //nolint:errcheck // returns on Close
 }
 
+// Stop closes the server and every connection: its address refuses connections until Restart.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv.Close()
+}
+
 // Restart stops the server, closing every connection (as a process restart does), and serves
 // again on the same address: clients' pooled keep-alive connections are now dead.
 func (s *Server) Restart() error {

@@ -1,0 +1,64 @@
+package supervisorclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/interopgate/interopgate/internal/rpctest"
+)
+
+// Issue 18: as filter endpoints stop one by one, each is reported down with its cause, and the
+// quorum's headroom goes 1, 0, -1 in the metric and the callbacks before checks fail closed.
+func TestQuorumHeadroomAsEndpointsStop(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	var servers []*rpctest.Server
+	var sources []NamedFailsafeSource
+	for i := range 3 {
+		srv := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return false, nil })
+		servers = append(servers, srv)
+		c, err := NewClient(ClientConfig{URL: srv.URL, Name: fmt.Sprintf("f%d", i)}, WithMetrics(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, NamedFailsafeSource{Name: c.Name(), Source: c})
+	}
+	var downs []string
+	var headrooms []int
+	w := NewFailsafeWatcher(sources, FailsafeWatcherConfig{
+		Needed: 2,
+		OnReachability: func(ep string, up bool, err error) {
+			if !up {
+				downs = append(downs, ep+": "+err.Error())
+			}
+		},
+		OnHeadroom: func(headroom, _, _ int) { headrooms = append(headrooms, headroom) },
+	}, WithMetrics(m))
+	w.Poll(context.Background())
+	if r := w.Reachability(); r.Up != 3 || r.Headroom != 1 || testutil.ToFloat64(m.headroom) != 1 {
+		t.Fatalf("all up: %+v, metric %v", r, testutil.ToFloat64(m.headroom))
+	}
+	for i, want := range []int{0, -1} {
+		if err := servers[i].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		w.Poll(context.Background())
+		r := w.Reachability()
+		if r.Headroom != want || testutil.ToFloat64(m.headroom) != float64(want) || r.Endpoints[i].Up ||
+			testutil.ToFloat64(m.up.WithLabelValues(fmt.Sprintf("f%d", i))) != 0 {
+			t.Fatalf("after stopping %d: %+v, metric %v", i+1, r, testutil.ToFloat64(m.headroom))
+		}
+	}
+	if len(downs) != 2 || !strings.Contains(downs[0], "f0") || !strings.Contains(downs[0], "refused") {
+		t.Fatalf("down reports %q: want each stopped endpoint with its cause", downs)
+	}
+	if fmt.Sprint(headrooms) != "[0 -1]" {
+		t.Fatalf("headroom changes %v, want [0 -1]", headrooms)
+	}
+}
