@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,8 @@ import (
 	"github.com/interopgate/interopgate/internal/rpctest"
 )
 
-// Compare alternates the targets and reports each side and the ratios; a target answering
-// wrongly fails the comparison.
+// Compare alternates the targets and reports each side and the ratios; the target (A)
+// answering wrongly fails the comparison.
 func TestCompareAlternatesAndCountsBothSides(t *testing.T) {
 	good := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return "0x1", nil })
 	bad := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) {
@@ -24,7 +25,7 @@ func TestCompareAlternatesAndCountsBothSides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Compare(context.Background(), good.URL, bad.URL, s, Options{Rate: 400, Requests: 40, Duration: time.Minute}, 2)
+	c, err := Compare(context.Background(), bad.URL, good.URL, s, Options{Rate: 400, Requests: 40, Duration: time.Minute}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +90,43 @@ func TestRampSchedule(t *testing.T) {
 	}
 	if r.Total.Sent != 30 {
 		t.Fatalf("%d sent, want 10 + 20", r.Total.Sent)
+	}
+}
+
+// Issue 18: B (often the node) may be wrong by design: only A fails the comparison; a side
+// that got no answer at all has no ratio (a closed port read as "0.68×", faster).
+func TestACompareFailsOnTheTargetAndSaysWhenASideNeverAnswered(t *testing.T) {
+	side := func(target string, sent, errors, wrong int64, p50 float64) []*Report {
+		return []*Report{{Scenario: "mix", Target: target, Achieved: 100,
+			Total: PartReport{Sent: sent, TransportErrors: errors, Wrong: wrong, LatencyMs: Latency{P50: p50, P99: p50, Max: p50}}}}
+	}
+	c := &Comparison{A: side("http://gw", 100, 0, 0, 2), B: side("http://node", 100, 0, 7, 1)}
+	if c.Failed() {
+		t.Fatal("B's wrong outcomes failed the comparison")
+	}
+	if c := (&Comparison{A: side("http://gw", 100, 0, 1, 2), B: side("http://node", 100, 0, 0, 1)}); !c.Failed() {
+		t.Fatal("A's wrong outcome did not fail it")
+	}
+	var out strings.Builder
+	(&Comparison{A: side("http://gw", 100, 0, 0, 2), B: side("http://127.0.0.1:1", 100, 100, 0, 1.36)}).Print(&out)
+	if strings.Contains(out.String(), "×") || !strings.Contains(out.String(), "B: every request failed without an answer") {
+		t.Fatalf("a side that never answered:\n%s", out.String())
+	}
+}
+
+// Issue 18: durations in the JSON are in milliseconds and say so, as latencyMs does.
+func TestTheJSONReportSaysItsUnits(t *testing.T) {
+	r := &Report{Duration: 1500 * time.Millisecond, Drain: 250 * time.Millisecond}
+	path := t.TempDir() + "/r.json"
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["durationMs"] != 1500.0 || m["drainMs"] != 250.0 || m["duration"] != nil || m["drain"] != nil {
+		t.Fatalf("JSON durations: %s", b)
 	}
 }

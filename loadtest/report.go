@@ -33,21 +33,25 @@ type Latency struct {
 
 // Report is what a run measured.
 type Report struct {
-	Scenario    string        `json:"scenario"`
-	Target      string        `json:"target"`
-	TargetRate  float64       `json:"targetRate"`
-	Steps       []float64     `json:"rampSteps,omitempty"`
-	Achieved    float64       `json:"achievedRate"`
-	Drain       time.Duration `json:"drain"` // from the last send to the last answer
-	Duration    time.Duration `json:"duration"`
-	Scheduled   int           `json:"scheduled"`
-	Missed      int64         `json:"missed"` // due while max_in_flight was reached: not sent
-	Interrupted bool          `json:"interrupted,omitempty"`
-	Parts       []PartReport  `json:"parts"`
-	Total       PartReport    `json:"total"`
-	Cost        *Cost         `json:"cost,omitempty"`
-	interop     int64         // requests carrying an interop tx
-	total       *partStats    // the histograms behind Total, for the plot
+	Scenario   string        `json:"scenario"`
+	Target     string        `json:"target"`
+	TargetRate float64       `json:"targetRate"`
+	Steps      []float64     `json:"rampSteps,omitempty"`
+	Achieved   float64       `json:"achievedRate"`
+	Drain      time.Duration `json:"-"` // from the last send to the last answer
+	Duration   time.Duration `json:"-"`
+	// DrainMs and DurationMs are Drain and Duration in milliseconds, for the JSON (issue 18:
+	// nanosecond integers without a unit beside latencyMs).
+	DrainMs     float64      `json:"drainMs"`
+	DurationMs  float64      `json:"durationMs"`
+	Scheduled   int          `json:"scheduled"`
+	Missed      int64        `json:"missed"` // due while max_in_flight was reached: not sent
+	Interrupted bool         `json:"interrupted,omitempty"`
+	Parts       []PartReport `json:"parts"`
+	Total       PartReport   `json:"total"`
+	Cost        *Cost        `json:"cost,omitempty"`
+	interop     int64        // requests carrying an interop tx
+	total       *partStats   // the histograms behind Total, for the plot
 }
 
 func partReport(name string, p *partStats) PartReport {
@@ -129,7 +133,10 @@ func (r *Report) Print(w io.Writer) {
 }
 
 // WriteJSON writes the report to path.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 func (r *Report) WriteJSON(path string) error {
+	r.DrainMs, r.DurationMs = ms(r.Drain), ms(r.Duration)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -31,8 +31,10 @@ type Options struct {
 	MaxInFlight int
 	// Timeout of each request (default 10 s).
 	Timeout time.Duration
-	// Progress, if set, gets a line a second.
-	Progress io.Writer
+	// Progress, if set, gets a line a second, rewritten in place (a terminal); with
+	// ProgressLines, a new line every 5 s instead (a file or a CI log).
+	Progress      io.Writer
+	ProgressLines bool
 }
 
 // Outcome of one request.
@@ -201,7 +203,7 @@ func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, 
 	if opt.Duration > 0 {
 		end = start.Add(opt.Duration)
 	}
-	stopProgress := progress(opt.Progress, start, total, &missed)
+	stopProgress := progress(opt.Progress, opt.ProgressLines, start, total, &missed)
 	i := 0
 loop:
 	for ; opt.Requests <= 0 || i < opt.Requests; i++ {
@@ -279,8 +281,8 @@ func schedule(opt Options) func(i int) time.Duration {
 	}
 }
 
-// progress prints a line a second until stopped.
-func progress(w io.Writer, start time.Time, total *partStats, missed *atomic.Int64) (stop func()) {
+// progress prints a line a second until stopped, in place; with lines, a line every 5 s.
+func progress(w io.Writer, lines bool, start time.Time, total *partStats, missed *atomic.Int64) (stop func()) {
 	if w == nil {
 		return func() {}
 	}
@@ -288,7 +290,11 @@ func progress(w io.Writer, start time.Time, total *partStats, missed *atomic.Int
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(time.Second)
+		every, begin, end := time.Second, "\r", "   "
+		if lines {
+			every, begin, end = 5*time.Second, "", "\n"
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
@@ -298,7 +304,7 @@ func progress(w io.Writer, start time.Time, total *partStats, missed *atomic.Int
 			}
 			total.mu.Lock()
 			el := time.Since(start).Seconds()
-			fmt.Fprintf(w, "\r%5.0fs  sent %d  %.0f/s  p50 %s  p99 %s  errors %d  wrong %d  missed %d   ",
+			fmt.Fprintf(w, begin+"%5.0fs  sent %d  %.0f/s  p50 %s  p99 %s  errors %d  wrong %d  missed %d"+end,
 				el, total.sent, float64(total.sent)/el, us(total.hist.ValueAtQuantile(50)), us(total.hist.ValueAtQuantile(99)),
 				total.transport, total.wrong, missed.Load())
 			total.mu.Unlock()
@@ -307,7 +313,9 @@ func progress(w io.Writer, start time.Time, total *partStats, missed *atomic.Int
 	return func() {
 		close(done)
 		<-finished
-		fmt.Fprintln(w)
+		if !lines {
+			fmt.Fprintln(w)
+		}
 	}
 }
 

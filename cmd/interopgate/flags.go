@@ -17,14 +17,21 @@ const (
 	flagMetricsPort    = "metrics.port"
 )
 
-func sharedFlags() []cli.Flag {
-	return []cli.Flag{
+// sharedFlags are every command's flags; withMetrics adds the metrics listener's (the load test
+// serves no metrics: issue 18 found them listed and doing nothing).
+func sharedFlags(withMetrics bool) []cli.Flag {
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: flagLogLevel, Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"INTEROPGATE_LOG_LEVEL"}},
 		&cli.StringFlag{Name: flagLogFormat, Value: "json", Usage: "log format: json or console (devnet defaults to console)", EnvVars: []string{"INTEROPGATE_LOG_FORMAT"}},
+	}
+	if !withMetrics {
+		return flags
+	}
+	return append(flags,
 		&cli.BoolFlag{Name: flagMetricsEnabled, Value: true, Usage: "serve Prometheus metrics on their own port", EnvVars: []string{"INTEROPGATE_METRICS_ENABLED"}},
 		&cli.StringFlag{Name: flagMetricsAddr, Value: "0.0.0.0", Usage: "metrics listen address", EnvVars: []string{"INTEROPGATE_METRICS_ADDR"}},
 		&cli.IntFlag{Name: flagMetricsPort, Value: 7300, Usage: "metrics listen port (0 picks a free port)", EnvVars: []string{"INTEROPGATE_METRICS_PORT"}},
-	}
+	)
 }
 
 // newLogger builds the process's logger from the shared flags. Only main builds loggers; every

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -100,13 +102,15 @@ func runLoadtest(c *cli.Context, st *appState) error {
 			return cli.Exit(fmt.Sprintf("--target %q: want an http://, https://, ws:// or wss:// URL", target), 2)
 		}
 	}
-	fmt.Fprintf(st.stderr, "preparing scenario %s …\n", c.String("scenario"))
+	fmt.Fprintf(st.stderr, "preparing scenario %s (signing its txs; with --devnet, emitting their initiating messages and waiting for their blocks) …\n", c.String("scenario"))
+	stopPreparing := everyFewSeconds(st.stderr, "  still preparing")
 	s, err := loadtest.Build(ctx, env, c.String("scenario"))
+	stopPreparing()
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	opt := loadtest.Options{Rate: c.Float64("rate"), Steps: c.Float64Slice("ramp"), Duration: c.Duration("duration"),
-		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr}
+		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr, ProgressLines: !isTerminal(st.stderr)}
 	if other := c.String("compare"); other != "" {
 		if u, err := url.Parse(other); err != nil || !loadtestScheme(u.Scheme) || u.Host == "" {
 			return cli.Exit(fmt.Sprintf("--compare %q: want an http://, https://, ws:// or wss:// URL (or \"node\" with --devnet)", other), 2)
@@ -160,6 +164,39 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		return cli.Exit(fmt.Sprintf("%d txs executing reorged-away messages were mined", reorged.mined), 1)
 	}
 	return nil
+}
+
+// everyFewSeconds prints what, with the time since it began, every 5 s until stopped: a long
+// preparation is not silent (issue 18: ~33 s without a word).
+func everyFewSeconds(w io.Writer, what string) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "%s: %s\n", what, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// isTerminal reports whether w is a terminal (a character device), where progress may be
+// rewritten in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // loadtestDevnet is the embedded target: the devnet, its light filter and a gateway for 902.

@@ -69,7 +69,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // withShared gives a subcommand the shared flags (log, metrics) and builds the one logger from
 // them before the subcommand runs.
 func withShared(st *appState, cmd *cli.Command) *cli.Command {
-	cmd.Flags = append(cmd.Flags, sharedFlags()...)
+	cmd.Flags = append(cmd.Flags, sharedFlags(cmd.Name != "loadtest")...)
 	service := cmd.Name == "gateway" || cmd.Name == "revalidator" || cmd.Name == "filter"
 	if service {
 		cmd.Flags = append(cmd.Flags, memLimitFlag())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestHelpListsSubcommands(t *testing.T) {
 func TestLoggerFlags(t *testing.T) {
 	check := func(args []string, wantErr string) {
 		t.Helper()
-		app := &cli.App{Flags: sharedFlags(), Action: func(c *cli.Context) error {
+		app := &cli.App{Flags: sharedFlags(true), Action: func(c *cli.Context) error {
 			_, err := newLogger(c)
 			return err
 		}}
@@ -97,6 +98,23 @@ func TestConfigReferenceIsComplete(t *testing.T) {
 			if !strings.Contains(string(guide), "| `"+e.Key+"` |") {
 				t.Errorf("%T key %s is not in docs/operations.md (run interopgate doc config)", cfg, e.Key)
 			}
+		}
+	}
+}
+
+// Issue 18: the load test serves no metrics, so it lists no --metrics.* flags (they were listed
+// and did nothing); the services do.
+func TestOnlyServicesTakeMetricsFlags(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	for _, cmd := range app.Commands {
+		has := false
+		for _, f := range cmd.Flags {
+			if strings.HasPrefix(f.Names()[0], "metrics.") {
+				has = true
+			}
+		}
+		if want := cmd.Name != "loadtest" && cmd.Name != "doc"; has != want {
+			t.Errorf("%s: metrics flags %v, want %v", cmd.Name, has, want)
 		}
 	}
 }
