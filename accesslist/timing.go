@@ -3,8 +3,10 @@ package accesslist
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 
@@ -104,7 +106,7 @@ func ParseDependencySet(data []byte) (*DependencySet, error) {
 	dec.DisallowUnknownFields()
 	var raw dependencySetJSON
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("dependency set: %w", err)
+		return nil, fmt.Errorf("dependency set: %w", jsonErrorAt(data, err))
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("dependency set: trailing data after the JSON object")
@@ -211,4 +213,45 @@ func checkActivation(dep ChainDependency, ts uint64) error {
 		return ErrActivationBlock
 	}
 	return nil
+}
+
+// jsonErrorAt says where in data a JSON decoding error is, as line and column, and names a wrong
+// type's field as the file spells it (issue 18: "invalid character '}' looking for beginning
+// of value", with no place).
+func jsonErrorAt(data []byte, err error) error {
+	var offset int64
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		offset = syntax.Offset
+	case errors.As(err, &typ):
+		offset = typ.Offset
+		err = fmt.Errorf("%q must be %s, not a JSON %s", typ.Field, jsonKind(typ.Type.Kind()), typ.Value)
+	default:
+		return err
+	}
+	line, col := 1, 1
+	for _, b := range data[:min(int(offset), len(data))] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Errorf("line %d, column %d: %w", line, col, err)
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
 }

@@ -115,3 +115,15 @@ func TestCheckMessage(t *testing.T) {
 		})
 	}
 }
+
+// Issue 18: a malformed dependency set says where: line and column, and the field of a wrong type.
+func TestADependencySetErrorSaysWhere(t *testing.T) {
+	for body, want := range map[string]string{
+		"{\n  \"dependencies\": {\n    \"901\": {},\n  }\n}\n":                            "line 4, column 4",
+		"{\n  \"dependencies\": {\n    \"901\": {\"activationTime\": \"soon\"}\n  }\n}\n": `line 3, column 37: "dependencies.activationTime" must be a number, not a JSON string`,
+	} {
+		if _, err := ParseDependencySet([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}

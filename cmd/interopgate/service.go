@@ -113,7 +113,11 @@ func loadDependencySet(section, path string, chains []uint64, window uint64) (*a
 		if err != nil {
 			return nil, fmt.Errorf("%s.dependency_set: %w", section, err)
 		}
-		return accesslist.ParseDependencySet(data)
+		deps, err := accesslist.ParseDependencySet(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s.dependency_set %s: %w", section, path, err)
+		}
+		return deps, nil
 	}
 	if len(chains) == 0 {
 		return nil, fmt.Errorf("%s: no chain configured: set dependency_set or the chains", section)

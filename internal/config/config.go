@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,11 @@ func Decode(data []byte, dst any) error {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
+			if key := de.Key(); len(key) > 0 {
+				// The key as written, not the Go field it decodes into (issue 18:
+				// "struct field ingress.Config.ChainID of type uint64").
+				return fmt.Errorf("line %d column %d: %s: %s", row, col, strings.Join(key, "."), plainTypeError(de.Error()))
+			}
 			return fmt.Errorf("line %d column %d: %v", row, col, de)
 		}
 		return err
@@ -319,4 +325,28 @@ func defaultOf(v reflect.Value) string {
 		return "[]"
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// goFieldType finds go-toml's "cannot decode TOML <kind> into struct field <Go field> of type
+// <Go type>".
+var goFieldType = regexp.MustCompile(`cannot decode TOML (\w+) into struct field .+ of type (\S+)$`)
+
+// plainTypeError says what a type error means in the config's terms.
+func plainTypeError(msg string) string {
+	m := goFieldType.FindStringSubmatch(msg)
+	if m == nil {
+		return strings.TrimPrefix(msg, "toml: ")
+	}
+	want := "a number"
+	switch t := m[2]; {
+	case t == "string", strings.HasSuffix(t, "Duration"):
+		want = `a string (durations with their unit, e.g. "250ms")`
+	case t == "bool":
+		want = "true or false"
+	case strings.HasPrefix(t, "[]"):
+		want = "an array"
+	case strings.HasPrefix(t, "map[") || strings.Contains(t, "."):
+		want = "a table"
+	}
+	return fmt.Sprintf("a TOML %s where %s is wanted", m[1], want)
 }

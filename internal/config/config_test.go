@@ -104,3 +104,19 @@ func TestADurationWithoutUnitIsRefused(t *testing.T) {
 		t.Fatalf("durations with units: %v %+v", err, c)
 	}
 }
+
+// Issue 18: a value of the wrong type is named by its key and line, in the config's terms, not
+// by the Go field it decodes into.
+func TestAWrongTypeNamesTheKey(t *testing.T) {
+	var s sample
+	for body, want := range map[string]string{
+		"[rpc]\nport = \"8545\"\n":     `line 2 column 8: rpc.port: a TOML string where a number is wanted`,
+		"[filter]\nenabled = 1\n":      `filter.enabled: a TOML integer where true or false is wanted`,
+		"[filter]\nchains = \"901\"\n": `filter.chains: a TOML string where an array is wanted`,
+	} {
+		err := Decode([]byte(body), &s)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "struct field") {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
