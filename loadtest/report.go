@@ -42,16 +42,17 @@ type Report struct {
 	Duration   time.Duration `json:"-"`
 	// DrainMs and DurationMs are Drain and Duration in milliseconds, for the JSON (issue 18:
 	// nanosecond integers without a unit beside latencyMs).
-	DrainMs     float64      `json:"drainMs"`
-	DurationMs  float64      `json:"durationMs"`
-	Scheduled   int          `json:"scheduled"`
-	Missed      int64        `json:"missed"` // due while max_in_flight was reached: not sent
-	Interrupted bool         `json:"interrupted,omitempty"`
-	Parts       []PartReport `json:"parts"`
-	Total       PartReport   `json:"total"`
-	Cost        *Cost        `json:"cost,omitempty"`
-	interop     int64        // requests carrying an interop tx
-	total       *partStats   // the histograms behind Total, for the plot
+	DrainMs     float64               `json:"drainMs"`
+	DurationMs  float64               `json:"durationMs"`
+	Scheduled   int                   `json:"scheduled"`
+	Missed      int64                 `json:"missed"` // due while max_in_flight was reached: not sent
+	Interrupted bool                  `json:"interrupted,omitempty"`
+	Parts       []PartReport          `json:"parts"`
+	Total       PartReport            `json:"total"`
+	Cost        *Cost                 `json:"cost,omitempty"`
+	interop     int64                 // requests carrying an interop tx
+	total       *partStats            // the histograms behind Total, for the plot
+	parts       map[string]*partStats // the histograms behind Parts, for the plot
 }
 
 func partReport(name string, p *partStats) PartReport {
@@ -93,6 +94,7 @@ func newReport(scenario, target string, opt Options, elapsed time.Duration, sche
 	for _, n := range names {
 		r.Parts = append(r.Parts, partReport(n, parts[n]))
 	}
+	r.parts = parts
 	return r
 }
 
