@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,6 +22,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -30,7 +32,10 @@ const chartDir = "interopgate"
 // full turns every component and every optional resource on.
 func full() map[string]any {
 	return map[string]any{
-		"gateway":     map[string]any{"autoscaling": map[string]any{"enabled": true}},
+		"gateway": map[string]any{
+			"autoscaling": map[string]any{"enabled": true},
+			"ingress":     map[string]any{"enabled": true, "hosts": []any{"rpc.example.org"}, "tls": []any{map[string]any{"secretName": "rpc-tls"}}},
+		},
 		"revalidator": map[string]any{"enabled": true, "podDisruptionBudget": map[string]any{"enabled": true}},
 		"filter":      map[string]any{"enabled": true},
 		"redis":       map[string]any{"existingSecret": "redis-auth"},
@@ -39,8 +44,12 @@ func full() map[string]any {
 			"prometheusRule": map[string]any{"enabled": true},
 		},
 		"grafanaDashboard": map[string]any{"enabled": true},
+		"dependencySet":    map[string]any{"json": testDependencySet},
 	}
 }
+
+// testDependencySet is a dependency set of the chains the default configs name.
+const testDependencySet = `{"dependencies": {"901": {}, "902": {"activationTime": 1700000000}}, "overrideMessageExpiryWindow": 86400}`
 
 // manifest is one rendered Kubernetes object: its kind and JSON.
 type manifest struct {
@@ -50,15 +59,26 @@ type manifest struct {
 
 func render(t *testing.T, vals map[string]any) []manifest {
 	t.Helper()
+	return renderRelease(t, "ig", vals)
+}
+
+// renderFiles renders the chart as release into its files, or the error the chart fails with.
+func renderFiles(release string, vals map[string]any) (map[string]string, error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: "ig", Namespace: "interop", IsInstall: true}, chartutil.DefaultCapabilities)
+	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: release, Namespace: "interop", IsInstall: true}, chartutil.DefaultCapabilities)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	files, err := engine.Render(ch, rv)
+	return engine.Render(ch, rv)
+}
+
+// renderRelease renders the chart as the release named release.
+func renderRelease(t *testing.T, release string, vals map[string]any) []manifest {
+	t.Helper()
+	files, err := renderFiles(release, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +153,15 @@ func TestSchemaRejectsUnknownKeys(t *testing.T) {
 		{"gatewayy": map[string]any{}},
 		{"gateway": map[string]any{"replicaz": 2}},
 		{"metrics": map[string]any{"serviceMonitor": map[string]any{"enable": true}}},
+		{"gateway": map[string]any{"ingress": map[string]any{"host": []any{"rpc.example.org"}}}},
+		{"gateway": map[string]any{"ingress": map[string]any{"tls": []any{map[string]any{"secret": "rpc-tls"}}}}},
+		{"gateway": map[string]any{"ingress": map[string]any{"tls": []any{map[string]any{"hosts": []any{"rpc.example.org"}}}}}},
+		{"gateway": map[string]any{"ingress": map[string]any{"pathType": "prefix"}}},
+		{"gateway": map[string]any{"preStopSleep": 5}},
+		{"revalidator": map[string]any{"terminationGracePeriodSeconds": "30s"}},
+		{"filter": map[string]any{"preStopSleepSeconds": -1}},
+		{"dependencySet": map[string]any{"file": "/etc/interop/dependency-set.json"}},
+		{"dependencySet": map[string]any{"json": []any{}}},
 	} {
 		if _, err := chartutil.ToRenderValues(ch, bad, chartutil.ReleaseOptions{Name: "ig"}, chartutil.DefaultCapabilities); err == nil {
 			t.Errorf("values %v accepted", bad)
@@ -177,8 +206,12 @@ func TestRenderedManifests(t *testing.T) {
 				var h autoscalingv2.HorizontalPodAutoscaler
 				strict(t, m, &h)
 			}
+			for _, m := range byKind(ms, "Ingress") {
+				var i networkingv1.Ingress
+				strict(t, m, &i)
+			}
 			if name == "full" {
-				for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "HorizontalPodAutoscaler", "PodDisruptionBudget"} {
+				for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress"} {
 					if len(byKind(ms, kind)) == 0 {
 						t.Errorf("no %s with every option on", kind)
 					}
@@ -342,6 +375,473 @@ func TestEveryAlertHasARunbook(t *testing.T) {
 	for _, name := range regexp.MustCompile(`"alert":"([A-Za-z]+)"`).FindAllStringSubmatch(string(rules[0].json), -1) {
 		if !strings.Contains(string(guide), "### "+name[1]+"\n") {
 			t.Errorf("alert %s has no runbook entry (### %s) in docs/operations.md", name[1], name[1])
+		}
+	}
+}
+
+// deployments decodes the rendered Deployments by component.
+func deployments(t *testing.T, ms []manifest) map[string]*appsv1.Deployment {
+	t.Helper()
+	out := map[string]*appsv1.Deployment{}
+	for _, m := range byKind(ms, "Deployment") {
+		var d appsv1.Deployment
+		strict(t, m, &d)
+		out[d.Labels["app.kubernetes.io/component"]] = &d
+	}
+	return out
+}
+
+// configMaps decodes the rendered ConfigMaps by name.
+func configMaps(t *testing.T, ms []manifest) map[string]*corev1.ConfigMap {
+	t.Helper()
+	out := map[string]*corev1.ConfigMap{}
+	for _, m := range byKind(ms, "ConfigMap") {
+		var c corev1.ConfigMap
+		strict(t, m, &c)
+		out[c.Name] = &c
+	}
+	return out
+}
+
+// mounted finds the file at path in d's container: the mount holding it, the ConfigMap volume
+// behind it and the key of that ConfigMap the file is.
+func mounted(t *testing.T, d *appsv1.Deployment, path string) (corev1.VolumeMount, *corev1.ConfigMapVolumeSource, string) {
+	t.Helper()
+	for _, vm := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		rel, ok := strings.CutPrefix(path, vm.MountPath+"/")
+		if !ok {
+			continue
+		}
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name != vm.Name || v.ConfigMap == nil {
+				continue
+			}
+			for _, item := range v.ConfigMap.Items {
+				if item.Path == rel {
+					return vm, v.ConfigMap, item.Key
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: nothing is mounted at %s", d.Name, path)
+	return corev1.VolumeMount{}, nil, ""
+}
+
+// dependencySetEnv is the variable that points each component's config at the dependency-set
+// file: [interop] dependency_set of the gateway and the revalidator, [filter] dependency_set.
+var dependencySetEnv = map[string]string{
+	"gateway":     "INTEROPGATE_GATEWAY_INTEROP_DEPENDENCY_SET",
+	"revalidator": "INTEROPGATE_REVALIDATOR_INTEROP_DEPENDENCY_SET",
+	"filter":      "INTEROPGATE_FILTER_FILTER_DEPENDENCY_SET",
+}
+
+// checkConfigs runs `interopgate <component> --check-config` as each rendered pod would: its
+// rendered config, and the variables the chart sets literally; a file the environment names
+// (the dependency set) is the one mounted there, taken from its rendered ConfigMap, or
+// replaced by replace when it is not nil. It returns each component's output and error.
+func checkConfigs(t *testing.T, bin string, ms []manifest, replace *string) map[string]error {
+	t.Helper()
+	cms := configMaps(t, ms)
+	dir := t.TempDir()
+	out := map[string]error{}
+	for component, d := range deployments(t, ms) {
+		cm, ok := cms[d.Name]
+		if !ok {
+			t.Fatalf("%s: no ConfigMap %s", component, d.Name)
+		}
+		file := filepath.Join(dir, component+".toml")
+		if err := os.WriteFile(file, []byte(cm.Data["config.toml"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var env []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "INTEROPGATE_") {
+				env = append(env, kv)
+			}
+		}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			if e.ValueFrom != nil {
+				continue
+			}
+			value := e.Value
+			if strings.HasPrefix(value, "/") {
+				_, vol, key := mounted(t, d, value)
+				src, ok := cms[vol.Name]
+				if !ok {
+					t.Fatalf("%s: %s is mounted from ConfigMap %s, which the chart does not render", component, value, vol.Name)
+				}
+				data := src.Data[key]
+				if replace != nil {
+					data = *replace
+				}
+				value = filepath.Join(dir, component+"-"+filepath.Base(e.Value))
+				if err := os.WriteFile(value, []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env = append(env, e.Name+"="+value)
+		}
+		cmd := exec.Command(bin, component, "--metrics.enabled=false", "--check-config", "--config", file)
+		cmd.Env = env
+		res, err := cmd.CombinedOutput()
+		if err == nil && !strings.Contains(string(res), "config ok") {
+			err = fmt.Errorf("no \"config ok\"")
+		}
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, res)
+		}
+		out[component] = err
+	}
+	return out
+}
+
+// operationsGuide is docs/operations.md.
+func operationsGuide(t *testing.T) string {
+	t.Helper()
+	guide, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(guide)
+}
+
+// The values example of the operations guide, between its marker lines, is what this renders:
+// the guide cannot show values the chart refuses or configs the binary refuses.
+func TestOperationsGuideValuesExample(t *testing.T) {
+	guide := operationsGuide(t)
+	examples := regexp.MustCompile("(?s)<!-- my-values.yaml begin[^\n]*-->\n```yaml\n(.*?)```\n<!-- my-values.yaml end -->").FindAllStringSubmatch(guide, -1)
+	if len(examples) != 1 {
+		t.Fatalf("%d values examples between the marker lines in docs/operations.md, want 1", len(examples))
+	}
+	for _, command := range []string{
+		"helm template interopgate ./helm/interopgate -f my-values.yaml",
+		"helm install interopgate ./helm/interopgate -n interop -f my-values.yaml",
+		"helm upgrade interopgate ./helm/interopgate -n interop -f my-values.yaml",
+	} {
+		if !strings.Contains(guide, command) {
+			t.Errorf("docs/operations.md does not show %q", command)
+		}
+	}
+	if _, err := os.Stat("../helm/interopgate/Chart.yaml"); err != nil {
+		t.Errorf("the guide's chart path ./helm/interopgate: %v", err)
+	}
+	var vals map[string]any
+	if err := yaml.Unmarshal([]byte(examples[0][1]), &vals); err != nil {
+		t.Fatalf("the guide's values example is not YAML: %v", err)
+	}
+	for _, msg := range lint.All(chartDir, vals, "interop", false).Messages {
+		if msg.Severity >= support.WarningSev {
+			t.Errorf("the guide's values example: %s", msg)
+		}
+	}
+	ms := renderRelease(t, "interopgate", vals)
+	// The names the guide gives the objects of a release named interopgate.
+	names := map[string]bool{}
+	for _, m := range ms {
+		names[m.kind+" "+m.name] = true
+	}
+	for _, want := range []string{"Deployment interopgate-gateway", "Service interopgate-gateway", "ConfigMap interopgate-gateway",
+		"PodDisruptionBudget interopgate-gateway", "Ingress interopgate-gateway", "ConfigMap interopgate-dependency-set"} {
+		if !names[want] {
+			t.Errorf("the guide's example renders no %s", want)
+		}
+		if !strings.Contains(guide, "`"+strings.Fields(want)[1]+"`") {
+			t.Errorf("the guide does not name %s", want)
+		}
+	}
+	for component, err := range checkConfigs(t, interopgate(t), ms, nil) {
+		if err != nil {
+			t.Errorf("the guide's example: %s's config is refused: %v", component, err)
+		}
+	}
+}
+
+// The dependency set, inline or from an existing ConfigMap, is mounted read-only into every
+// component and its config is pointed at the mounted file; the binary then reads that file.
+func TestDependencySetIsMountedAndNamedInEachConfig(t *testing.T) {
+	every := func(ds map[string]any) map[string]any {
+		return map[string]any{"revalidator": map[string]any{"enabled": true}, "filter": map[string]any{"enabled": true}, "dependencySet": ds}
+	}
+	for name, tc := range map[string]struct {
+		ds             map[string]any
+		configMap, key string
+	}{
+		"inline":   {map[string]any{"json": testDependencySet}, "ig-interopgate-dependency-set", "dependency-set.json"},
+		"existing": {map[string]any{"existingConfigMap": "op-dependency-set", "key": "deps.json"}, "op-dependency-set", "deps.json"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ms := render(t, every(tc.ds))
+			cms := configMaps(t, ms)
+			ds := deployments(t, ms)
+			if len(ds) != 3 {
+				t.Fatalf("%d deployments", len(ds))
+			}
+			for component, d := range ds {
+				var path string
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					if e.Name == dependencySetEnv[component] {
+						path = e.Value
+					}
+				}
+				if path == "" {
+					t.Errorf("%s: no %s in the environment", component, dependencySetEnv[component])
+					continue
+				}
+				mount, vol, key := mounted(t, d, path)
+				if !mount.ReadOnly {
+					t.Errorf("%s: the dependency set is mounted writable", component)
+				}
+				if vol.Name != tc.configMap || key != tc.key {
+					t.Errorf("%s: %s is key %s of ConfigMap %s, want %s of %s", component, path, key, vol.Name, tc.key, tc.configMap)
+				}
+				_, sum := d.Spec.Template.Annotations["checksum/dependency-set"]
+				if sum != (name == "inline") {
+					t.Errorf("%s: checksum/dependency-set annotation %v", component, sum)
+				}
+			}
+			cm, rendered := cms[tc.configMap]
+			switch {
+			case name == "existing" && rendered:
+				t.Errorf("the chart renders ConfigMap %s, which the values say exists", tc.configMap)
+			case name == "inline" && (!rendered || strings.TrimSpace(cm.Data[tc.key]) != testDependencySet):
+				t.Errorf("ConfigMap %s does not hold the dependency set: %+v", tc.configMap, cm)
+			}
+		})
+	}
+	// Without one: no volume, no variable (each config's own chains make the set).
+	for component, d := range deployments(t, render(t, every(nil))) {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == "dependency-set" {
+				t.Errorf("%s: a dependency-set volume without a dependency set", component)
+			}
+		}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			if strings.HasSuffix(e.Name, "_DEPENDENCY_SET") {
+				t.Errorf("%s: %s without a dependency set", component, e.Name)
+			}
+		}
+	}
+	// A new dependency set rolls the pods; the config's checksum stays.
+	sums := func(deps string) (string, string) {
+		d := deployments(t, render(t, every(map[string]any{"json": deps})))["gateway"]
+		return d.Spec.Template.Annotations["checksum/config"], d.Spec.Template.Annotations["checksum/dependency-set"]
+	}
+	c1, s1 := sums(testDependencySet)
+	c2, s2 := sums(`{"dependencies": {"901": {}, "902": {}, "903": {}}}`)
+	if c1 != c2 || s1 == s2 {
+		t.Errorf("config checksums %s, %s (want equal); dependency-set checksums %s, %s (want different)", c1, c2, s1, s2)
+	}
+	// The binary takes the variable as a config key and reads the mounted file: the set renders
+	// configs it accepts, and an empty set in the same place is refused.
+	bin := interopgate(t)
+	ms := render(t, every(map[string]any{"json": testDependencySet}))
+	for component, err := range checkConfigs(t, bin, ms, nil) {
+		if err != nil {
+			t.Errorf("%s with the mounted dependency set: %v", component, err)
+		}
+	}
+	empty := `{"dependencies": {}}`
+	for component, err := range checkConfigs(t, bin, ms, &empty) {
+		if err == nil || !strings.Contains(err.Error(), "dependency set") {
+			t.Errorf("%s accepts an empty dependency set in the mounted file: it does not read it (%v)", component, err)
+		}
+	}
+}
+
+// Values the schema cannot refuse are refused by the templates, naming the value.
+func TestChartRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		vals map[string]any
+		want string
+	}{
+		{map[string]any{"dependencySet": map[string]any{"json": testDependencySet, "existingConfigMap": "deps"}}, "not both"},
+		{map[string]any{"dependencySet": map[string]any{"json": "dependencies: {901: {}}"}}, "not a JSON object"},
+		{map[string]any{"dependencySet": map[string]any{"json": `[901, 902]`}}, "not a JSON object"},
+		{map[string]any{"dependencySet": map[string]any{"json": `{"chains": [901, 902]}`}}, "names no chain"},
+		{map[string]any{"gateway": map[string]any{"ingress": map[string]any{"enabled": true}}}, "gateway.ingress.hosts"},
+		{map[string]any{"gateway": map[string]any{"terminationGracePeriodSeconds": 30}}, "gateway.terminationGracePeriodSeconds (30)"},
+	} {
+		_, err := renderFiles("ig", tc.vals)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("values %v: error %v, want one saying %q", tc.vals, err, tc.want)
+		}
+	}
+}
+
+// The gateway's Ingress: off by default; on, it routes every host to the gateway Service's rpc
+// port, with the class, annotations and TLS Secrets given.
+func TestGatewayIngress(t *testing.T) {
+	if n := len(byKind(render(t, nil), "Ingress")); n != 0 {
+		t.Errorf("%d Ingresses by default", n)
+	}
+	ingress := map[string]any{
+		"enabled":     true,
+		"className":   "nginx",
+		"annotations": map[string]any{"cert-manager.io/cluster-issuer": "letsencrypt"},
+		"hosts":       []any{"rpc.example.org", "ws.example.org"},
+		"tls": []any{
+			map[string]any{"secretName": "rpc-tls"},
+			map[string]any{"secretName": "ws-tls", "hosts": []any{"ws.example.org"}},
+		},
+	}
+	ms := render(t, map[string]any{"gateway": map[string]any{"ingress": ingress}})
+	ingresses := byKind(ms, "Ingress")
+	if len(ingresses) != 1 {
+		t.Fatalf("%d Ingresses", len(ingresses))
+	}
+	var ing networkingv1.Ingress
+	strict(t, ingresses[0], &ing)
+	var svc corev1.Service
+	for _, m := range byKind(ms, "Service") {
+		strict(t, m, &svc)
+		if svc.Labels["app.kubernetes.io/component"] == "gateway" {
+			break
+		}
+	}
+	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "nginx" {
+		t.Errorf("ingressClassName %v", ing.Spec.IngressClassName)
+	}
+	if ing.Annotations["cert-manager.io/cluster-issuer"] != "letsencrypt" {
+		t.Errorf("annotations %v", ing.Annotations)
+	}
+	var hosts []string
+	for _, r := range ing.Spec.Rules {
+		hosts = append(hosts, r.Host)
+		if r.HTTP == nil || len(r.HTTP.Paths) != 1 {
+			t.Fatalf("rule %+v", r)
+		}
+		p := r.HTTP.Paths[0]
+		if p.Path != "/" || p.PathType == nil || *p.PathType != networkingv1.PathTypePrefix {
+			t.Errorf("%s: path %q %v", r.Host, p.Path, p.PathType)
+		}
+		if b := p.Backend.Service; b == nil || b.Name != svc.Name || b.Port.Name != "rpc" {
+			t.Errorf("%s: backend %+v, want service %s port rpc", r.Host, p.Backend, svc.Name)
+		}
+	}
+	if strings.Join(hosts, " ") != "rpc.example.org ws.example.org" {
+		t.Errorf("hosts %v", hosts)
+	}
+	if len(ing.Spec.TLS) != 2 || ing.Spec.TLS[0].SecretName != "rpc-tls" || strings.Join(ing.Spec.TLS[0].Hosts, " ") != "rpc.example.org ws.example.org" ||
+		ing.Spec.TLS[1].SecretName != "ws-tls" || strings.Join(ing.Spec.TLS[1].Hosts, " ") != "ws.example.org" {
+		t.Errorf("tls %+v: want rpc-tls for every host, ws-tls for ws.example.org", ing.Spec.TLS)
+	}
+	rpc := false
+	for _, p := range svc.Spec.Ports {
+		rpc = rpc || p.Name == "rpc"
+	}
+	if !rpc {
+		t.Errorf("the Ingress's service %s has no rpc port", svc.Name)
+	}
+	// No gateway, no Ingress.
+	if n := len(byKind(render(t, map[string]any{"gateway": map[string]any{"enabled": false, "ingress": ingress}}), "Ingress")); n != 0 {
+		t.Errorf("%d Ingresses without a gateway", n)
+	}
+}
+
+// shutdownTimeout reads the process's own shutdown timeout after SIGTERM from its source.
+func shutdownTimeout(t *testing.T, file string) int64 {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("../cmd/interopgate", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)"shutting down[^"]*"\).*?context\.WithTimeout\(context\.Background\(\), (\d+) ?\* ?time\.Second\)`).FindSubmatch(src)
+	if m == nil {
+		t.Fatalf("cmd/interopgate/%s: no shutdown timeout found after \"shutting down\": update this test", file)
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
+}
+
+// Pods sleep in a preStop hook (a sleep action: the image has no shell), then get SIGTERM with
+// a grace period longer than the sleep and the process's own shutdown; the chart refuses a
+// shorter one.
+func TestPodsDrainBeforeTheyAreKilled(t *testing.T) {
+	shutdown := map[string]int64{
+		"gateway":     shutdownTimeout(t, "gateway.go"),
+		"revalidator": shutdownTimeout(t, "revalidator.go"),
+		"filter":      shutdownTimeout(t, "filter.go"),
+	}
+	dockerfile, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	froms := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(string(dockerfile), -1)
+	if len(froms) == 0 {
+		t.Fatal("no FROM in the Dockerfile")
+	}
+	base := froms[len(froms)-1][1]
+	noShell := strings.Contains(base, "distroless") || base == "scratch"
+	every := map[string]any{"revalidator": map[string]any{"enabled": true}, "filter": map[string]any{"enabled": true}}
+	for component, d := range deployments(t, render(t, every)) {
+		pod := d.Spec.Template.Spec
+		c := pod.Containers[0]
+		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+			t.Errorf("%s: no preStop sleep: %+v", component, c.Lifecycle)
+			continue
+		}
+		if noShell && c.Lifecycle.PreStop.Exec != nil {
+			t.Errorf("%s: a preStop exec, and the image (%s) has no shell", component, base)
+		}
+		sleep := c.Lifecycle.PreStop.Sleep.Seconds
+		if sleep != 5 {
+			t.Errorf("%s: preStop sleeps %d s, want 5", component, sleep)
+		}
+		if g := pod.TerminationGracePeriodSeconds; g == nil || *g <= sleep+shutdown[component] {
+			t.Errorf("%s: terminationGracePeriodSeconds %v, want above the %d s sleep + the %d s shutdown", component, g, sleep, shutdown[component])
+		}
+	}
+	// The chart's bound is the code's: the sleep + the shutdown is accepted, a second less is not.
+	for component, s := range shutdown {
+		vals := func(grace int64) map[string]any {
+			return map[string]any{component: map[string]any{"enabled": true, "preStopSleepSeconds": 3, "terminationGracePeriodSeconds": grace}}
+		}
+		if _, err := renderFiles("ig", vals(3+s)); err != nil {
+			t.Errorf("%s: a grace period of the 3 s sleep + the %d s shutdown is refused: %v", component, s, err)
+		}
+		if _, err := renderFiles("ig", vals(3+s-1)); err == nil || !strings.Contains(err.Error(), component+".terminationGracePeriodSeconds") {
+			t.Errorf("%s: a grace period 1 s short of the sleep + the %d s shutdown: error %v", component, s, err)
+		}
+	}
+	// 0: no hook.
+	d := deployments(t, render(t, map[string]any{"gateway": map[string]any{"preStopSleepSeconds": 0}}))["gateway"]
+	if l := d.Spec.Template.Spec.Containers[0].Lifecycle; l != nil {
+		t.Errorf("preStopSleepSeconds 0: lifecycle %+v", l)
+	}
+}
+
+// A pod gets an env list only when the chart has something to put in it.
+func TestNoEmptyEnv(t *testing.T) {
+	containerKeys := func(vals map[string]any) map[string]json.RawMessage {
+		ds := byKind(render(t, vals), "Deployment")
+		if len(ds) != 1 {
+			t.Fatalf("%d deployments", len(ds))
+		}
+		var d struct {
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []map[string]json.RawMessage `json:"containers"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(ds[0].json, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Spec.Containers[0]
+	}
+	if env, ok := containerKeys(nil)["env"]; ok {
+		t.Errorf("default values: env %s, want no env key", env)
+	}
+	for name, vals := range map[string]map[string]any{
+		"redis secret":   {"redis": map[string]any{"existingSecret": "redis-auth"}},
+		"dependency set": {"dependencySet": map[string]any{"json": testDependencySet}},
+		"extraEnv":       {"gateway": map[string]any{"extraEnv": []any{map[string]any{"name": "INTEROPGATE_LOG_LEVEL", "value": "debug"}}}},
+	} {
+		var env []corev1.EnvVar
+		if err := json.Unmarshal(containerKeys(vals)["env"], &env); err != nil || len(env) != 1 {
+			t.Errorf("%s: env %+v (%v), want one variable", name, env, err)
 		}
 	}
 }

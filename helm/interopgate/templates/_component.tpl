@@ -1,6 +1,8 @@
 {{/*
 One component (gateway, revalidator or filter): its config as a ConfigMap, a Deployment whose
-pods roll when the config changes, a Service with named rpc and metrics ports, and a PDB.
+pods roll when the config (or the inline dependency set) changes, a Service with named rpc and
+metrics ports, and a PDB. The pods sleep before SIGTERM (preStop) so the Service stops routing to
+them first, and get a grace period that covers the sleep and the process's own shutdown.
 Call with (dict "root" $ "name" "gateway" "v" .Values.gateway).
 */}}
 {{- define "interopgate.component" -}}
@@ -9,6 +11,17 @@ Call with (dict "root" $ "name" "gateway" "v" .Values.gateway).
 {{- $v := .v -}}
 {{- $full := printf "%s-%s" (include "interopgate.fullname" $root) $name | trunc 63 | trimSuffix "-" -}}
 {{- $config := $v.config -}}
+{{- $depSet := include "interopgate.dependencySetConfigMap" $root -}}
+{{- $depSetJSON := include "interopgate.dependencySetJSON" $root -}}
+{{- /* The config key naming the dependency-set file, set through the environment. */ -}}
+{{- $depSetEnv := get (dict "gateway" "INTEROPGATE_GATEWAY_INTEROP_DEPENDENCY_SET" "revalidator" "INTEROPGATE_REVALIDATOR_INTEROP_DEPENDENCY_SET" "filter" "INTEROPGATE_FILTER_FILTER_DEPENDENCY_SET") $name -}}
+{{- /* The process's own shutdown timeout after SIGTERM, in seconds (cmd/interopgate). */ -}}
+{{- $shutdown := get (dict "gateway" 30 "revalidator" 10 "filter" 10) $name -}}
+{{- $grace := int $v.terminationGracePeriodSeconds -}}
+{{- $preStop := int $v.preStopSleepSeconds -}}
+{{- if lt $grace (add $preStop $shutdown | int) -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) is below %s.preStopSleepSeconds (%d) + the %s's own shutdown timeout (%d s): Kubernetes would kill it while it drains" $name $grace $name $preStop $name $shutdown) -}}
+{{- end -}}
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -43,6 +56,9 @@ spec:
         {{- end }}
       annotations:
         checksum/config: {{ $config | sha256sum }}
+        {{- if $depSetJSON }}
+        checksum/dependency-set: {{ $depSetJSON | sha256sum }}
+        {{- end }}
         {{- with $root.Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -53,6 +69,7 @@ spec:
       {{- end }}
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
+      terminationGracePeriodSeconds: {{ $grace }}
       containers:
         - name: {{ $name }}
           image: {{ include "interopgate.image" $root }}
@@ -73,6 +90,7 @@ spec:
             - name: metrics
               containerPort: {{ $root.Values.metrics.port }}
               protocol: TCP
+          {{- if or $root.Values.redis.existingSecret $depSet $v.extraEnv }}
           env:
             {{- if $root.Values.redis.existingSecret }}
             - name: INTEROPGATE_REDIS_PASSWORD
@@ -81,9 +99,20 @@ spec:
                   name: {{ $root.Values.redis.existingSecret }}
                   key: {{ $root.Values.redis.passwordKey }}
             {{- end }}
+            {{- if $depSet }}
+            - name: {{ $depSetEnv }}
+              value: {{ include "interopgate.dependencySetPath" $root }}
+            {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+          {{- end }}
+          {{- if gt $preStop 0 }}
+          lifecycle:
+            preStop:
+              sleep:
+                seconds: {{ $preStop }}
+          {{- end }}
           livenessProbe:
             httpGet: {path: /healthz, port: rpc}
             periodSeconds: 10
@@ -102,12 +131,25 @@ spec:
               readOnly: true
             - name: tmp
               mountPath: /tmp
+            {{- if $depSet }}
+            - name: dependency-set
+              mountPath: {{ include "interopgate.dependencySetDir" $root }}
+              readOnly: true
+            {{- end }}
       volumes:
         - name: config
           configMap:
             name: {{ $full }}
         - name: tmp
           emptyDir: {}
+        {{- if $depSet }}
+        - name: dependency-set
+          configMap:
+            name: {{ $depSet }}
+            items:
+              - key: {{ include "interopgate.dependencySetKey" $root }}
+                path: dependency-set.json
+        {{- end }}
       {{- if $root.Values.topologySpread.enabled }}
       topologySpreadConstraints:
         - maxSkew: {{ $root.Values.topologySpread.maxSkew }}
