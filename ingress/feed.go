@@ -24,7 +24,7 @@ const (
 // request path; at most maxTxs of at most maxBytes wait (beyond, they are dropped and counted).
 type feedOutbox struct {
 	mu       sync.Mutex
-	pending  []store.FeedEntry
+	pending  []outgoing
 	bytes    int
 	maxTxs   int
 	maxBytes int
@@ -35,14 +35,21 @@ func newFeedOutbox(maxTxs, maxBytes int) *feedOutbox {
 	return &feedOutbox{maxTxs: maxTxs, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 }
 
+// outgoing is an accepted tx on its way to the feed; forwarded records its status too (the
+// synchronous path's: the queue records its own).
+type outgoing struct {
+	e         store.FeedEntry
+	forwarded bool
+}
+
 // add queues e; false when the outbox is full.
-func (o *feedOutbox) add(e store.FeedEntry) bool {
+func (o *feedOutbox) add(e store.FeedEntry, forwarded bool) bool {
 	o.mu.Lock()
 	if len(o.pending) >= o.maxTxs || o.bytes+len(e.Raw) > o.maxBytes {
 		o.mu.Unlock()
 		return false
 	}
-	o.pending = append(o.pending, e)
+	o.pending = append(o.pending, outgoing{e: e, forwarded: forwarded})
 	o.bytes += len(e.Raw)
 	first := len(o.pending) == 1
 	o.mu.Unlock()
@@ -55,7 +62,18 @@ func (o *feedOutbox) add(e store.FeedEntry) bool {
 	return true
 }
 
-func (o *feedOutbox) take() []store.FeedEntry {
+// putBack returns outs, not published, to the front of the outbox (beyond its bounds: they
+// were within them when added).
+func (o *feedOutbox) putBack(outs []outgoing) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, out := range outs {
+		o.bytes += len(out.e.Raw)
+	}
+	o.pending = append(append([]outgoing(nil), outs...), o.pending...)
+}
+
+func (o *feedOutbox) take() []outgoing {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := o.pending
@@ -63,8 +81,15 @@ func (o *feedOutbox) take() []store.FeedEntry {
 	return out
 }
 
+// feedSink is where the outbox's txs go: the feed, the forwarded status, the drop counter.
+type feedSink struct {
+	feed      store.Feed
+	forwarded func(ctx context.Context, e store.FeedEntry)
+	dropped   func()
+}
+
 // publish moves what is added to the feed until ctx ends (Shutdown then flushes the rest).
-func (o *feedOutbox) publish(ctx context.Context, feed store.Feed, dropped func()) {
+func (o *feedOutbox) publish(ctx context.Context, sink feedSink) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -78,21 +103,30 @@ func (o *feedOutbox) publish(ctx context.Context, feed store.Feed, dropped func(
 			return
 		case <-t.C:
 		}
-		o.flush(ctx, feed, dropped)
+		o.flush(ctx, sink, false)
 	}
 }
 
-// flush publishes what waits, each entry within 2 s and while ctx lasts; what it cannot publish
-// is counted by dropped.
-func (o *feedOutbox) flush(ctx context.Context, feed store.Feed, dropped func()) {
-	for _, e := range o.take() {
+// flush publishes what waits, each entry within 2 s and while ctx lasts. What is left when ctx
+// ends goes back to the outbox (the publisher stopping: Shutdown flushes it), or with last
+// (Shutdown's own flush) is counted by sink.dropped.
+func (o *feedOutbox) flush(ctx context.Context, sink feedSink, last bool) {
+	outs := o.take()
+	for i, out := range outs {
 		if ctx.Err() != nil {
-			dropped()
+			if !last {
+				o.putBack(outs[i:])
+				return
+			}
+			sink.dropped()
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := feed.Publish(pctx, e); err != nil {
-			dropped()
+		if out.forwarded {
+			sink.forwarded(pctx, out.e)
+		}
+		if err := sink.feed.Publish(pctx, out.e); err != nil {
+			sink.dropped()
 		}
 		cancel()
 	}

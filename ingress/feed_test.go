@@ -5,6 +5,7 @@ package ingress_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
@@ -80,4 +81,17 @@ func TestTxsAcceptedBeforeShutdownReachTheFeed(t *testing.T) {
 	if lost > 0 {
 		t.Errorf("%d of %d accepted interop txs not on the feed after Shutdown (feed_dropped %v)", lost, n, dropped(t, reg))
 	}
+}
+
+// Issue 18: a tx forwarded a moment ago read "unknown"; its status is now "forwarded" within
+// the feed's few milliseconds.
+func TestATxForwardedAMomentAgoHasItsStatus(t *testing.T) {
+	f := newFakes(t, 0, nil)
+	tx := interopTx(t, 1, 0, 902, keysOf(message(9100)))
+	if _, body := post(t, f.gw.URL(), sendRawBody(1, tx)); reply(t, body).Error != nil {
+		t.Fatalf("not accepted: %s", body)
+	}
+	rpctest.WaitFor(t, "the forwarded status", 10*time.Second, func() bool {
+		return readStatus(t, f.gw.URL(), tx.Hash()).State == ingress.StateForwarded
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/holiman/uint256"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -148,7 +149,7 @@ func (g *Gateway) Start(addr string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	g.spawn(func() { g.sentries.group.Run(ctx) })
-	g.spawn(func() { g.feed.publish(ctx, g.st.Feed, g.metrics.feedDrop) })
+	g.spawn(func() { g.feed.publish(ctx, g.feedSink()) })
 	g.spawn(func() { g.watchFailsafe(ctx) })
 	if g.cfg.AsyncRetry {
 		g.spawn(func() { g.runQueue(ctx) })
@@ -187,12 +188,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		g.feed.flush(ctx, g.st.Feed, g.metrics.feedDrop) // counted: ctx has ended
+		g.feed.flush(ctx, g.feedSink(), true) // counted: ctx has ended
 		return errors.Join(err, ctx.Err())
 	}
 	// What was accepted last (and what the workers accepted as they stopped) still reaches the
 	// feed, within ctx (found by a review: up to 20 of 20 such txs were lost, uncounted).
-	g.feed.flush(ctx, g.st.Feed, g.metrics.feedDrop)
+	g.feed.flush(ctx, g.feedSink(), true)
 	return err
 }
 
@@ -217,8 +218,18 @@ func (g *Gateway) watchFailsafe(ctx context.Context) {
 	}
 }
 
-func (g *Gateway) toFeed(e store.FeedEntry) {
-	if !g.feed.add(e) {
+// toFeed hands an accepted interop tx to the feed publisher; with forwarded, the publisher also
+// records its status "forwarded", off the request path (issue 18: a tx forwarded a moment ago
+// read "unknown").
+func (g *Gateway) toFeed(e store.FeedEntry, forwarded bool) {
+	if !g.feed.add(e, forwarded) {
 		g.metrics.feedDrop()
 	}
+}
+
+// feedSink is where the feed publisher sends accepted txs.
+func (g *Gateway) feedSink() feedSink {
+	return feedSink{feed: g.st.Feed, dropped: g.metrics.feedDrop, forwarded: func(ctx context.Context, e store.FeedEntry) {
+		g.setStatus(ctx, common.HexToHash(e.Hash), store.Status{State: StateForwarded})
+	}}
 }

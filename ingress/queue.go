@@ -155,7 +155,7 @@ func (g *Gateway) forwardQueued(ctx context.Context, work []queued) {
 		}
 		g.setStatus(ctx, common.HexToHash(w.q.ID), store.Status{State: StateForwarded, Attempts: attempts})
 		g.metrics.verdict("accepted", "valid_after_retest")
-		g.toFeed(store.FeedEntry{Hash: w.q.ID, Raw: w.q.Raw, At: g.now()})
+		g.toFeed(store.FeedEntry{Hash: w.q.ID, Raw: w.q.Raw, At: g.now()}, false)
 		hashes = append(hashes, w.it.hash)
 		_, _ = g.st.Queue.Ack(ctx, w.q.ID, w.q.Lease)
 	}

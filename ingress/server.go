@@ -719,7 +719,7 @@ func (g *Gateway) accepted(ctx context.Context, calls []*txCall, tookIt []bool) 
 			g.metrics.verdict("accepted", "valid")
 			if tookIt[i] {
 				hashes = append(hashes, it.hash)
-				g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()})
+				g.toFeed(store.FeedEntry{Hash: it.hash.Hex(), Raw: it.raw, At: g.now()}, true)
 			}
 		}
 	}

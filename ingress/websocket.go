@@ -246,6 +246,16 @@ func (s *wsSession) end(reason string, code int, text string) {
 		close(s.done)
 		deadline := time.Now().Add(time.Second)
 		_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
+		if code == websocket.CloseMessageTooBig {
+			// Closing a socket with unread bytes (the rest of the message too big to read)
+			// makes the kernel reset it, and the client may lose the close frame that says
+			// why: what the client still sends is read and dropped for up to a second (at most
+			// 1 MiB) first. Only the reader ends so, on its goroutine: the hijacked connection
+			// is valid only while the session runs.
+			nc := s.conn.NetConn()
+			_ = nc.SetReadDeadline(deadline)
+			_, _ = io.CopyN(io.Discard, nc, 1<<20)
+		}
 		_ = s.conn.Close()
 	})
 }

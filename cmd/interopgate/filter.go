@@ -83,7 +83,7 @@ func filterCommand(st *appState) *cli.Command {
 		Description: "Serves interop_checkAccessList, supervisor_checkAccessList and admin_getFailsafeEnabled, " +
 			"proving each executing message from the source chains' RPC. Every config key can also be set " +
 			"with INTEROPGATE_FILTER_<SECTION>_<KEY> (for example INTEROPGATE_FILTER_RPC_PORT).",
-		Flags: serviceFlags("INTEROPGATE_FILTER"),
+		Flags: serviceFlags("INTEROPGATE_FILTER", defaultFilterConfig().RPC.Addr, defaultFilterConfig().RPC.Port),
 		Action: func(c *cli.Context) error {
 			cfg := defaultFilterConfig()
 			done, err := loadServiceConfig(c, st, cfg, &cfg.RPC.Addr, &cfg.RPC.Port, "INTEROPGATE_FILTER")

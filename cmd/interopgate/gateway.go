@@ -77,7 +77,7 @@ func gatewayCommand(st *appState) *cli.Command {
 		Description: "A JSON-RPC proxy that admits interop transactions only once the interop filters prove their " +
 			"executing messages, and forwards allowed reads untouched. Every config key can also be set with " +
 			"INTEROPGATE_GATEWAY_<SECTION>_<KEY> (for example INTEROPGATE_GATEWAY_GATEWAY_CHAIN_ID=902).",
-		Flags: serviceFlags("INTEROPGATE_GATEWAY"),
+		Flags: serviceFlags("INTEROPGATE_GATEWAY", defaultGatewayConfig().RPC.Addr, defaultGatewayConfig().RPC.Port),
 		Action: func(c *cli.Context) error {
 			cfg := defaultGatewayConfig()
 			done, err := loadServiceConfig(c, st, cfg, &cfg.RPC.Addr, &cfg.RPC.Port, "INTEROPGATE_GATEWAY")

@@ -69,7 +69,7 @@ func revalidatorCommand(st *appState) *cli.Command {
 			"one batched call per head, and serves interop_/supervisor_checkAccessList from memory, so op-geth " +
 			"(--rollup.interoprpc) and op-reth (--rollup.interop-http) point at it unchanged. Every config key can " +
 			"also be set with INTEROPGATE_REVALIDATOR_<SECTION>_<KEY>.",
-		Flags: serviceFlags("INTEROPGATE_REVALIDATOR"),
+		Flags: serviceFlags("INTEROPGATE_REVALIDATOR", defaultRevalidatorConfig().RPC.Addr, defaultRevalidatorConfig().RPC.Port),
 		Action: func(c *cli.Context) error {
 			cfg := defaultRevalidatorConfig()
 			done, err := loadServiceConfig(c, st, cfg, &cfg.RPC.Addr, &cfg.RPC.Port, "INTEROPGATE_REVALIDATOR")

@@ -71,14 +71,15 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 	return signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 }
 
-// serviceFlags are the flags of a service subcommand configured by a TOML file.
-func serviceFlags(envPrefix string) []cli.Flag {
+// serviceFlags are the flags of a service subcommand configured by a TOML file; addr and port
+// are the config's defaults, shown by --help (issue 18: it showed "default: 0").
+func serviceFlags(envPrefix, addr string, port int) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "TOML config file", EnvVars: []string{envPrefix + "_CONFIG"}},
 		&cli.BoolFlag{Name: "print-default-config", Usage: "print the default config and exit"},
 		&cli.BoolFlag{Name: "check-config", Usage: "load and validate the config as a start would (no connection is made), say \"config ok\" and exit; exit 2 naming the bad key otherwise"},
-		&cli.StringFlag{Name: "rpc.addr", Usage: "listen address (overrides rpc.addr)"},
-		&cli.IntFlag{Name: "rpc.port", Usage: "listen port (overrides rpc.port)"},
+		&cli.StringFlag{Name: "rpc.addr", Value: addr, Usage: "listen address (overrides rpc.addr; the default is the config's)"},
+		&cli.IntFlag{Name: "rpc.port", Value: port, Usage: "listen port (overrides rpc.port; the default is the config's)"},
 	}
 }
 
