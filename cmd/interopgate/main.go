@@ -56,6 +56,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			withShared(st, filterCommand(st)),
 			withShared(st, devnetCommand(st)),
 			withShared(st, loadtestCommand(st)),
+			withShared(st, failsafeCommand(st)),
 			docCommand(st),
 		},
 		After: func(*cli.Context) error {
@@ -69,7 +70,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // withShared gives a subcommand the shared flags (log, metrics) and builds the one logger from
 // them before the subcommand runs.
 func withShared(st *appState, cmd *cli.Command) *cli.Command {
-	cmd.Flags = append(cmd.Flags, sharedFlags(cmd.Name != "loadtest")...)
+	cmd.Flags = append(cmd.Flags, sharedFlags(cmd.Name != "loadtest" && cmd.Name != "failsafe")...)
 	service := cmd.Name == "gateway" || cmd.Name == "revalidator" || cmd.Name == "filter"
 	if service {
 		cmd.Flags = append(cmd.Flags, memLimitFlag())

@@ -113,7 +113,7 @@ func TestOnlyServicesTakeMetricsFlags(t *testing.T) {
 				has = true
 			}
 		}
-		if want := cmd.Name != "loadtest" && cmd.Name != "doc"; has != want {
+		if want := cmd.Name != "loadtest" && cmd.Name != "doc" && cmd.Name != "failsafe"; has != want {
 			t.Errorf("%s: metrics flags %v, want %v", cmd.Name, has, want)
 		}
 	}

@@ -34,6 +34,9 @@ type filtersConfig struct {
 type filterEndpoint struct {
 	Name string `toml:"name" comment:"labels the filter in verdicts, metrics and logs"`
 	URL  string `toml:"url" comment:"the filter's JSON-RPC URL"`
+	// For `interopgate failsafe enable|disable` only.
+	AdminURL       string `toml:"admin_url" comment:"for interopgate failsafe: where admin_setFailsafeEnabled is served (op-interop-filter's --admin.rpc.addr/port); empty: url"`
+	AdminJWTSecret string `toml:"admin_jwt_secret" comment:"for interopgate failsafe: path of that admin port's JWT secret (op-interop-filter's --admin.jwt-secret: 32 bytes, hex)"`
 }
 
 func defaultFiltersConfig() filtersConfig {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v4"
+	"go.uber.org/zap"
+
+	"github.com/interopgate/interopgate/devnet"
+	"github.com/interopgate/interopgate/filterapi"
+	"github.com/interopgate/interopgate/supervisorclient/light"
+)
+
+// Issue 18: interopgate failsafe enable, status and disable against two filters: the devnet's
+// light filter (admin_setFailsafeEnabled on its own port) and one whose admin port takes a JWT,
+// as op-interop-filter's does (--admin.jwt-secret: HS256, "iat" within 60 s).
+func TestFailsafeCommand(t *testing.T) {
+	net, err := devnet.Start(devnet.Config{}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { net.Close() })
+	start := func() *filterapi.Server {
+		checker, err := light.New(light.Config{Chains: []light.ChainRPC{{ChainID: 901, RPC: net.Chain(901).RPCURL()}, {ChainID: 902, RPC: net.Chain(902).RPCURL()}},
+			Dependencies: net.DependencySet(), CrossUnsafeHead: light.HeadLatest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(checker.Close)
+		api, err := filterapi.New(checker, filterapi.Config{AllowSetFailsafe: true}, filterapi.WithLogger(zap.NewNop()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := api.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { api.Shutdown(context.Background()) })
+		return api
+	}
+	light, guarded := start(), start()
+	secret := [32]byte{1, 2, 3}
+	secretFile := filepath.Join(t.TempDir(), "jwt.hex")
+	if err := os.WriteFile(secretFile, []byte(fmt.Sprintf("0x%x\n", secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse(guarded.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, err := jwt.Parse(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), func(*jwt.Token) (any, error) { return secret[:], nil },
+			jwt.WithValidMethods([]string{"HS256"}))
+		claims, _ := token.Claims.(jwt.MapClaims)
+		iat, _ := claims["iat"].(float64)
+		if err != nil || !token.Valid || time.Since(time.Unix(int64(iat), 0)).Abs() > time.Minute {
+			http.Error(w, "missing token", http.StatusUnauthorized)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(admin.Close)
+	config := func(jwtFile string) string {
+		return writeFile(t, "gw.toml", fmt.Sprintf(`
+[gateway]
+chain_id = 902
+[[filters.endpoints]]
+name = "light"
+url = %q
+[[filters.endpoints]]
+name = "guarded"
+url = %q
+admin_url = %q
+admin_jwt_secret = %q
+`, light.URL(), guarded.URL(), admin.URL, jwtFile))
+	}
+	cfg := config(secretFile)
+	out, err := run(t, "failsafe", "status", "--config", cfg)
+	if err != nil || !strings.Contains(out, "cleared") {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	out, err = run(t, "failsafe", "enable", "--config", cfg)
+	if err != nil || !strings.Contains(out, "failsafe ON") || !light.FailsafeEnabled() || !guarded.FailsafeEnabled() {
+		t.Fatalf("enable: %v\n%s", err, out)
+	}
+	// A wrong secret: the guarded endpoint refuses, and the command will not say "cleared".
+	wrong := filepath.Join(t.TempDir(), "wrong.hex")
+	_ = os.WriteFile(wrong, []byte(fmt.Sprintf("%x", [32]byte{9})), 0o600)
+	out, err = run(t, "failsafe", "disable", "--timeout", "1s", "--config", config(wrong))
+	if err == nil || strings.Contains(out, "cleared") || !guarded.FailsafeEnabled() || light.FailsafeEnabled() {
+		t.Fatalf("disable with a wrong secret: %v\n%s", err, out)
+	}
+	out, err = run(t, "failsafe", "disable", "--config", cfg)
+	if err != nil || !strings.Contains(out, "cleared") || light.FailsafeEnabled() || guarded.FailsafeEnabled() {
+		t.Fatalf("disable: %v\n%s", err, out)
+	}
+	// An endpoint that does not answer: its state is unknown, and the status says so.
+	guarded.Shutdown(context.Background())
+	out, err = run(t, "failsafe", "status", "--config", cfg)
+	if err == nil || !strings.Contains(out, "unknown") || !strings.Contains(out, "no: ") || strings.Contains(out, "cleared") {
+		t.Fatalf("status with an endpoint down: %v\n%s", err, out)
+	}
+}
