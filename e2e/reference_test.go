@@ -51,6 +51,9 @@ var referenceBinary = sync.OnceValues(func() (string, error) {
 type referenceOptions struct {
 	expiryWindow  uint64 // seconds
 	reorgRecovery bool
+	// adminJWT, when set, is the path of the JWT secret of an admin port the reference opens
+	// (--admin.rpc.addr/port, --admin.jwt-secret); reference.adminURL is then its URL.
+	adminJWT string
 }
 
 // lockedBuffer collects a process's output for the test log.
@@ -113,7 +116,8 @@ func keepUpWithTheClock(d *devnet.Devnet) {
 
 // reference is a running op-interop-filter.
 type reference struct {
-	url   string
+	url      string
+	adminURL string // with referenceOptions.adminJWT
 	ready time.Duration // from start to answering checks
 	log   *lockedBuffer // its output
 }
@@ -145,6 +149,12 @@ func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) referenc
 	if o.reorgRecovery {
 		args = append(args, "--reorg-recovery-enabled")
 	}
+	adminURL := ""
+	if o.adminJWT != "" {
+		adminPort := freePort(t)
+		args = append(args, "--admin.rpc.addr", "127.0.0.1", "--admin.rpc.port", strconv.Itoa(adminPort), "--admin.jwt-secret", o.adminJWT)
+		adminURL = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	}
 	out := new(lockedBuffer)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -168,7 +178,7 @@ func startReference(t *testing.T, d *devnet.Devnet, o referenceOptions) referenc
 		a, err := ask(url, ready)
 		return err == nil && a.Code == 0
 	})
-	return reference{url: url, ready: time.Since(start), log: out}
+	return reference{url: url, adminURL: adminURL, ready: time.Since(start), log: out}
 }
 
 // startLight runs the light filter over the devnet as `interopgate filter` does.
