@@ -117,9 +117,9 @@ func keepUpWithTheClock(d *devnet.Devnet) {
 // reference is a running op-interop-filter.
 type reference struct {
 	url      string
-	adminURL string // with referenceOptions.adminJWT
-	ready time.Duration // from start to answering checks
-	log   *lockedBuffer // its output
+	adminURL string        // with referenceOptions.adminJWT
+	ready    time.Duration // from start to answering checks
+	log      *lockedBuffer // its output
 }
 
 // startReference runs op-interop-filter against the devnet's chains, with the rollup configs
