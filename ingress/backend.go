@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/interopgate/interopgate/internal/deadconn"
+	"github.com/interopgate/interopgate/internal/netcause"
 )
 
 // BackendConfig is one sentry node.
@@ -206,7 +207,8 @@ func (g *Group) probe(ctx context.Context, b *backend) {
 
 func (g *Group) markFailure(b *backend, err error, status int) {
 	if int(b.failures.Add(1)) >= g.cfg.HealthFailures && b.healthy.Swap(false) {
-		g.log.Warn("sentry backend unhealthy", zap.String("backend", b.name), zap.Error(err), zap.Int("status", status))
+		g.log.Warn("sentry backend unhealthy", zap.String("backend", b.name), zap.String("cause", netcause.Of(err, status)),
+			zap.Error(err), zap.Int("status", status))
 		g.metrics.backendHealthy(b.name, false)
 	}
 }
@@ -297,13 +299,13 @@ func (g *Group) send(ctx context.Context, b *backend, body []byte, h *hold) (int
 		var answer []byte
 		answer, err = readAnswer(resp.BodyStream(), resp.Header.ContentLength(), maxAnswerBytes, h)
 		_ = resp.CloseBodyStream() // a body not read to its end closes the connection
-		g.metrics.backendRequest(b.name, err, time.Since(start))
+		g.metrics.backendRequest(b.name, err, resp.StatusCode(), time.Since(start))
 		if err != nil {
 			return 0, nil, err
 		}
 		return resp.StatusCode(), answer, nil
 	}
-	g.metrics.backendRequest(b.name, err, time.Since(start))
+	g.metrics.backendRequest(b.name, err, resp.StatusCode(), time.Since(start))
 	if err != nil {
 		return 0, nil, err
 	}

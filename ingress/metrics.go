@@ -3,6 +3,7 @@ package ingress
 import (
 	"time"
 
+	"github.com/interopgate/interopgate/internal/netcause"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -72,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Redis operations (commands and pipelines) by outcome (ok, error); each is bounded by redis.timeout.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"outcome"}),
 		backendReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "backend_requests_total",
-			Help: "HTTP requests to sentry backends, by backend and outcome."}, []string{"backend", "outcome"}),
+			Help: "HTTP requests to sentry backends, by backend and outcome: ok, or why it failed (refused, dns, tls, timeout, reset, closed, http_4xx, http_5xx, other)."}, []string{"backend", "outcome"}),
 		backendLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "backend_duration_seconds",
 			Help: "Latency of HTTP requests to sentry backends.", Buckets: buckets}, []string{"backend"}),
 		backendState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backend_healthy",
@@ -231,15 +232,13 @@ func (m *Metrics) RedisUp(up bool) {
 	}
 }
 
-func (m *Metrics) backendRequest(name string, err error, d time.Duration) {
+// backendRequest counts a request to a sentry by its outcome: ok, or the cause of its failure
+// (netcause: refused, dns, tls, timeout, reset, closed, http_4xx, http_5xx, other).
+func (m *Metrics) backendRequest(name string, err error, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-	}
-	m.backendReqs.WithLabelValues(name, outcome).Inc()
+	m.backendReqs.WithLabelValues(name, netcause.Of(err, status)).Inc()
 	m.backendLat.WithLabelValues(name).Observe(d.Seconds())
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/interopgate/interopgate/internal/deadconn"
+	"github.com/interopgate/interopgate/internal/netcause"
 )
 
 // ClientConfig configures a Client. The zero value of each optional field takes the default.
@@ -98,13 +99,23 @@ type TransportError struct {
 	Endpoint   string
 	StatusCode int // the HTTP status, when there was one
 	Err        error
+	// Took is how long the call ran before it failed (0: not sent).
+	Took time.Duration
 }
 
+// Cause names why the call failed (netcause: refused, dns, tls, timeout, reset, closed,
+// http_4xx, http_5xx, other).
+func (e *TransportError) Cause() string { return netcause.Of(e.Err, e.StatusCode) }
+
 func (e *TransportError) Error() string {
-	if e.StatusCode != 0 {
-		return fmt.Sprintf("filter %s: HTTP %d: %v", e.Endpoint, e.StatusCode, e.Err)
+	cause := e.Cause()
+	if cause == "timeout" && e.Took > 0 {
+		cause = "timeout after " + e.Took.Round(time.Millisecond).String()
 	}
-	return fmt.Sprintf("filter %s: %v", e.Endpoint, e.Err)
+	if e.StatusCode != 0 {
+		return fmt.Sprintf("filter %s: %s: HTTP %d: %v", e.Endpoint, cause, e.StatusCode, e.Err)
+	}
+	return fmt.Sprintf("filter %s: %s: %v", e.Endpoint, cause, e.Err)
 }
 
 func (e *TransportError) Unwrap() error { return e.Err }
@@ -304,7 +315,15 @@ func (c *Client) verdictOf(resp rpcResponse, err error, idOK func(*rpcResponse) 
 
 // post sends body and decodes the JSON response into dst. Failures to reach the endpoint, HTTP
 // errors without a JSON-RPC body, and undecodable bodies are TransportErrors.
-func (c *Client) post(ctx context.Context, body []byte, dst any) error {
+func (c *Client) post(ctx context.Context, body []byte, dst any) (err error) {
+	start := time.Now()
+	defer func() {
+		var te *TransportError
+		if errors.As(err, &te) {
+			te.Took = time.Since(start)
+			c.metrics.transportError(c.cfg.Name, te.Cause())
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return &TransportError{Endpoint: c.cfg.Name, Err: err}
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -55,10 +57,40 @@ func TestQuorumHeadroomAsEndpointsStop(t *testing.T) {
 			t.Fatalf("after stopping %d: %+v, metric %v", i+1, r, testutil.ToFloat64(m.headroom))
 		}
 	}
-	if len(downs) != 2 || !strings.Contains(downs[0], "f0") || !strings.Contains(downs[0], "refused") {
+	if len(downs) != 2 || !strings.HasPrefix(downs[0], "f0: ") || !strings.Contains(downs[0], "dial") {
 		t.Fatalf("down reports %q: want each stopped endpoint with its cause", downs)
 	}
 	if fmt.Sprint(headrooms) != "[0 -1]" {
 		t.Fatalf("headroom changes %v, want [0 -1]", headrooms)
+	}
+}
+
+// Issue 18: a failed filter call names its cause, and a timeout how long it took, in the error
+// and in interopgate_filter_transport_errors_total{cause}.
+func TestAFilterFailureNamesItsCause(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port nothing listens on
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + ln.Addr().String()
+	ln.Close()
+	slow := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return nil, nil })
+	slow.SetLatency(2 * time.Second)
+	for _, c := range []struct {
+		url, cause, text string
+	}{{downURL, "refused", ": refused: "}, {slow.URL, "timeout", ": timeout after "}} {
+		client, err := NewClient(ClientConfig{URL: c.url, Name: c.cause, Timeout: 100 * time.Millisecond}, WithMetrics(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := client.CheckAccessList(context.Background(), Request{})
+		if v.Err == nil || !strings.Contains(v.Err.Error(), c.text) {
+			t.Errorf("%s: %v, want %q", c.cause, v.Err, c.text)
+		}
+		if n := testutil.ToFloat64(m.failures.WithLabelValues(c.cause, c.cause)); n != 1 {
+			t.Errorf("%s: transport_errors_total{cause=%q} = %v (error %v)", c.cause, c.cause, n, v.Err)
+		}
 	}
 }

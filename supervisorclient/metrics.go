@@ -13,6 +13,7 @@ type Metrics struct {
 	failsafe *prometheus.GaugeVec
 	up       *prometheus.GaugeVec
 	headroom prometheus.Gauge
+	failures *prometheus.CounterVec
 }
 
 // NewMetrics registers the filter client's metrics on reg. Label values are bounded: endpoint
@@ -41,7 +42,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Endpoints answering minus those the strategy needs: 0 means one more down and interop checks fail closed; below 0 they do.",
 		}),
 	}
-	reg.MustRegister(m.calls, m.duration, m.failsafe, m.up, m.headroom)
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "interopgate", Subsystem: "filter", Name: "transport_errors_total",
+		Help: "Filter calls that got no JSON-RPC answer, by endpoint and cause: refused, dns, tls, timeout, reset, closed, http_4xx, http_5xx, other.",
+	}, []string{"endpoint", "cause"})
+	reg.MustRegister(m.calls, m.duration, m.failsafe, m.up, m.headroom, m.failures)
 	return m
 }
 
@@ -51,6 +56,13 @@ func (m *Metrics) observeCall(endpoint, method string, outcome Class, d time.Dur
 	}
 	m.calls.WithLabelValues(endpoint, method, outcome.String()).Inc()
 	m.duration.WithLabelValues(endpoint, method).Observe(d.Seconds())
+}
+
+func (m *Metrics) transportError(endpoint, cause string) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(endpoint, cause).Inc()
 }
 
 func (m *Metrics) setReachable(endpoint string, up bool, headroom int) {
