@@ -136,7 +136,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	g.metrics.requestDone("batch", time.Since(start))
 }
 
-// filtersDetail is /readyz's account of the filters: answering, needed, each endpoint. The
+// filtersDetail is /readyz's account of the filters: answering, needed, each endpoint and the
+// cause of its failure (its error text is in the log and on the metrics port only). The
 // status stays the sentries' (reads need no filter): filters below quorum fail interop txs
 // closed, which the metrics and the log say too.
 func (g *Gateway) filtersDetail() string {
@@ -154,7 +155,7 @@ func (g *Gateway) filtersDetail() string {
 		if e.Up {
 			fmt.Fprintf(&b, "  %s: up\n", e.Name)
 		} else {
-			fmt.Fprintf(&b, "  %s: down: %s\n", e.Name, e.Err)
+			fmt.Fprintf(&b, "  %s: down (%s)\n", e.Name, e.Cause) // the cause only: this port is public
 		}
 	}
 	return b.String()

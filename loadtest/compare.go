@@ -86,8 +86,11 @@ func median(xs []float64) float64 {
 // Failed reports a wrong outcome of the target (A). B is what it is compared with, often the
 // node itself, which accepts what a gateway refuses by design: its wrong outcomes are shown,
 // not failed on (issue 18: --compare node always exited 1).
+// A side that never answered fails it too: there is nothing to compare (found by a review:
+// --compare against a closed port exited 0).
 func (c *Comparison) Failed() bool {
-	return figures(c.A).wrong > 0
+	a, b := figures(c.A), figures(c.B)
+	return a.wrong > 0 || a.sent > 0 && a.errors >= a.sent || b.sent > 0 && b.errors >= b.sent
 }
 
 // Print writes both sides and the ratio B / A of each figure.

@@ -108,7 +108,11 @@ func TestACompareFailsOnTheTargetAndSaysWhenASideNeverAnswered(t *testing.T) {
 		t.Fatal("A's wrong outcome did not fail it")
 	}
 	var out strings.Builder
-	(&Comparison{A: side("http://gw", 100, 0, 0, 2), B: side("http://127.0.0.1:1", 100, 100, 0, 1.36)}).Print(&out)
+	closed := &Comparison{A: side("http://gw", 100, 0, 0, 2), B: side("http://127.0.0.1:1", 100, 100, 0, 1.36)}
+	if !closed.Failed() {
+		t.Fatal("a side that never answered did not fail the comparison")
+	}
+	closed.Print(&out)
 	if strings.Contains(out.String(), "×") || !strings.Contains(out.String(), "B: every request failed without an answer") {
 		t.Fatalf("a side that never answered:\n%s", out.String())
 	}

@@ -50,8 +50,6 @@ type fallback struct {
 	// owedStatuses are statuses the primary did not take (written during an outage): written
 	// back, where newer than the primary's, when it answers again. At most maxOwedStatuses.
 	owedStatuses map[string]owedStatus
-	// recent is what was written to the primary lately, written again after a failure.
-	recent journal
 	// owing is set while statuses are owed; catchingUp while they are being written back.
 	owing, catchingUp atomic.Bool
 }
@@ -83,55 +81,24 @@ func (f *fallback) ok() {
 	switch {
 	case f.down.Swap(false):
 		f.cfg.OnState(true)
-		f.catchUp(true)
+		f.catchUp()
 	case f.owing.Load():
 		// Statuses owed while an operation begun before a failure succeeded after it (and so
 		// cleared down during the cooldown): written back all the same (found by the Cluster
 		// failover test: a forwarded tx read "queued" on the other replica for good).
-		f.catchUp(false)
+		f.catchUp()
 	}
 }
 
-// catchUp writes back, in one goroutine at a time, the journal (after a failure) and the owed
-// statuses.
-func (f *fallback) catchUp(replay bool) {
+// catchUp writes back the owed statuses, in one goroutine at a time.
+func (f *fallback) catchUp() {
 	if f.catchingUp.Swap(true) {
 		return
 	}
 	go func() {
 		defer f.catchingUp.Store(false)
-		if replay {
-			f.replayRecent()
-		}
 		f.writeBackStatuses()
 	}()
-}
-
-// replayRecent writes again what went to the primary in the journal's window (see journal).
-func (f *fallback) replayRecent() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, e := range f.recent.recent(time.Now()) {
-		if e.item != nil && f.recent.isDone(e.item.ID) {
-			continue
-		}
-		if e.item != nil {
-			if _, err := f.p.Queue.Add(ctx, *e.item); err != nil && !errors.Is(err, ErrQueueFull) {
-				return // down again: the next recovery replays
-			}
-			continue
-		}
-		if time.Since(e.at) >= e.ttl {
-			continue
-		}
-		cur, found, err := f.p.Statuses.GetStatus(ctx, e.hash)
-		if err == nil && (!found || cur.UpdatedAt.Before(e.status.UpdatedAt)) {
-			err = f.p.Statuses.SetStatus(ctx, e.hash, e.status, e.ttl-time.Since(e.at))
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // owe keeps a status the primary did not take.
@@ -225,9 +192,6 @@ func (f *fallback) Add(ctx context.Context, it Item) (bool, error) {
 	if f.usePrimary() {
 		added, err := f.p.Queue.Add(ctx, it)
 		if err == nil || errors.Is(err, ErrQueueFull) {
-			if added {
-				f.recent.add(journaled{at: time.Now(), item: &it})
-			}
 			f.ok()
 			return added, err
 		}
@@ -287,10 +251,17 @@ func (f *fallback) route(lease string) (Queue, string, bool) {
 	return nil, "", false
 }
 
+// errSkipped: the primary is being skipped after a failure; an operation that can only go to it
+// fails at once rather than wait on it again (found by a review: 8 renewals took 2 s).
+var errSkipped = errors.New("redis skipped after a failure")
+
 func (f *fallback) Extend(ctx context.Context, id, lease string, until time.Time) (bool, error) {
 	q, token, primary := f.route(lease)
 	if q == nil {
 		return false, nil
+	}
+	if primary && !f.usePrimary() {
+		return false, errSkipped // the lease runs out and the item comes back
 	}
 	ok, err := q.Extend(ctx, id, token, until)
 	if err != nil && primary {
@@ -304,6 +275,9 @@ func (f *fallback) Retry(ctx context.Context, id, lease string, due time.Time, a
 	if q == nil {
 		return false, nil
 	}
+	if primary && !f.usePrimary() {
+		return false, errSkipped
+	}
 	ok, err := q.Retry(ctx, id, token, due, attempts)
 	if err != nil && primary {
 		f.failed("queue_retry", err) // the lease runs out and the item comes back
@@ -312,8 +286,8 @@ func (f *fallback) Retry(ctx context.Context, id, lease string, due time.Time, a
 }
 
 // Ack of a primary item is tried even during a cool-down (an ack only in memory would leave
-// the item in Redis to be forwarded again); if Redis is down it is owed, and paid before the
-// next claim from Redis.
+// the item in Redis for another replica to forward again once its lease ends); if Redis is down
+// it is owed, and paid before the next claim from Redis.
 func (f *fallback) Ack(ctx context.Context, id, lease string) (bool, error) {
 	q, token, primary := f.route(lease)
 	if q == nil {
@@ -324,9 +298,6 @@ func (f *fallback) Ack(ctx context.Context, id, lease string) (bool, error) {
 		f.failed("queue_ack", err)
 		f.oweAck(id, token)
 		return true, nil
-	}
-	if primary && ok {
-		f.recent.done(id) // finished: not queued again after a failure
 	}
 	return ok, err
 }
@@ -361,11 +332,17 @@ func (f *fallback) flushAcks(ctx context.Context) {
 	owed := f.owed
 	f.owed = nil
 	f.mu.Unlock()
+	var failed error
 	for id, token := range owed {
-		if _, err := f.p.Queue.Ack(ctx, id, token); err != nil {
-			f.failed("queue_ack", err)
-			f.oweAck(id, token)
+		if failed == nil {
+			if _, failed = f.p.Queue.Ack(ctx, id, token); failed == nil {
+				continue
+			}
 		}
+		f.oweAck(id, token) // down again: the rest waits for the next claim
+	}
+	if failed != nil {
+		f.failed("queue_ack", failed)
 	}
 }
 
@@ -404,7 +381,6 @@ func (f *fallback) SetStatus(ctx context.Context, hash string, s Status, ttl tim
 		f.owe(hash, s, ttl)
 		f.failed("set_status", err)
 	} else {
-		f.recent.add(journaled{at: time.Now(), hash: hash, status: s, ttl: ttl})
 		f.ok()
 	}
 	return nil

@@ -2,9 +2,13 @@ package supervisorclient
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/interopgate/interopgate/internal/netcause"
 )
 
 // DefaultFailsafeInterval is how often op-geth polls admin_getFailsafeEnabled.
@@ -29,6 +33,9 @@ type FailsafeWatcherConfig struct {
 	// Needed is how many endpoints the checks need answering (Pool.Needed); the quorum
 	// headroom is those answering minus Needed (0: unset, taken as 1).
 	Needed int
+	// OnlyFirst: the strategy asks the first endpoint only (first): the headroom is 0 while it
+	// answers, -1 while it does not, whatever the others do (found by a review).
+	OnlyFirst bool
 	// OnReachability, if set, is called when an endpoint stops answering (with the poll's
 	// error) or answers again (err nil), and OnHeadroom when the headroom changes. They run on
 	// the watcher's goroutine and must not block.
@@ -40,8 +47,25 @@ type FailsafeWatcherConfig struct {
 type EndpointState struct {
 	Name string `json:"name"`
 	Up   bool   `json:"up"`
-	// Err is the last poll's error (empty while it answers).
-	Err string `json:"error,omitempty"`
+	// Cause is why the last poll failed (netcause: refused, dns, tls, timeout, …; empty while it
+	// answers), and Err its text, at most maxErrText bytes with control characters escaped: a
+	// filter or a proxy in front of it writes it, and it is shown and logged.
+	Cause string `json:"cause,omitempty"`
+	Err   string `json:"error,omitempty"`
+}
+
+// maxErrText bounds an endpoint's error text as kept (found by a review: a 4 MiB message with a
+// forged line reached /readyz verbatim).
+const maxErrText = 200
+
+// tame is err's text as EndpointState keeps it.
+func tame(err error) string {
+	q := strconv.Quote(err.Error())
+	q = q[1 : len(q)-1]
+	if len(q) > maxErrText {
+		q = q[:maxErrText] + "…"
+	}
+	return q
 }
 
 // Reachability is every endpoint's state as of the last poll and the quorum headroom.
@@ -84,6 +108,9 @@ func NewFailsafeWatcher(sources []NamedFailsafeSource, cfg FailsafeWatcherConfig
 	}
 	w := &FailsafeWatcher{cfg: cfg, sources: sources, metrics: o.metrics, state: make([]bool, len(sources)),
 		reach: make([]EndpointState, len(sources)), headroom: len(sources) - cfg.Needed}
+	if cfg.OnlyFirst {
+		w.headroom = 0
+	}
 	w.answered.Store(-1)
 	for i, s := range sources {
 		w.metrics.setFailsafe(s.Name, -1)
@@ -164,16 +191,30 @@ func (w *FailsafeWatcher) Poll(ctx context.Context) {
 		}
 		anyOn = anyOn || w.state[i]
 		was := w.reach[i].Up
-		w.reach[i].Up, w.reach[i].Err = a.err == nil, ""
+		w.reach[i].Up, w.reach[i].Err, w.reach[i].Cause = a.err == nil, "", ""
 		if a.err != nil {
-			w.reach[i].Err = a.err.Error()
+			w.reach[i].Err, w.reach[i].Cause = tame(a.err), netcause.Of(a.err, 0)
+			var te *TransportError
+			if errors.As(a.err, &te) {
+				w.reach[i].Cause = te.Cause()
+			}
 		}
 		if was != (a.err == nil) && w.cfg.OnReachability != nil {
-			w.cfg.OnReachability(w.sources[i].Name, a.err == nil, a.err)
+			var err error
+			if a.err != nil {
+				err = errors.New(w.reach[i].Err)
+			}
+			w.cfg.OnReachability(w.sources[i].Name, a.err == nil, err)
 		}
 	}
 	w.answered.Store(n)
 	headroom := int(n) - w.cfg.Needed
+	if w.cfg.OnlyFirst && len(w.reach) > 0 {
+		headroom = 0
+		if !w.reach[0].Up {
+			headroom = -1
+		}
+	}
 	for i := range w.reach {
 		w.metrics.setReachable(w.sources[i].Name, w.reach[i].Up, headroom)
 	}

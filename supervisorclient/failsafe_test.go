@@ -94,3 +94,44 @@ func TestAFilterFailureNamesItsCause(t *testing.T) {
 		}
 	}
 }
+
+// Found by a review: a filter's (or a proxy's) error text is kept short and without control
+// characters: it is shown and logged.
+func TestAHostileErrorTextIsTamed(t *testing.T) {
+	hostile := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) {
+		return nil, &rpctest.Error{Code: -32000, Message: "boom\n  op-interop-filter: up\x1b[2J" + strings.Repeat("x", 1<<20)}
+	})
+	c, err := NewClient(ClientConfig{URL: hostile.URL, Name: "hostile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewFailsafeWatcher([]NamedFailsafeSource{{Name: "hostile", Source: c}}, FailsafeWatcherConfig{})
+	w.Poll(context.Background())
+	e := w.Reachability().Endpoints[0]
+	if e.Up || len(e.Err) > maxErrText+len("…") || strings.ContainsAny(e.Err, "\n\x1b") {
+		t.Fatalf("kept %d bytes: %q", len(e.Err), e.Err[:min(len(e.Err), 80)])
+	}
+}
+
+// Found by a review: with strategy first only the first endpoint counts: it down is below
+// quorum whatever the others do.
+func TestHeadroomOfStrategyFirst(t *testing.T) {
+	var sources []NamedFailsafeSource
+	var servers []*rpctest.Server
+	for i := range 2 {
+		srv := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) { return false, nil })
+		servers = append(servers, srv)
+		c, _ := NewClient(ClientConfig{URL: srv.URL, Name: fmt.Sprint(i)})
+		sources = append(sources, NamedFailsafeSource{Name: c.Name(), Source: c})
+	}
+	w := NewFailsafeWatcher(sources, FailsafeWatcherConfig{Needed: 1, OnlyFirst: true})
+	w.Poll(context.Background())
+	if h := w.Reachability().Headroom; h != 0 {
+		t.Fatalf("both up: headroom %d, want 0 (losing the first stops every check)", h)
+	}
+	_ = servers[0].Stop()
+	w.Poll(context.Background())
+	if h := w.Reachability().Headroom; h != -1 {
+		t.Fatalf("the first down: headroom %d, want -1", h)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/internal/config"
@@ -69,10 +70,16 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 	if err != nil {
 		return nil, nil, err
 	}
+	// At most a line per 10 s each way, however an endpoint flaps (found by a review: 118 lines
+	// a minute); the metrics count every change.
+	down := newErrorLog(log, "filter endpoint does not answer", 10*time.Second)
+	back := newErrorLog(log, "filter endpoint answers again", 10*time.Second)
+	back.level = zapcore.InfoLevel
 	watcher := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{
-		Interval: f.FailsafeInterval.D(),
-		Needed:   pool.Needed(),
-		OnChange: func(on bool) { log.Warn("interop failsafe changed", zap.Bool("enabled", on)) },
+		Interval:  f.FailsafeInterval.D(),
+		Needed:    pool.Needed(),
+		OnlyFirst: sc.Strategy(f.Strategy) == sc.StrategyFirst,
+		OnChange:  func(on bool) { log.Warn("interop failsafe changed", zap.Bool("enabled", on)) },
 		OnError: func(ep string, err error) {
 			log.Debug("failsafe poll failed", zap.String("filter", ep), zap.Error(err))
 		},
@@ -80,10 +87,10 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		// with every filter unreachable nothing was logged).
 		OnReachability: func(ep string, up bool, err error) {
 			if up {
-				log.Info("filter endpoint answers again", zap.String("filter", ep))
+				back.note(ep, nil)
 				return
 			}
-			log.Warn("filter endpoint does not answer", zap.String("filter", ep), zap.Error(err))
+			down.note(ep, err)
 		},
 		OnHeadroom: func(headroom, up, needed int) {
 			switch {
@@ -171,6 +178,7 @@ func (c *redisConfig) probe(st store.Stores, log *zap.Logger) error {
 // left out: a Redis outage is visible in the log without flooding it (the metric counts each).
 type errorLog struct {
 	log     *zap.Logger
+	level   zapcore.Level // WarnLevel unless set
 	msg     string
 	every   time.Duration
 	mu      sync.Mutex
@@ -179,14 +187,14 @@ type errorLog struct {
 }
 
 func newErrorLog(log *zap.Logger, msg string, every time.Duration) *errorLog {
-	return &errorLog{log: log, msg: msg, every: every}
+	return &errorLog{log: log, msg: msg, every: every, level: zapcore.WarnLevel}
 }
 
 func (l *errorLog) note(op string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now := time.Now(); now.Sub(l.last) >= l.every {
-		l.log.Warn(l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", l.skipped))
+		l.log.Log(l.level, l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", l.skipped))
 		l.last, l.skipped = now, 0
 		return
 	}

@@ -327,26 +327,42 @@ func defaultOf(v reflect.Value) string {
 	return fmt.Sprint(v.Interface())
 }
 
-// goFieldType finds go-toml's "cannot decode TOML <kind> into struct field <Go field> of type
-// <Go type>".
-var goFieldType = regexp.MustCompile(`cannot decode TOML (\w+) into struct field .+ of type (\S+)$`)
+// tomlKind finds what the file holds in go-toml's type errors ("cannot decode TOML integer",
+// "cannot store TOML inline table").
+var tomlKind = regexp.MustCompile(`TOML (inline table|\w+)`)
 
-// plainTypeError says what a type error means in the config's terms.
+// plainTypeError says what a type error means in the config's terms: what the file holds and
+// what the key wants, never the Go type it decodes into (found by reviews: "struct field
+// ingress.Config.ChainID of type uint64", struct dumps with their tags).
 func plainTypeError(msg string) string {
-	m := goFieldType.FindStringSubmatch(msg)
-	if m == nil {
-		return strings.TrimPrefix(msg, "toml: ")
+	if !strings.Contains(msg, "cannot decode") && !strings.Contains(msg, "cannot store") {
+		return strings.TrimPrefix(msg, "toml: ") // the value's own error ("… is not a duration")
 	}
-	want := "a number"
-	switch t := m[2]; {
-	case t == "string", strings.HasSuffix(t, "Duration"):
-		want = `a string (durations with their unit, e.g. "250ms")`
+	got := "a value"
+	if m := tomlKind.FindStringSubmatch(msg); m != nil {
+		got = "a TOML " + m[1]
+	}
+	i := strings.LastIndex(msg, " of type ")
+	t := ""
+	if i >= 0 {
+		t = msg[i+len(" of type "):]
+	}
+	want := "another type: see --print-default-config for the key's default"
+	switch {
+	case strings.HasSuffix(t, "Duration"):
+		want = `a duration string with its unit, e.g. "250ms"`
+	case t == "string":
+		want = "a string"
 	case t == "bool":
 		want = "true or false"
+	case strings.HasPrefix(t, "[]") && (strings.Contains(t, "struct") || strings.Contains(t, ".")):
+		want = "an array of tables ([[…]])"
 	case strings.HasPrefix(t, "[]"):
 		want = "an array"
-	case strings.HasPrefix(t, "map[") || strings.Contains(t, "."):
+	case strings.HasPrefix(t, "map[") || strings.HasPrefix(t, "struct") || strings.Contains(t, "."):
 		want = "a table"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint") || strings.HasPrefix(t, "float"):
+		want = "a number"
 	}
-	return fmt.Sprintf("a TOML %s where %s is wanted", m[1], want)
+	return fmt.Sprintf("%s where %s is wanted", got, want)
 }
