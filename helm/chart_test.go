@@ -845,3 +845,26 @@ func TestNoEmptyEnv(t *testing.T) {
 		}
 	}
 }
+
+// Found by a review: with a long release name the HPA named a Deployment that did not exist
+// (its name was not cut to 63 characters like the Deployment's).
+func TestTheHPAScalesTheGatewayWhateverTheReleaseName(t *testing.T) {
+	ms := renderRelease(t, strings.Repeat("r", 44), full())
+	var deploy string
+	for _, m := range byKind(ms, "Deployment") {
+		var d appsv1.Deployment
+		strict(t, m, &d)
+		if strings.HasSuffix(d.Name, "gatewa") || strings.Contains(d.Name, "gateway") {
+			deploy = d.Name
+		}
+	}
+	hpas := byKind(ms, "HorizontalPodAutoscaler")
+	if len(hpas) != 1 || deploy == "" {
+		t.Fatalf("%d HPAs, gateway Deployment %q", len(hpas), deploy)
+	}
+	var h autoscalingv2.HorizontalPodAutoscaler
+	strict(t, hpas[0], &h)
+	if h.Spec.ScaleTargetRef.Name != deploy || len(h.Name) > 63 {
+		t.Fatalf("the HPA %q scales %q; the gateway Deployment is %q", h.Name, h.Spec.ScaleTargetRef.Name, deploy)
+	}
+}

@@ -121,7 +121,7 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		}
 		cmp.Print(st.stdout)
 		if cmp.Failed() {
-			return cli.Exit("wrong outcomes", 1)
+			return cli.Exit("the comparison failed: the target's wrong outcomes, or a side that never answered (see above)", 1)
 		}
 		return nil
 	}
