@@ -260,6 +260,36 @@ redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
 redis.call('INCRBY', KEYS[5], string.len(ARGV[3]))
 return 1`)
 
+// replicaWait bounds how long a queue Add waits for a replica to hold the item.
+const replicaWait = 100 * time.Millisecond
+
+// addDurably runs addScript and, where Redis has replicas (cluster, sentinel), WAIT 1 on the same
+// connection: the client is answered only once a replica holds the item too, so a master killed
+// right after does not take a queued tx with it (Redis replicates asynchronously; found by the
+// Sentinel failover test under the race detector: a queued tx lost, its status "queued" for good).
+// A replica that does not answer within replicaWait does not fail the Add.
+func (r *redisStore) addDurably(ctx context.Context, it Item, b []byte) (int, error) {
+	args := []any{it.ID, it.Due.UnixMilli(), b, r.maxQueue, it.Enqueued.UnixMilli(), r.maxQueueBytes}
+	if r.mode == ModeSingle {
+		return addScript.Run(ctx, r.c, r.qKeys(), args...).Int()
+	}
+	var c redis.Cmdable = r.c
+	if cc, ok := r.c.(*redis.ClusterClient); ok {
+		master, err := cc.MasterForKey(ctx, r.qKeys()[0]) // WAIT has no key: ask the queue's node
+		if err != nil {
+			return 0, err
+		}
+		c = master
+	}
+	pipe := c.Pipeline() // one connection: WAIT counts that connection's writes
+	add := addScript.Eval(ctx, pipe, r.qKeys(), args...)
+	pipe.Do(ctx, "WAIT", 1, replicaWait.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil && add.Err() != nil {
+		return 0, add.Err()
+	}
+	return add.Int()
+}
+
 // claimScript leases due items: their due time moves to the lease's end and each gets a token.
 // ARGV now ms, max, until ms, token prefix. Returns item, token, item, token, ...
 var claimScript = redis.NewScript(`
@@ -327,7 +357,7 @@ func (r *redisStore) Add(ctx context.Context, it Item) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	n, err := addScript.Run(ctx, r.c, r.qKeys(), it.ID, it.Due.UnixMilli(), b, r.maxQueue, it.Enqueued.UnixMilli(), r.maxQueueBytes).Int()
+	n, err := r.addDurably(ctx, it, b)
 	switch {
 	case err != nil:
 		return false, err
