@@ -81,6 +81,7 @@ func borderlineFirst() rpctest.Handler {
 type redisReplica struct {
 	gw       *ingress.Gateway
 	lastFail atomic.Int64 // unix nanos of its last failed Redis operation
+	lastErr  atomic.Value // its error text
 	maxOp    atomic.Int64 // the longest Redis operation, ns
 }
 
@@ -105,6 +106,7 @@ func redisFailoverUnderLoad(t *testing.T, rc store.RedisConfig, kill func() (pro
 			}
 			if err != nil {
 				r.lastFail.Store(time.Now().UnixNano())
+				r.lastErr.Store(err.Error())
 			}
 		}
 		primary, err := store.NewRedis(cfg)
@@ -197,8 +199,8 @@ func redisFailoverUnderLoad(t *testing.T, rc store.RedisConfig, kill func() (pro
 	t.Logf("%d requests (%d txs); promotion %s after the kill", n.Load(), len(hashes), promotedAt.Sub(killed).Round(time.Millisecond))
 	for i, r := range replicas {
 		last := time.Unix(0, r.lastFail.Load())
-		t.Logf("replica %d: longest Redis operation %s; last failed one %s after the promotion", i,
-			time.Duration(r.maxOp.Load()).Round(time.Millisecond), last.Sub(promotedAt).Round(time.Millisecond))
+		t.Logf("replica %d: longest Redis operation %s; last failed one %s after the promotion (%v)", i,
+			time.Duration(r.maxOp.Load()).Round(time.Millisecond), last.Sub(promotedAt).Round(time.Millisecond), r.lastErr.Load())
 		if r.lastFail.Load() == 0 {
 			t.Errorf("replica %d never saw Redis fail: the test did not exercise the failover", i)
 		}

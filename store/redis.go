@@ -68,6 +68,9 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		MaxRetries: -1, // a failed operation falls back at once; retries would multiply the wait
 		// Sockets honour the operation's deadline (boundHook): one bound for the whole of it.
 		ContextTimeoutEnabled: true, PoolTimeout: cfg.Timeout,
+		// No CLIENT SETINFO on each new connection: Redis before 7.2 refuses it (an error per
+		// dial, counted as a failed operation after every failover), and it costs a round trip.
+		DisableIdentity: true,
 	}
 	mode := cfg.Mode
 	switch {

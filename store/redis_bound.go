@@ -59,8 +59,8 @@ func (h boundHook) bound(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func (h boundHook) done(start time.Time, err error) {
-	if errors.Is(err, redis.Nil) {
-		err = nil // a missing key is an answer
+	if errors.Is(err, redis.Nil) || err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		err = nil // a missing key is an answer; NOSCRIPT is a script's first try (EVAL follows)
 	}
 	if h.onOp != nil {
 		h.onOp(time.Since(start), err)
