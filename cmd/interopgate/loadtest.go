@@ -63,6 +63,14 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	defer cancel()
 	env := &loadtest.Env{ChainID: c.Uint64("chain-id"), SourceChain: 901, Txs: c.Int("txs"),
 		MaxBatch: c.Int("max-batch"), MaxInboxEntries: c.Int("max-inbox-entries")}
+	if c.String("compare") != "" {
+		for _, f := range []string{"json", "plot", "source-reorgs"} {
+			if c.IsSet(f) {
+				// Refused, not ignored (found by a review: no file and no word).
+				return cli.Exit(fmt.Sprintf("--%s is not available with --compare (it reports one target's run)", f), 2)
+			}
+		}
+	}
 	target := c.String("target")
 	var reorgs *loadtestDevnet
 	switch {

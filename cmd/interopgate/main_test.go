@@ -118,3 +118,13 @@ func TestOnlyServicesTakeMetricsFlags(t *testing.T) {
 		}
 	}
 }
+
+// Found by a review: --json and --plot were silently ignored with --compare.
+func TestCompareRefusesSingleRunOutputs(t *testing.T) {
+	for _, f := range []string{"--json=r.json", "--plot=p.png"} {
+		_, err := run(t, "loadtest", "--target", "http://127.0.0.1:1", "--compare", "http://127.0.0.1:2", f)
+		if err == nil || !strings.Contains(err.Error(), "not available with --compare") {
+			t.Errorf("%s with --compare: %v", f, err)
+		}
+	}
+}
