@@ -285,9 +285,8 @@ func (j *judge) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 			continue
 		}
 		it.charged = true
-		from, err := j.senderOf(it, signer)
-		if err != nil {
-			it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
+		from, recovered := j.recoverSender(it, signer)
+		if !recovered {
 			continue
 		}
 		ok, _ := j.st.Limiter.Allow(ctx, "sender:"+strings.ToLower(from.Hex()), j.cfg.SenderRateLimit, j.cfg.SenderRateWindow.D())
@@ -299,6 +298,18 @@ func (j *judge) limitSenders(ctx context.Context, items []*txItem) []*txItem {
 		out = append(out, it)
 	}
 	return out
+}
+
+// recoverSender recovers it's sender into it.from, or rejects it (a signature that recovers no
+// sender): false then.
+func (j *judge) recoverSender(it *txItem, signer types.Signer) (common.Address, bool) {
+	from, err := j.senderOf(it, signer)
+	if err != nil {
+		it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
+		return common.Address{}, false
+	}
+	it.from = from
+	return from, true
 }
 
 // senderOf recovers the tx's sender (decoding it if prepare did not).

@@ -11,10 +11,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/ingress"
 	"github.com/interopgate/interopgate/internal/rpctest"
-	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
 // cpuTime is the process's user+system CPU time so far.
@@ -39,18 +37,7 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 
 func cpuPerRequest(b *testing.B, senderCheck bool) {
 	const n = 2000
-	// The sentry answers as a funded sender's node would: the default sender_state_check reads
-	// a balance and a nonce for each new sender, and every tx must pass it to reach the filter.
-	sentry := rpctest.FastBy(b, 0, func(method string) string {
-		switch method {
-		case "eth_getBalance":
-			return `"0xffffffffffffffffffffffff"`
-		case "eth_getTransactionCount":
-			return `"0x0"`
-		}
-		return `"0xab"`
-	}, nil)
-	gw := gatewayWith(b, fastServer(b, 0, "null"), sentry, func(c *ingress.Config) { c.SenderStateCheck = senderCheck })
+	gw := gatewayWith(b, fastServer(b, 0, "null"), fundedSentry(b), func(c *ingress.Config) { c.SenderStateCheck = senderCheck })
 	client := &fasthttp.Client{MaxConnsPerHost: 4}
 	do := func(body []byte) {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -90,6 +77,21 @@ func cpuPerRequest(b *testing.B, senderCheck bool) {
 	}
 }
 
+// fundedSentry is a fast sentry that answers as a funded sender's node would: the default
+// sender_state_check reads a balance and a nonce for each new sender, and every tx must pass it
+// to reach the filter.
+func fundedSentry(b *testing.B) string {
+	return rpctest.FastBy(b, 0, func(method string) string {
+		switch method {
+		case "eth_getBalance":
+			return `"0xffffffffffffffffffffffff"`
+		case "eth_getTransactionCount":
+			return `"0x0"`
+		}
+		return `"0xab"`
+	}, nil)
+}
+
 // BenchmarkSenderCheck (issue 17): what reading the sender's balance and nonce adds to a unique
 // interop tx: CPU with the check off and on (sentry answering batches, in one run), and the
 // latency of a tx whose sender is new (cold: one batched state read) against one whose sender
@@ -108,23 +110,11 @@ func BenchmarkSenderCheck(b *testing.B) {
 	sentry.KeepBodies(false)
 	filter := fastServer(b, 0, "null")
 	gateway := func(check bool) *ingress.Gateway {
-		client, _ := sc.NewClient(sc.ClientConfig{URL: filter, Name: "fake"})
-		pool, _ := sc.NewPool([]sc.Endpoint{{Name: "fake", Checker: client}}, sc.PoolConfig{})
-		deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-		group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: sentry.URL}}}, nil, nil)
-		cfg := ingress.DefaultConfig()
-		// The per-sender limit on (as by default) but never reached: both pay its ecrecover, which
-		// the sender check shares.
-		cfg.ChainID, cfg.SenderRateLimit, cfg.SenderStateCheck = 902, 1_000_000_000, check
-		gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := gw.Start("127.0.0.1:0"); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { gw.Shutdown(b.Context()) })
-		return gw
+		// The per-sender limit on (as by default) but never reached: both pay its ecrecover,
+		// which the sender check shares.
+		return gatewayWith(b, filter, sentry.URL, func(c *ingress.Config) {
+			c.SenderRateLimit, c.SenderStateCheck = 1_000_000_000, check
+		})
 	}
 	off, on := gateway(false), gateway(true)
 	round := 0

@@ -72,12 +72,10 @@ func (j *judge) checkFunds(ctx context.Context, order []*flight, leaders map[str
 				continue
 			}
 			it.funded = true
-			from, err := j.senderOf(it, signer)
-			if err != nil {
-				it.reject(errInvalidParams("invalid transaction signature: " + err.Error()))
+			from, ok := j.recoverSender(it, signer)
+			if !ok {
 				continue
 			}
-			it.from = from
 			need = append(need, it)
 			if _, seen := states[from]; seen || slices.Contains(unknown, from) {
 				continue

@@ -257,11 +257,11 @@ func TestReadyzShowsTheFilters(t *testing.T) {
 	}
 	w := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{Needed: 2})
 	w.Poll(context.Background())
-	f := newFakesFull(t, 0, nil, nil, nil)
+	sentry := rpctest.New(t, sentryHandler)
 	client, _ := sc.NewClient(sc.ClientConfig{URL: up.URL, Name: "up"})
 	pool, _ := sc.NewPool([]sc.Endpoint{{Name: "up", Checker: client}}, sc.PoolConfig{})
 	deps, _ := accesslist.NewDependencySet([]uint64{901, 902}, 0)
-	group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: f.sentry.URL}}}, nil, nil)
+	group, _ := ingress.NewGroup(ingress.GroupConfig{Backends: []ingress.BackendConfig{{Name: "s", URL: sentry.URL}}}, nil, nil)
 	cfg := ingress.DefaultConfig()
 	cfg.ChainID = 902
 	gw, err := ingress.New(cfg, ingress.Deps{Checker: pool, Dependencies: deps, Backends: group, Filters: w.Reachability})

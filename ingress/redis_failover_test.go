@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/valyala/fasthttp"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/interopgate/interopgate/accesslist"
@@ -235,17 +234,11 @@ func redisFailoverUnderLoad(t *testing.T, rc store.RedisConfig, kill func() (pro
 
 // postTB posts body from any goroutine: a transport failure is status 0 with its text.
 func postTB(url, body string) (int, []byte) {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := fasthttp.DoTimeout(req, resp, 30*time.Second); err != nil {
+	status, answer, err := rpctest.PostErr(url, body, nil)
+	if err != nil {
 		return 0, []byte(err.Error())
 	}
-	return resp.StatusCode(), append([]byte(nil), resp.Body()...)
+	return status, answer
 }
 
 // readStatusTB reads a tx's status through url (zero on any failure).

@@ -17,7 +17,6 @@ import (
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/ingress"
-	"github.com/interopgate/interopgate/internal/rpctest"
 )
 
 // BenchmarkSoak (issue 19): unique interop txs, each from a new sender and with its own access
@@ -33,16 +32,7 @@ func BenchmarkSoak(b *testing.B) {
 		total = n
 	}
 	const step = 25_000
-	sentry := rpctest.FastBy(b, 0, func(method string) string {
-		switch method {
-		case "eth_getBalance":
-			return `"0xffffffffffffffffffffffff"`
-		case "eth_getTransactionCount":
-			return `"0x0"`
-		}
-		return `"0xab"`
-	}, nil)
-	gw := gatewayWith(b, fastServer(b, 0, "null"), sentry, func(c *ingress.Config) { c.IPRateLimit = 0 })
+	gw := gatewayWith(b, fastServer(b, 0, "null"), fundedSentry(b), func(c *ingress.Config) { c.IPRateLimit = 0 })
 	signer := types.LatestSignerForChainID(big.NewInt(902))
 	to := accesslist.CrossL2InboxAddress
 	for b.Loop() {

@@ -286,37 +286,45 @@ func progress(w io.Writer, lines bool, start time.Time, total *partStats, missed
 	if w == nil {
 		return func() {}
 	}
+	every, begin, end := time.Second, "\r", "   "
+	if lines {
+		every, begin, end = 5*time.Second, "", "\n"
+	}
+	stopTicks := Every(every, func() {
+		total.mu.Lock()
+		defer total.mu.Unlock()
+		el := time.Since(start).Seconds()
+		fmt.Fprintf(w, begin+"%5.0fs  sent %d  %.0f/s  p50 %s  p99 %s  errors %d  wrong %d  missed %d"+end,
+			el, total.sent, float64(total.sent)/el, us(total.hist.ValueAtQuantile(50)), us(total.hist.ValueAtQuantile(99)),
+			total.transport, total.wrong, missed.Load())
+	})
+	return func() {
+		stopTicks()
+		if !lines {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// Every calls f every d, on a goroutine of its own, until stop is called; stop returns once f
+// has returned for the last time.
+func Every(d time.Duration, f func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		every, begin, end := time.Second, "\r", "   "
-		if lines {
-			every, begin, end = 5*time.Second, "", "\n"
-		}
-		t := time.NewTicker(every)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
+				f()
 			}
-			total.mu.Lock()
-			el := time.Since(start).Seconds()
-			fmt.Fprintf(w, begin+"%5.0fs  sent %d  %.0f/s  p50 %s  p99 %s  errors %d  wrong %d  missed %d"+end,
-				el, total.sent, float64(total.sent)/el, us(total.hist.ValueAtQuantile(50)), us(total.hist.ValueAtQuantile(99)),
-				total.transport, total.wrong, missed.Load())
-			total.mu.Unlock()
 		}
 	}()
-	return func() {
-		close(done)
-		<-finished
-		if !lines {
-			fmt.Fprintln(w)
-		}
-	}
+	return func() { close(done); <-finished }
 }
 
 func us(v int64) string { return (time.Duration(v) * time.Microsecond).String() }

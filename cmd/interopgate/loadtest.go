@@ -178,22 +178,7 @@ func runLoadtest(c *cli.Context, st *appState) error {
 // preparation is not silent (issue 18: ~33 s without a word).
 func everyFewSeconds(w io.Writer, what string) (stop func()) {
 	start := time.Now()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				fmt.Fprintf(w, "%s: %s\n", what, time.Since(start).Round(time.Second))
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return loadtest.Every(5*time.Second, func() { fmt.Fprintf(w, "%s: %s\n", what, time.Since(start).Round(time.Second)) })
 }
 
 // isTerminal reports whether w is a terminal (a character device), where progress may be

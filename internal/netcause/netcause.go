@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -62,14 +61,4 @@ func Of(err error, status int) string {
 		return "http_4xx"
 	}
 	return "other"
-}
-
-// Describe is err with its cause and, for a timeout, how long the call took: "timeout after
-// 2.001s: …".
-func Describe(err error, status int, took fmt.Stringer) string {
-	cause := Of(err, status)
-	if cause == "timeout" && took != nil {
-		return fmt.Sprintf("timeout after %s: %v", took, err)
-	}
-	return fmt.Sprintf("%s: %v", cause, err)
 }

@@ -8,24 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/interopgate/interopgate/internal/rpctest"
 )
 
 // cli runs redis-cli against the server on port and returns its output.
 func cli(port int, args ...string) (string, error) {
 	out, err := exec.Command("redis-cli", append([]string{"-p", fmt.Sprint(port)}, args...)...).CombinedOutput()
 	return string(out), err
-}
-
-// waitUntil polls cond every 50 ms until it holds, failing the test after within.
-func waitUntil(t testing.TB, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: %s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the deployment against a deadline
-	}
 }
 
 // Cluster is a Redis Cluster of masters, each with one replica, on loopback ports.
@@ -50,7 +40,7 @@ func StartClusterWithReplicas(t testing.TB, masters int) *Cluster {
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v: %s", err, out)
 	}
-	waitUntil(t, "the cluster ok on every node, each master with a replica in sync", 30*time.Second, func() bool {
+	rpctest.WaitFor(t, "redistest: the cluster ok on every node, each master with a replica in sync", 30*time.Second, func() bool {
 		for _, n := range c.Nodes {
 			if info, _ := cli(n.port, "cluster", "info"); !strings.Contains(info, "cluster_state:ok") {
 				return false
@@ -164,7 +154,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	s := &Sentinel{Name: "interopgate-test", t: t}
 	s.Master = StartWith(t)
 	s.Replica = StartWith(t, "--replicaof", "127.0.0.1", fmt.Sprint(s.Master.port))
-	waitUntil(t, "the replica in sync", 30*time.Second, func() bool {
+	rpctest.WaitFor(t, "redistest: the replica in sync", 30*time.Second, func() bool {
 		info, _ := cli(s.Replica.port, "info", "replication")
 		return strings.Contains(info, "master_link_status:up")
 	})
@@ -177,7 +167,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 		}
 		s.Sentinels = append(s.Sentinels, startWithConfig(t, conf, "--sentinel"))
 	}
-	waitUntil(t, "every sentinel knowing the replica and the other sentinels", 30*time.Second, func() bool {
+	rpctest.WaitFor(t, "redistest: every sentinel knowing the replica and the other sentinels", 30*time.Second, func() bool {
 		for _, sn := range s.Sentinels {
 			out, _ := cli(sn.port, "sentinel", "master", s.Name)
 			if !strings.Contains(out, "num-slaves\n1") || !strings.Contains(out, "num-other-sentinels\n2") {

@@ -65,13 +65,19 @@ func FastBy(t testing.TB, delay time.Duration, resultOf func(method string) stri
 
 // CountingProxy forwards every HTTP request to target and counts them in n.
 func CountingProxy(t testing.TB, target string, n *atomic.Int64) string {
+	return proxy(t, target, func(*fasthttp.RequestCtx) { n.Add(1) })
+}
+
+// proxy serves a loopback HTTP proxy to target, telling seen of each request before it is
+// forwarded; it stops with the test.
+func proxy(t testing.TB, target string, seen func(*fasthttp.RequestCtx)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	client := &fasthttp.Client{}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		n.Add(1)
+		seen(ctx)
 		req := &ctx.Request
 		req.SetRequestURI(target)
 		if err := client.Do(req, &ctx.Response); err != nil {
@@ -93,13 +99,8 @@ type MethodProxy struct {
 
 // NewMethodProxy starts a MethodProxy in front of target; it stops with the test.
 func NewMethodProxy(t testing.TB, target string) *MethodProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &MethodProxy{URL: "http://" + ln.Addr().String(), counts: map[string]int{}}
-	client := &fasthttp.Client{}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	p := &MethodProxy{counts: map[string]int{}}
+	p.URL = proxy(t, target, func(ctx *fasthttp.RequestCtx) {
 		var calls []struct{ Method string }
 		body := ctx.PostBody()
 		if len(body) > 0 && body[0] == '[' {
@@ -109,18 +110,11 @@ func NewMethodProxy(t testing.TB, target string) *MethodProxy {
 			_ = json.Unmarshal(body, &calls[0])
 		}
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		for _, c := range calls {
 			p.counts[c.Method]++
 		}
-		p.mu.Unlock()
-		req := &ctx.Request
-		req.SetRequestURI(target)
-		if err := client.Do(req, &ctx.Response); err != nil {
-			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
-		}
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
+	})
 	return p
 }
 

@@ -17,6 +17,15 @@ func Post(t testing.TB, url, body string) (int, []byte) {
 // PostWith is Post with extra request headers.
 func PostWith(t testing.TB, url, body string, headers map[string]string) (int, []byte) {
 	t.Helper()
+	status, answer, err := PostErr(url, body, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, answer
+}
+
+// PostErr is PostWith for any goroutine: the transport's failure is returned, not fatal.
+func PostErr(url, body string, headers map[string]string) (int, []byte, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -28,7 +37,7 @@ func PostWith(t testing.TB, url, body string, headers map[string]string) (int, [
 	}
 	req.SetBodyString(body)
 	if err := fasthttp.DoTimeout(req, resp, time.Minute); err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
-	return resp.StatusCode(), append([]byte(nil), resp.Body()...)
+	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
 }
