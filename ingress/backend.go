@@ -47,31 +47,33 @@ type GroupConfig struct {
 	MaxHeadAge time.Duration
 }
 
-// Check validates the config and names the bad field.
+// Check validates the config and names every bad field at once (errors.Join).
 func (c *GroupConfig) Check() error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
 	if len(c.Backends) == 0 {
-		return errors.New("backends: at least one sentry backend is required")
+		bad(errors.New("backends: at least one sentry backend is required"))
 	}
 	names := map[string]bool{}
 	for i, b := range c.Backends {
 		u, err := url.Parse(b.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("backends[%d].url %q: want an http:// or https:// URL", i, b.URL)
+			bad(fmt.Errorf("backends[%d].url %q: want an http:// or https:// URL", i, b.URL))
 		}
 		if b.Name == "" {
-			return fmt.Errorf("backends[%d].name is required (it labels metrics and logs)", i)
+			bad(fmt.Errorf("backends[%d].name is required (it labels metrics and logs)", i))
 		}
 		if b.WSURL != "" {
 			if u, err := url.Parse(b.WSURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-				return fmt.Errorf("backends[%d].ws_url %q: want a ws:// or wss:// URL", i, b.WSURL)
+				bad(fmt.Errorf("backends[%d].ws_url %q: want a ws:// or wss:// URL", i, b.WSURL))
 			}
 		}
 		if names[b.Name] {
-			return fmt.Errorf("backends[%d].name %q is used twice", i, b.Name)
+			bad(fmt.Errorf("backends[%d].name %q is used twice", i, b.Name))
 		}
 		names[b.Name] = true
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ErrNoBackend: no sentry is healthy.

@@ -3,6 +3,7 @@ package ingress
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -138,13 +139,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// Check validates the config and names the bad field.
+// Check validates the config and names every bad field at once (errors.Join), in a stable order.
 func (c *Config) Check() error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
 	if c.ChainID == 0 {
-		return errors.New("chain_id is required")
+		bad(errors.New("chain_id is required"))
 	}
 	if _, err := sc.ParseCheckSafety(c.MinSafety); err != nil {
-		return fmt.Errorf("min_safety: %w", err)
+		bad(fmt.Errorf("min_safety: %w", err))
 	}
 	positive := map[string]int64{
 		"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize), "max_tx_bytes": int64(c.MaxTxBytes),
@@ -161,9 +164,9 @@ func (c *Config) Check() error {
 		"ws_write_queue": int64(c.WSWriteQueue), "max_ws_read_bytes": int64(c.MaxWSReadBytes), "max_retests_in_flight": int64(c.MaxRetestsInFlight),
 		"retest_budget_window": int64(c.RetestBudgetWindow), "sender_state_ttl": int64(c.SenderStateTTL), "max_sender_states": int64(c.MaxSenderStates),
 	}
-	for name, v := range positive {
-		if v <= 0 {
-			return fmt.Errorf("%s must be positive", name)
+	for _, name := range slices.Sorted(maps.Keys(positive)) {
+		if positive[name] <= 0 {
+			bad(fmt.Errorf("%s must be positive", name))
 		}
 	}
 	nonNegative := map[string]int64{
@@ -173,59 +176,59 @@ func (c *Config) Check() error {
 		"write_stall_timeout": int64(c.WriteStallTimeout), "retest_budget_per_ip": int64(c.RetestBudgetPerIP),
 		"retest_budget_per_sender": int64(c.RetestBudgetPerSender),
 	}
-	for name, v := range nonNegative {
-		if v < 0 {
-			return fmt.Errorf("%s must not be negative", name)
+	for _, name := range slices.Sorted(maps.Keys(nonNegative)) {
+		if nonNegative[name] < 0 {
+			bad(fmt.Errorf("%s must not be negative", name))
 		}
 	}
 	if c.MaxUnreadAnswerBytesPerIP > c.MaxUnreadAnswerBytes {
-		return fmt.Errorf("max_unread_answer_bytes_per_ip (%d) exceeds max_unread_answer_bytes (%d): one client could hold them all", c.MaxUnreadAnswerBytesPerIP, c.MaxUnreadAnswerBytes)
+		bad(fmt.Errorf("max_unread_answer_bytes_per_ip (%d) exceeds max_unread_answer_bytes (%d): one client could hold them all", c.MaxUnreadAnswerBytesPerIP, c.MaxUnreadAnswerBytes))
 	}
 	if c.IPRateLimit > 0 && c.IPRateWindow <= 0 {
-		return errors.New("ip_rate_window must be positive when ip_rate_limit is set")
+		bad(errors.New("ip_rate_window must be positive when ip_rate_limit is set"))
 	}
 	limited := map[string]bool{}
 	for i, l := range c.MethodLimits {
 		switch {
 		case l.Method == "" || l.Limit <= 0 || l.Window <= 0:
-			return fmt.Errorf("method_limits[%d]: method, a positive limit and a positive window are required", i)
+			bad(fmt.Errorf("method_limits[%d]: method, a positive limit and a positive window are required", i))
 		case !slices.Contains(c.Methods, l.Method):
-			return fmt.Errorf("method_limits[%d]: %q is not a read method of the allow-list (methods): the limit would never apply", i, l.Method)
+			bad(fmt.Errorf("method_limits[%d]: %q is not a read method of the allow-list (methods): the limit would never apply", i, l.Method))
 		case limited[l.Method]:
-			return fmt.Errorf("method_limits[%d]: %q is limited twice", i, l.Method)
+			bad(fmt.Errorf("method_limits[%d]: %q is limited twice", i, l.Method))
 		}
 		limited[l.Method] = true
 	}
 	if err := checkHeaderName(c.APIKeyHeader); err != nil {
-		return fmt.Errorf("api_key_header %q: %w", c.APIKeyHeader, err)
+		bad(fmt.Errorf("api_key_header %q: %w", c.APIKeyHeader, err))
 	}
 	for _, o := range c.CORSOrigins {
 		if err := checkOrigin(o, len(c.CORSOrigins)); err != nil {
-			return fmt.Errorf("cors_origins %q: %w", o, err)
+			bad(fmt.Errorf("cors_origins %q: %w", o, err))
 		}
 	}
 	if c.SenderRateLimit > 0 && c.SenderRateWindow <= 0 {
-		return errors.New("sender_rate_window must be positive when sender_rate_limit is set")
+		bad(errors.New("sender_rate_window must be positive when sender_rate_limit is set"))
 	}
 	if c.AsyncRetry && c.QueueLease.D() <= 2*c.FilterTimeout.D() {
-		return errors.New("queue_lease must exceed twice filter_timeout, or items would be claimed again while being checked")
+		bad(errors.New("queue_lease must exceed twice filter_timeout, or items would be claimed again while being checked"))
 	}
 	if need := 2*c.MaxTxBytes + 256; c.MaxBodyBytes < need {
-		return fmt.Errorf("max_body_bytes %d cannot carry one transaction of max_tx_bytes (%d bytes of hex): want at least %d", c.MaxBodyBytes, 2*c.MaxTxBytes, need)
+		bad(fmt.Errorf("max_body_bytes %d cannot carry one transaction of max_tx_bytes (%d bytes of hex): want at least %d", c.MaxBodyBytes, 2*c.MaxTxBytes, need))
 	}
 	if c.ClientIPHeader != "" && len(c.TrustedProxies) == 0 {
-		return errors.New("client_ip_header is set but trusted_proxies is empty: the header would be believed from nobody; list your load balancers' networks")
+		bad(errors.New("client_ip_header is set but trusted_proxies is empty: the header would be believed from nobody; list your load balancers' networks"))
 	}
 	if _, err := parseNetworks(c.TrustedProxies); err != nil {
-		return fmt.Errorf("trusted_proxies: %w", err)
+		bad(fmt.Errorf("trusted_proxies: %w", err))
 	}
 	for _, m := range c.Methods {
 		switch m {
 		case MethodSendRawTransaction, MethodSendRawTransactionConditional, MethodSendRawTransactionSync, MethodSendBundle:
-			return fmt.Errorf("methods: %s is an admission method, not a read: it is always admitted (or enabled by its own key)", m)
+			bad(fmt.Errorf("methods: %s is an admission method, not a read: it is always admitted (or enabled by its own key)", m))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkHeaderName accepts an HTTP header name (a token) that is not one HTTP itself uses.

@@ -3,6 +3,8 @@ package revalidator
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/interopgate/interopgate/internal/config"
@@ -85,47 +87,50 @@ func DefaultConfig() Config {
 	}
 }
 
-// Check validates the config and names the bad field.
+// Check validates the config and names every bad field at once (errors.Join), in a stable order.
 func (c *Config) Check() error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
 	if c.ChainID == 0 {
-		return errors.New("chain_id is required")
+		bad(errors.New("chain_id is required"))
 	}
 	if _, err := sc.ParseCheckSafety(c.MinSafety); err != nil {
-		return fmt.Errorf("min_safety: %w", err)
+		bad(fmt.Errorf("min_safety: %w", err))
 	}
-	for name, v := range map[string]int64{
+	positive := map[string]int64{
 		"block_time": int64(c.BlockTime), "head_poll": int64(c.HeadPoll), "source_poll": int64(c.SourcePoll), "pool_poll": int64(c.PoolPoll),
 		"plan_blocks": int64(c.PlanBlocks), "recheck": int64(c.Recheck), "max_cycle_checks": int64(c.MaxCycleChecks),
 		"cycle_timeout": int64(c.CycleTimeout), "max_txs": int64(c.MaxTxs), "max_tx_bytes": int64(c.MaxTxBytes),
 		"max_messages": int64(c.MaxMessages), "valid_ttl": int64(c.ValidTTL), "invalid_ttl": int64(c.InvalidTTL),
 		"upstream_calls_in_flight": int64(c.UpstreamInFlight), "upstream_batch_size": int64(c.UpstreamBatchSize),
 		"max_invalid": int64(c.MaxInvalid), "status_ttl": int64(c.StatusTTL),
-	} {
-		if v <= 0 {
-			return fmt.Errorf("%s must be positive", name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(positive)) {
+		if positive[name] <= 0 {
+			bad(fmt.Errorf("%s must be positive", name))
 		}
 	}
 	if c.FeedGrace < 0 {
-		return errors.New("feed_grace must not be negative")
+		bad(errors.New("feed_grace must not be negative"))
 	}
 	switch c.ExecutionClient {
 	case ClientOpReth, ClientOpGeth:
 	default:
-		return fmt.Errorf("execution_client %q: want %s or %s", c.ExecutionClient, ClientOpReth, ClientOpGeth)
+		bad(fmt.Errorf("execution_client %q: want %s or %s", c.ExecutionClient, ClientOpReth, ClientOpGeth))
 	}
 	switch c.Eviction {
 	case "", EvictFailsafePulse, EvictClearTxpool, EvictNone:
 	default:
-		return fmt.Errorf("eviction %q: want %s, %s or %s (or empty: by execution_client)", c.Eviction, EvictFailsafePulse, EvictClearTxpool, EvictNone)
+		bad(fmt.Errorf("eviction %q: want %s, %s or %s (or empty: by execution_client)", c.Eviction, EvictFailsafePulse, EvictClearTxpool, EvictNone))
 	}
 	if e := c.eviction(); (e == EvictFailsafePulse || e == EvictClearTxpool) && c.PulseMax <= 0 {
-		return errors.New("pulse_max must be positive with eviction failsafe-pulse or clear-txpool (its fallback)")
+		bad(errors.New("pulse_max must be positive with eviction failsafe-pulse or clear-txpool (its fallback)"))
 	}
 	if c.eviction() == EvictClearTxpool && (c.ClearMinInterval < 0 || c.ClearMaxTxs <= 0) {
-		return errors.New("clear_min_interval must not be negative and clear_max_txs must be positive with eviction clear-txpool")
+		bad(errors.New("clear_min_interval must not be negative and clear_max_txs must be positive with eviction clear-txpool"))
 	}
 	if c.Restore && (c.RestorePerCycle <= 0 || c.RestoreMax <= 0 || c.RestoreMaxBytes <= 0 || c.RestoreTTL <= 0) {
-		return errors.New("restore_per_cycle, restore_max, restore_max_bytes and restore_ttl must be positive with restore on")
+		bad(errors.New("restore_per_cycle, restore_max, restore_max_bytes and restore_ttl must be positive with restore on"))
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -204,7 +204,7 @@ func TestFilterConfigErrors(t *testing.T) {
 		return p
 	}
 	typo := write("typo.toml", "[rpc]\nprot = 1\n")
-	if _, err := run(t, "filter", "--config", typo, "--metrics.enabled=false"); err == nil || !strings.Contains(err.Error(), `"rpc.prot" (line 2)`) {
+	if _, err := run(t, "filter", "--config", typo, "--metrics.enabled=false"); err == nil || !strings.Contains(err.Error(), `line 2: unknown config key "rpc.prot"`) {
 		t.Fatalf("typo: %v", err)
 	}
 	noChains := write("empty.toml", "")

@@ -99,23 +99,26 @@ type gatewayParts struct {
 // buildGateway assembles a gateway from its config: filters, failsafe watcher, sentries,
 // state. Shared by `gateway` and `devnet`.
 func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer) (*gatewayParts, error) {
-	if err := cfg.Gateway.Check(); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
+	// The parts that need no connection are checked together: one run names every error.
+	var errs configErrors
+	errs.add("gateway", cfg.Gateway.Check())
 	deps, err := cfg.dependencySet()
-	if err != nil {
-		return nil, err
-	}
+	errs.add("", err)
 	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
-	if err != nil {
-		return nil, err
-	}
-	metrics := ingress.NewMetrics(reg)
-	group, err := ingress.NewGroup(ingress.GroupConfig{
+	errs.add("", err)
+	groupCfg := ingress.GroupConfig{
 		Backends: cfg.Sentries.Backends, Timeout: cfg.Sentries.Timeout.D(), HealthInterval: cfg.Sentries.HealthInterval.D(),
 		HealthFailures: cfg.Sentries.HealthFailures, MaxConns: cfg.Sentries.MaxConns,
 		MaxBlockLag: cfg.Sentries.MaxBlockLag, MaxHeadAge: cfg.Sentries.MaxHeadAge.D(),
-	}, log, metrics)
+	}
+	errs.add("sentries", groupCfg.Check())
+	keys, err := ingress.LoadAPIKeys(cfg.Gateway.APIKeysFile, os.Getenv("INTEROPGATE_API_KEYS"))
+	errs.add("", err)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	metrics := ingress.NewMetrics(reg)
+	group, err := ingress.NewGroup(groupCfg, log, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("sentries: %w", err)
 	}
@@ -146,11 +149,6 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 				}
 			},
 		})
-	}
-	keys, err := ingress.LoadAPIKeys(cfg.Gateway.APIKeysFile, os.Getenv("INTEROPGATE_API_KEYS"))
-	if err != nil {
-		stores.Close()
-		return nil, err
 	}
 	if len(keys) > 0 {
 		log.Info("API keys loaded", zap.Int("keys", len(keys)), zap.String("header", cfg.Gateway.APIKeyHeader))

@@ -100,25 +100,27 @@ func (p *revalidatorParts) close() {
 // (which hands it its gateway's in-memory stores, gw; otherwise the feed and the tx statuses are
 // Redis's, when configured).
 func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logger, reg prometheus.Registerer, gw *store.Stores) (*revalidatorParts, error) {
+	// The parts that need no connection are checked together: one run names every error.
+	var errs configErrors
 	if cfg.Node.URL == "" {
-		return nil, errors.New("node.url is required: the sequencer's execution client")
+		errs.add("", errors.New("node.url is required: the sequencer's execution client"))
 	}
+	errs.add("revalidator", cfg.Revalidator.Check())
 	deps, err := cfg.Interop.dependencySet()
-	if err != nil {
-		return nil, err
-	}
+	errs.add("", err)
 	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
-	if err != nil {
-		return nil, err
-	}
-	parts := &revalidatorParts{watcher: watcher}
+	errs.add("", err)
 	var sources []revalidator.Source
 	for i, s := range cfg.Sources {
 		if s.ChainID == 0 || s.URL == "" {
-			return nil, fmt.Errorf("sources[%d]: chain_id and url are required", i)
+			errs.add("", fmt.Errorf("sources[%d]: chain_id and url are required", i))
 		}
 		sources = append(sources, revalidator.Source{ChainID: s.ChainID, URL: s.URL})
 	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	parts := &revalidatorParts{watcher: watcher}
 	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: deps, NodeURL: cfg.Node.URL,
 		Log: log, Metrics: revalidator.NewMetrics(reg), Sources: sources}
 	if gw != nil { // a gateway in the same process (the devnet's): its feed and statuses

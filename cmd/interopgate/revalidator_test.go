@@ -139,3 +139,52 @@ rpc = "http://127.0.0.1:1"
 		t.Fatalf("a bad config passed --check-config: %v", err)
 	}
 }
+
+// Issue 18: a config with several errors reported them one per run. The sections that need no
+// connection are checked together: every error of a gateway's and a revalidator's config is
+// named in one --check-config run.
+func TestCheckConfigNamesEveryError(t *testing.T) {
+	gateway := writeFile(t, "gw.toml", `
+[gateway]
+chain_id = 902
+min_safety = "safe"
+max_batch_size = 0
+[[sentries.backends]]
+name = "s"
+url = "ftp://127.0.0.1:1"
+[[sentries.backends]]
+url = "http://127.0.0.1:2"
+[[filters.endpoints]]
+name = "f"
+url = "not a url"
+[interop]
+chains = []
+`)
+	_, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", gateway)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"gateway: min_safety", "gateway: max_batch_size must be positive", `sentries: backends[0].url "ftp://127.0.0.1:1"`,
+		"sentries: backends[1].name is required", "filters.endpoints[0]", "interop: no chain configured"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in:\n%v", want, err)
+		}
+	}
+	reval := writeFile(t, "rv.toml", `
+[revalidator]
+chain_id = 0
+execution_client = "erigon"
+[[sources]]
+chain_id = 901
+`)
+	_, err = run(t, "revalidator", "--metrics.enabled=false", "--check-config", "--config", reval)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"node.url is required", "revalidator: chain_id is required", `revalidator: execution_client "erigon"`,
+		"interop: no chain configured", "filters.endpoints: none configured", "sources[0]: chain_id and url are required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in:\n%v", want, err)
+		}
+	}
+}

@@ -52,16 +52,21 @@ func defaultFiltersConfig() filtersConfig {
 func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.FailsafeWatcher, error) {
 	var endpoints []sc.Endpoint
 	var sources []sc.NamedFailsafeSource
+	var errs configErrors
 	for i, e := range f.Endpoints {
 		client, err := sc.NewClient(sc.ClientConfig{
 			URL: e.URL, Name: e.Name, Namespace: f.Namespace, Timeout: f.Timeout.D(),
 			MaxBatchSize: f.MaxBatchSize, Classifier: sc.Classifier{OutOfScopeInvalid: f.OutOfScopeInvalid},
 		}, sc.WithMetrics(m))
 		if err != nil {
-			return nil, nil, fmt.Errorf("filters.endpoints[%d]: %w", i, err)
+			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), err)
+			continue
 		}
 		endpoints = append(endpoints, sc.Endpoint{Name: client.Name(), Checker: client})
 		sources = append(sources, sc.NamedFailsafeSource{Name: client.Name(), Source: client})
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs.err()
 	}
 	if len(endpoints) == 0 {
 		return nil, nil, errors.New("filters.endpoints: none configured: every interop tx would be rejected; name at least one op-interop-filter, op-supervisor or interopgate filter")
@@ -173,6 +178,29 @@ func (c *redisConfig) probe(st store.Stores, log *zap.Logger) error {
 	}
 	return nil
 }
+
+// configErrors gathers the errors of a config's independent parts, so that one run names them
+// all (issue 18: a config with several errors reported them one per run). Each error of a
+// joined one is kept on its own line, prefixed with its section.
+type configErrors []error
+
+func (e *configErrors) add(section string, err error) {
+	if err == nil {
+		return
+	}
+	list := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		list = joined.Unwrap()
+	}
+	for _, one := range list {
+		if section != "" {
+			one = fmt.Errorf("%s: %w", section, one)
+		}
+		*e = append(*e, one)
+	}
+}
+
+func (e configErrors) err() error { return errors.Join(e...) }
 
 // errorLog logs failures with their text, at most one line per interval, saying how many it
 // left out: a Redis outage is visible in the log without flooding it (the metric counts each).

@@ -7,7 +7,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,8 +33,13 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // D is the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Decode decodes TOML into dst strictly.
+// Decode decodes TOML into dst strictly: a key dst does not have, a value of the wrong kind
+// and a duration without its unit are errors, all of them named at once with their lines.
 func Decode(data []byte, dst any) error {
+	if problems := checkDocument(data, dst); len(problems) > 0 {
+		return problems
+	}
+	// What the check above does not see (a syntax error, above all) the decoder says.
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		var strict *toml.StrictMissingError
@@ -43,9 +47,9 @@ func Decode(data []byte, dst any) error {
 			var keys []string
 			for _, e := range strict.Errors {
 				row, _ := e.Position()
-				keys = append(keys, fmt.Sprintf("%q (line %d)", strings.Join(e.Key(), "."), row))
+				keys = append(keys, fmt.Sprintf("line %d: unknown config key %q", row, strings.Join(e.Key(), ".")))
 			}
-			return fmt.Errorf("unknown config key %s", strings.Join(keys, ", "))
+			return errors.New(strings.Join(keys, "\n"))
 		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
@@ -59,56 +63,10 @@ func Decode(data []byte, dst any) error {
 		}
 		return err
 	}
-	// A bare number where a duration is meant decodes as nanoseconds ("request_timeout = 15"
-	// would be 15 ns): every duration must be written with its unit.
-	var raw map[string]any
-	if err := toml.Unmarshal(data, &raw); err == nil {
-		if err := numbersForDurations(raw, reflect.ValueOf(dst), nil); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
 var durationType = reflect.TypeOf(Duration(0))
-
-// numbersForDurations finds a duration key given as a number in the decoded document raw.
-func numbersForDurations(raw map[string]any, v reflect.Value, path []string) error {
-	for v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return nil
-	}
-	return eachField(v, func(f reflect.StructField, name string, fv reflect.Value) error {
-		val, ok := raw[name]
-		if !ok {
-			return nil
-		}
-		key := append(slices.Clone(path), name)
-		switch {
-		case f.Type == durationType:
-			if _, isString := val.(string); !isString {
-				return fmt.Errorf("config key %q: %v is not a duration: write it with its unit, as a string (\"%vs\", \"%vms\")",
-					strings.Join(key, "."), val, val, val)
-			}
-		case f.Type.Kind() == reflect.Struct:
-			if m, ok := val.(map[string]any); ok {
-				return numbersForDurations(m, fv, key)
-			}
-		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-			list, _ := val.([]any)
-			for i, item := range list {
-				if m, ok := item.(map[string]any); ok && i < fv.Len() {
-					if err := numbersForDurations(m, fv.Index(i), append(slices.Clone(key), strconv.Itoa(i))); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
-	})
-}
 
 // Load reads path (if not empty) into dst, which holds the defaults, then applies the
 // environment overrides named from prefix (see ApplyEnv).

@@ -24,7 +24,7 @@ type sample struct {
 func TestDecodeStrict(t *testing.T) {
 	var s sample
 	err := Decode([]byte("[rpc]\naddr = \"0.0.0.0\"\nprot = 8545\n"), &s)
-	if err == nil || !strings.Contains(err.Error(), `"rpc.prot" (line 3)`) {
+	if err == nil || !strings.Contains(err.Error(), `line 3: unknown config key "rpc.prot"`) {
 		t.Fatalf("typo: %v", err)
 	}
 	err = Decode([]byte("[filter]\ntimeout = \"soon\"\n"), &s)
@@ -89,9 +89,9 @@ func TestADurationWithoutUnitIsRefused(t *testing.T) {
 		Count int    `toml:"count"`
 	}
 	for doc, key := range map[string]string{
-		"timeout = 15\n":          `"timeout"`,
-		"[section]\npoll = 250\n": `"section.poll"`,
-		"[[items]]\nevery = \"1s\"\n[[items]]\nevery = 2\n": `"items.1.every"`,
+		"timeout = 15\n":          `timeout: 15`,
+		"[section]\npoll = 250\n": `section.poll: 250`,
+		"[[items]]\nevery = \"1s\"\n[[items]]\nevery = 2\n": `items[1].every`,
 	} {
 		var c cfg
 		err := Decode([]byte(doc), &c)
@@ -110,7 +110,7 @@ func TestADurationWithoutUnitIsRefused(t *testing.T) {
 func TestAWrongTypeNamesTheKey(t *testing.T) {
 	var s sample
 	for body, want := range map[string]string{
-		"[rpc]\nport = \"8545\"\n":     `line 2 column 8: rpc.port: a TOML string where a number is wanted`,
+		"[rpc]\nport = \"8545\"\n":     `line 2 column 8: rpc.port: a TOML string where a whole number is wanted`,
 		"[filter]\nenabled = 1\n":      `filter.enabled: a TOML integer where true or false is wanted`,
 		"[filter]\nchains = \"901\"\n": `filter.chains: a TOML string where an array is wanted`,
 	} {
@@ -119,4 +119,66 @@ func TestAWrongTypeNamesTheKey(t *testing.T) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
+}
+
+// Issue 18: a config with several errors reported them one per run. Every unknown key, value of
+// the wrong kind and duration without its unit is named in one error, by line, in file order.
+func TestEveryProblemIsNamedAtOnce(t *testing.T) {
+	var s sample
+	doc := "[rpc]\n" +
+		"addr = 8545\n" + // 2: a number for a string
+		"prot = 1\n" + // 3: a typo
+		"[filter]\n" +
+		"timeout = 15\n" + // 5: no unit
+		"enabled = \"yes\"\n" + // 6: a string for a bool
+		"chains = [901, \"902\", -1]\n" + // 7: a string and a negative in a list of chain IDs
+		"[[filter.backends]]\n" +
+		"url = \"http://a\"\n" +
+		"[[filter.backends]]\n" +
+		"uri = \"http://b\"\n" // 11: a typo in the second table of a list
+	err := Decode([]byte(doc), &s)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		"7 problems:",
+		"line 2 column 8: rpc.addr: a TOML integer where a string is wanted",
+		`line 3: unknown config key "rpc.prot"`,
+		"line 5 column 11: filter.timeout: 15 is not a duration",
+		"line 6 column 11: filter.enabled: a TOML string where true or false is wanted",
+		"line 7 column 16: filter.chains[1]: a TOML string where a whole number is wanted",
+		"line 7 column 23: filter.chains[2]: -1 is negative",
+		`line 11: unknown config key "filter.backends[1].uri"`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d: %q, want %q", i, lines[i], w)
+		}
+	}
+}
+
+// Inline tables and arrays of inline tables are checked too; their keys take the line they are on.
+func TestInlineTablesAreChecked(t *testing.T) {
+	var s sample
+	err := Decode([]byte("rpc = { addr = \"x\", port = \"1\" }\nfilter = { backends = [ { url = \"a\" }, { url = 1 } ] }\n"), &s)
+	if err == nil || !strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "rpc.port: a TOML string where a whole number is wanted") ||
+		!strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "filter.backends[1].url: a TOML integer where a string is wanted") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// A config file never panics the process, however it is written.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{"[rpc]\naddr = 1\n", "rpc = { port = \"x\" }\n", "[[filter.backends]]\nurl = 1\n[[filter.backends]]\n",
+		"filter.chains = [1, [2], {a = 1}]\n", "[filter]\ntimeout = 1.5\n", "a.b.c = 1\n[x.'y.z']\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s sample
+		_ = Decode(data, &s)
+	})
 }
