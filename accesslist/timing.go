@@ -102,6 +102,9 @@ type dependencySetJSON struct {
 // ParseDependencySet decodes the dependency-set JSON of protocol.md §5, strictly: unknown keys,
 // non-decimal chain IDs and an empty set are errors.
 func ParseDependencySet(data []byte) (*DependencySet, error) {
+	if err := checkDependencySetJSON(data); err != nil {
+		return nil, fmt.Errorf("dependency set: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var raw dependencySetJSON
@@ -231,14 +234,7 @@ func jsonErrorAt(data []byte, err error) error {
 	default:
 		return err
 	}
-	line, col := 1, 1
-	for _, b := range data[:min(int(offset), len(data))] {
-		if b == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
+	line, col := lineColumn(data, offset)
 	return fmt.Errorf("line %d, column %d: %w", line, col, err)
 }
 

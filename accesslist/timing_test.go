@@ -119,11 +119,69 @@ func TestCheckMessage(t *testing.T) {
 // Issue 18: a malformed dependency set says where: line and column, and the field of a wrong type.
 func TestADependencySetErrorSaysWhere(t *testing.T) {
 	for body, want := range map[string]string{
-		"{\n  \"dependencies\": {\n    \"901\": {},\n  }\n}\n":                            "line 4, column 4",
-		"{\n  \"dependencies\": {\n    \"901\": {\"activationTime\": \"soon\"}\n  }\n}\n": `line 3, column 37: "dependencies.activationTime" must be a number, not a JSON string`,
+		"{\n  \"dependencies\": {\n    \"901\": {},\n  }\n}\n":                            "line 4, column 3: invalid character",
+		"{\n  \"dependencies\": {\n    \"901\": {\"activationTime\": \"soon\"}\n  }\n}\n": `line 3, column 31: dependencies["901"].activationTime must be a whole number of seconds (a Unix time), not a string ("soon")`,
 	} {
 		if _, err := ParseDependencySet([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
+}
+
+// Issue 18: the chain of a bad field was lost ("dependencies.activationTime") and an unknown
+// field had no line. Every problem of a file is named in one read, with its chain and place.
+func TestEveryDependencySetProblemIsNamed(t *testing.T) {
+	body := `{
+  "dependencies": {
+    "901": {"activationTime": -5},
+    "902": {"activationtime": 10},
+    "0x384": {},
+    "903": [],
+    "901": {}
+  },
+  "overrideMessageExpiryWindow": "1h",
+  "extra": true
+}
+`
+	_, err := ParseDependencySet([]byte(body))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		`line 3, column 31: dependencies["901"].activationTime must be a whole number of seconds (a Unix time) from 0`,
+		`line 4, column 13: unknown field "activationtime" in dependencies["902"]`,
+		`line 5, column 5: chain ID "0x384" is not a decimal number`,
+		`line 6, column 12: dependencies["903"] must be an object`,
+		`line 7, column 5: "901" in dependencies is given twice`,
+		`line 9, column 34: overrideMessageExpiryWindow must be a whole number of seconds, not a string ("1h")`,
+		`line 10, column 3: unknown field "extra"`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("problem %d: %q, want %q", i, lines[i], w)
+		}
+	}
+	// The good file of the same shape is read.
+	good := "{\"dependencies\": {\"901\": {\"activationTime\": 5, \"chainIndex\": 1, \"historyMinTime\": null}, \"902\": {}}, \"overrideMessageExpiryWindow\": 3600}"
+	if ds, err := ParseDependencySet([]byte(good)); err != nil || len(ds.ChainIDs()) != 2 {
+		t.Fatalf("%q: %v", good, err)
+	}
+}
+
+// A dependency-set file never panics the process, however it is written.
+func FuzzParseDependencySet(f *testing.F) {
+	for _, seed := range []string{`{"dependencies":{"901":{}}}`, `{"dependencies":{"901":{"activationTime":1}},"overrideMessageExpiryWindow":60}`,
+		`{"dependencies":[1,{"a":[]}]}`, `{"x":{"y":[[[]]]}}`, `[]`, `{"dependencies":{"1":{"chainIndex":"0"}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ds, err := ParseDependencySet(data)
+		if (ds == nil) == (err == nil) {
+			t.Fatalf("%q: set %v, error %v", data, ds, err)
+		}
+	})
 }
