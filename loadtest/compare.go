@@ -14,9 +14,12 @@ type Comparison struct {
 	A, B []*Report
 }
 
-// Compare runs s against a and b in rounds alternating a, b, a, b …, each round opt.Duration /
-// rounds long (or opt.Requests / rounds requests).
-func Compare(ctx context.Context, a, b string, s Scenario, opt Options, rounds int) (*Comparison, error) {
+// Compare runs sa against a and sb against b in rounds alternating a, b, a, b …, each round
+// opt.Duration / rounds long (or opt.Requests / rounds requests). Each side's rounds continue
+// its scenario's sequence. sa and sb are the same scenario built apart: a scenario whose txs use
+// nonces (valid, plain …) must not send one side's txs to the other, or the second would read
+// "already known" or "nonce too low" (issue 18); for one without txs they may be the same.
+func Compare(ctx context.Context, a, b string, sa, sb Scenario, opt Options, rounds int) (*Comparison, error) {
 	if rounds < 1 {
 		rounds = 1
 	}
@@ -24,15 +27,19 @@ func Compare(ctx context.Context, a, b string, s Scenario, opt Options, rounds i
 	round.Duration = opt.Duration / time.Duration(rounds)
 	round.Requests = opt.Requests / rounds
 	c := &Comparison{}
+	next := [2]int{opt.First, opt.First}
 	for range rounds {
-		for _, side := range []struct {
+		for k, side := range []struct {
 			url string
+			s   Scenario
 			out *[]*Report
-		}{{a, &c.A}, {b, &c.B}} {
-			r, err := Run(ctx, side.url, s, round)
+		}{{a, sa, &c.A}, {b, sb, &c.B}} {
+			round.First = next[k]
+			r, err := Run(ctx, side.url, side.s, round)
 			if err != nil {
 				return nil, err
 			}
+			next[k] += r.Scheduled
 			*side.out = append(*side.out, r)
 			if ctx.Err() != nil {
 				return c, nil

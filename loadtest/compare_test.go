@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func TestCompareAlternatesAndCountsBothSides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Compare(context.Background(), bad.URL, good.URL, s, Options{Rate: 400, Requests: 40, Duration: time.Minute}, 2)
+	c, err := Compare(context.Background(), bad.URL, good.URL, s, s, Options{Rate: 400, Requests: 40, Duration: time.Minute}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +40,44 @@ func TestCompareAlternatesAndCountsBothSides(t *testing.T) {
 	c.Print(&b)
 	if !strings.Contains(b.String(), "B / A") {
 		t.Fatalf("%s", b.String())
+	}
+}
+
+// indexed is a scenario whose request i carries i and the scenario's side (a stand-in for a
+// signed tx: sending one twice, or to both targets, is what --compare must not do).
+type indexed struct{ side string }
+
+func (x indexed) Name() string { return "indexed" }
+func (x indexed) Next(i int) Request {
+	return Request{Body: fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["%s-%d"]}`, x.side, i), Expect: Expect{Accept: true}}
+}
+
+// Issue 18: --compare sent the same signed txs to both targets, and each round sent its
+// side's txs again, so scenarios that use nonces read "nonce too low" or "already known". Each
+// side gets its own scenario, and its rounds continue the sequence: no request is sent twice.
+func TestCompareSendsNoRequestTwice(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	record := func(_ string, params json.RawMessage) (any, *rpctest.Error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[string(params)]++
+		return "0x1", nil
+	}
+	a, b := rpctest.New(t, record), rpctest.New(t, record)
+	c, err := Compare(context.Background(), a.URL, b.URL, indexed{"a"}, indexed{"b"}, Options{Rate: 400, Requests: 60, Duration: time.Minute}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.A) != 3 || a.Requests() != 60 || b.Requests() != 60 {
+		t.Fatalf("rounds %d, requests %d/%d", len(c.A), a.Requests(), b.Requests())
+	}
+	for side := range map[string]bool{"a": true, "b": true} {
+		for i := range 60 {
+			if n := seen[fmt.Sprintf(`["%s-%d"]`, side, i)]; n != 1 {
+				t.Errorf("%s-%d sent %d times, want once", side, i, n)
+			}
+		}
 	}
 }
 

@@ -33,6 +33,10 @@ type Env struct {
 	// ScenarioAccounts is how many of the devnet's accounts (the first ones) the scenarios share
 	// out; 0: all. The rest are for whoever runs beside them (the source-reorg driver).
 	ScenarioAccounts int
+	// Side and Sides split every part of the accounts again, Sides ways, and take slice Side:
+	// --compare builds its scenario once per target, so that no tx of one reaches the other.
+	// Sides 0 or 1: no split.
+	Side, Sides int
 }
 
 // accountParts is how many equal ranges the devnet accounts are split into: 0 valid, 1 the
@@ -47,7 +51,12 @@ func (e *Env) accounts(part int) []devnet.Account {
 		total = min(total, e.ScenarioAccounts)
 	}
 	n := total / accountParts
-	return e.Devnet.Accounts[part*n : (part+1)*n]
+	accts := e.Devnet.Accounts[part*n : (part+1)*n]
+	if e.Sides > 1 {
+		m := len(accts) / e.Sides
+		accts = accts[e.Side*m : (e.Side+1)*m]
+	}
+	return accts
 }
 
 func (e *Env) needDevnet(name string) error {

@@ -35,6 +35,9 @@ type Options struct {
 	// ProgressLines, a new line every 5 s instead (a file or a CI log).
 	Progress      io.Writer
 	ProgressLines bool
+	// First is the scenario index of the run's first request (0 by default): a later round of
+	// the same scenario starts where the last one stopped, instead of sending its txs again.
+	First int
 }
 
 // Outcome of one request.
@@ -208,6 +211,7 @@ func Run(ctx context.Context, target string, s Scenario, opt Options) (*Report, 
 loop:
 	for ; opt.Requests <= 0 || i < opt.Requests; i++ {
 		intended := start.Add(due(i))
+		n := opt.First + i // the scenario's index of this request
 		if !end.IsZero() && !intended.Before(end) {
 			break
 		}
@@ -228,11 +232,11 @@ loop:
 			missed.Add(1)
 			continue
 		}
-		req := s.Next(i)
+		req := s.Next(n)
 		if req.Interop {
 			interop.Add(1)
 		}
-		part := statsOf(partOf(s, i))
+		part := statsOf(partOf(s, n))
 		wg.Add(1)
 		inFlight.Add(1)
 		go func() {

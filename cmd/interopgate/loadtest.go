@@ -112,18 +112,32 @@ func runLoadtest(c *cli.Context, st *appState) error {
 	}
 	fmt.Fprintf(st.stderr, "preparing scenario %s (signing its txs; with --devnet, emitting their initiating messages and waiting for their blocks) …\n", c.String("scenario"))
 	stopPreparing := everyFewSeconds(st.stderr, "  still preparing")
-	s, err := loadtest.Build(ctx, env, c.String("scenario"))
-	stopPreparing()
-	if err != nil {
-		return cli.Exit(err.Error(), 2)
+	// With --compare the scenario is built once per target from disjoint accounts: a signed tx
+	// sent to one must not reach the other (issue 18: the second read "nonce too low").
+	sides := 1
+	if c.String("compare") != "" {
+		sides = 2
 	}
+	var built []loadtest.Scenario
+	for side := range sides {
+		e := *env
+		e.Side, e.Sides = side, sides
+		s, err := loadtest.Build(ctx, &e, c.String("scenario"))
+		if err != nil {
+			stopPreparing()
+			return cli.Exit(err.Error(), 2)
+		}
+		built = append(built, s)
+	}
+	stopPreparing()
+	s := built[0]
 	opt := loadtest.Options{Rate: c.Float64("rate"), Steps: c.Float64Slice("ramp"), Duration: c.Duration("duration"),
 		Requests: c.Int("requests"), MaxInFlight: c.Int("max-in-flight"), Progress: st.stderr, ProgressLines: !isTerminal(st.stderr)}
 	if other := c.String("compare"); other != "" {
 		if u, err := url.Parse(other); err != nil || !loadtestScheme(u.Scheme) || u.Host == "" {
 			return cli.Exit(fmt.Sprintf("--compare %q: want an http://, https://, ws:// or wss:// URL (or \"node\" with --devnet)", other), 2)
 		}
-		cmp, err := loadtest.Compare(ctx, target, other, s, opt, c.Int("rounds"))
+		cmp, err := loadtest.Compare(ctx, target, other, built[0], built[1], opt, c.Int("rounds"))
 		if err != nil {
 			return cli.Exit(err.Error(), 2)
 		}
@@ -141,6 +155,7 @@ func runLoadtest(c *cli.Context, st *appState) error {
 		return loadtest.Run(ctx, target, s, opt)
 	}
 	var report *loadtest.Report
+	var err error
 	if m := c.String("metrics"); m != "" {
 		report, err = loadtest.WithCost(ctx, m, runOnce)
 	} else {
