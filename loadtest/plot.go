@@ -27,13 +27,17 @@ func (r *Report) Plot(path string) error {
 	if err != nil {
 		return err
 	}
-	const w, h = 24 * vg.Centimeter, 20 * vg.Centimeter
+	// The distribution's legend (a line per part, with its counts) gets a column of its own
+	// beside it: over the curves it hid them (the mix has a dozen parts).
+	const w, h, legendW = 30 * vg.Centimeter, 22 * vg.Centimeter, 9 * vg.Centimeter
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: vg.Millimeter * 3}
-	canvases := plot.Align([][]*plot.Plot{{overTime}, {dist}}, tiles, dc)
-	overTime.Draw(canvases[0][0])
-	dist.Draw(canvases[1][0])
+	overTime.Draw(draw.Crop(dc, 0, 0, h/2, 0))
+	legend := dist.Legend
+	dist.Legend = plot.NewLegend()
+	dist.Draw(draw.Crop(dc, 0, -legendW, 0, -h/2))
+	legend.Top, legend.Left = true, true
+	legend.Draw(draw.Crop(dc, w-legendW+vg.Centimeter/2, 0, 0, -h/2-vg.Centimeter))
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -74,7 +78,9 @@ func (r *Report) plots() (overTime, dist *plot.Plot, series []string, err error)
 		}
 		x := float64(s)
 		quantiles["p50"] = append(quantiles["p50"], plotter.XY{X: x, Y: ms(h.ValueAtQuantile(50))})
-		quantiles["p99"] = append(quantiles["p99"], plotter.XY{X: x, Y: ms(h.ValueAtQuantile(99))})
+		if supported(h.TotalCount(), 99) { // a second of fewer than 100 requests has no p99 of its own
+			quantiles["p99"] = append(quantiles["p99"], plotter.XY{X: x, Y: ms(h.ValueAtQuantile(99))})
+		}
 		quantiles["max"] = append(quantiles["max"], plotter.XY{X: x, Y: ms(h.Max())})
 	}
 	for i, name := range []string{"p50", "p99", "max"} {
@@ -96,17 +102,9 @@ func (r *Report) plots() (overTime, dist *plot.Plot, series []string, err error)
 	dist.Title.Text = "latency distribution, by part of the scenario"
 	dist.X.Label.Text = "percentile (tail stretched: each step is one more nine)"
 	logAxis(dist)
-	// x = log10(100 / (100 - q)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9.
-	nines := func(q float64) float64 { return math.Log10(100 / (100 - q)) }
 	dist.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0%"}, {Value: nines(50), Label: "50%"},
 		{Value: 1, Label: "90%"}, {Value: 2, Label: "99%"}, {Value: 3, Label: "99.9%"}, {Value: 4, Label: "99.99%"}})
-	curve := func(h *hdrhistogram.Histogram) plotter.XYs {
-		var pts plotter.XYs
-		for _, q := range []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99} {
-			pts = append(pts, plotter.XY{X: nines(q), Y: ms(h.ValueAtQuantile(q))})
-		}
-		return pts
-	}
+	curve := func(h *hdrhistogram.Histogram) plotter.XYs { return distribution(h, ms) }
 	names := make([]string, 0, len(r.parts))
 	for n := range r.parts {
 		names = append(names, n)
@@ -116,8 +114,11 @@ func (r *Report) plots() (overTime, dist *plot.Plot, series []string, err error)
 		for i, n := range names {
 			p := r.parts[n]
 			p.mu.Lock()
-			pts := curve(p.hist)
+			pts, label := curve(p.hist), outcomes(n, p)
 			p.mu.Unlock()
+			if len(pts) == 0 {
+				continue // no answer at all: nothing to draw, its counts are in the report
+			}
 			l, err := plotter.NewLine(pts)
 			if err != nil {
 				return nil, nil, nil, err
@@ -125,17 +126,60 @@ func (r *Report) plots() (overTime, dist *plot.Plot, series []string, err error)
 			l.Color = plotutil.Color(i)
 			l.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors))
 			dist.Add(l)
-			dist.Legend.Add(n, l)
-			series = append(series, n)
+			dist.Legend.Add(label, l)
+			series = append(series, label)
 		}
 	}
-	l, dots, err := plotter.NewLinePoints(curve(r.total.hist))
-	if err != nil {
-		return nil, nil, nil, err
+	label := outcomes("all requests", r.total)
+	if pts := curve(r.total.hist); len(pts) > 0 {
+		l, dots, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		l.Width = vg.Points(2)
+		dist.Add(l, dots)
+		dist.Legend.Add(label, l)
 	}
-	l.Width = vg.Points(2)
-	dist.Add(l, dots)
-	dist.Legend.Add("all requests", l)
 	dist.Legend.Top, dist.Legend.Left = true, true
-	return overTime, dist, append(series, "all requests"), nil
+	return overTime, dist, append(series, label), nil
+}
+
+// nines places percentile q on the distribution's x axis, log10(100 / (100 - q)): 0 at p0, 1 at
+// p90, 2 at p99, 3 at p99.9.
+func nines(q float64) float64 { return math.Log10(100 / (100 - q)) }
+
+// distribution is the latency (through ms) at the percentiles the sample supports (at least one
+// request at or past each), then the maximum where it sits, at percentile 100·(1 - 1/n): ten
+// requests have no p99.9 (issue 18: every curve drew p99.99, which for a part of 10 requests
+// was its max, claimed as a tail).
+func distribution(h *hdrhistogram.Histogram, ms func(int64) float64) plotter.XYs {
+	var pts plotter.XYs
+	n := h.TotalCount()
+	for _, q := range []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99} {
+		if supported(n, q) {
+			pts = append(pts, plotter.XY{X: nines(q), Y: ms(h.ValueAtQuantile(q))})
+		}
+	}
+	if x := math.Log10(float64(n)); n > 1 && (len(pts) == 0 || x > pts[len(pts)-1].X) {
+		pts = append(pts, plotter.XY{X: min(x, 4), Y: ms(h.Max())})
+	}
+	return pts
+}
+
+// supported says whether n requests have a q-th percentile of their own: at least one request
+// at or past it.
+func supported(n int64, q float64) bool { return float64(n)*(100-q)/100 >= 1 }
+
+// outcomes labels a curve with its counts, so the plot says what the requests got, not only how
+// long they took (issue 18): "valid: 300 sent, 0 wrong". p.mu is held by the caller when p is a
+// part; the total's is held by plots.
+func outcomes(name string, p *partStats) string {
+	label := fmt.Sprintf("%s: %d sent, %d wrong", name, p.sent, p.wrong)
+	if p.transport > 0 {
+		label += fmt.Sprintf(", %d unanswered", p.transport)
+	}
+	if p.invalidOK > 0 {
+		label += fmt.Sprintf(", %d INVALID ACCEPTED", p.invalidOK)
+	}
+	return label
 }

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ func TestThePlotShowsEachPartOnALogAxis(t *testing.T) {
 		}
 	}
 	total.perSecond = []*hdrhistogram.Histogram{second}
+	slow.sent, slow.wrong, fast.sent, fast.transport, total.sent, total.wrong = 10, 1, 100, 2, 110, 1
 	r := newReport("plain+borderline", "http://target", Options{Rate: 110}, time.Second, 110, 0,
 		map[string]*partStats{"plain": fast, "borderline": slow}, total, false)
 	r.total = total
@@ -37,8 +39,18 @@ func TestThePlotShowsEachPartOnALogAxis(t *testing.T) {
 			t.Errorf("%q: latency axis %T, want a log scale", p.Title.Text, p.Y.Scale)
 		}
 	}
-	if len(legend) != 3 || legend[0] != "borderline" || legend[1] != "plain" || legend[2] != "all requests" {
-		t.Errorf("distribution series %q, want one per part and all requests", legend)
+	// Each curve says what its requests got (issue 18: the plot had no outcome counts).
+	if len(legend) != 3 || legend[0] != "borderline: 10 sent, 1 wrong" || legend[1] != "plain: 100 sent, 0 wrong, 2 unanswered" ||
+		legend[2] != "all requests: 110 sent, 1 wrong" {
+		t.Errorf("distribution series %q, want one per part and all requests, with their counts", legend)
+	}
+	// A curve ends where its sample does (issue 18: ten requests were drawn out to p99.99).
+	ms := func(v int64) float64 { return float64(v) / 1000 }
+	if pts := distribution(slow.hist, ms); pts[len(pts)-1].X != 1 {
+		t.Errorf("10 requests drawn to x = %.2f, want 1 (p90: one request at or past it)", pts[len(pts)-1].X)
+	}
+	if pts := distribution(total.hist, ms); pts[len(pts)-1].X != math.Log10(110) || math.Abs(pts[len(pts)-1].Y-1000) > 1 {
+		t.Errorf("110 requests end at %+v, want their max, 1000 ms, at log10(110) (p99.1)", pts[len(pts)-1])
 	}
 	path := t.TempDir() + "/latency.png"
 	if err := r.Plot(path); err != nil {
