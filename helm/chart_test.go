@@ -64,11 +64,26 @@ func render(t *testing.T, vals map[string]any) []manifest {
 
 // renderFiles renders the chart as release into its files, or the error the chart fails with.
 func renderFiles(release string, vals map[string]any) (map[string]string, error) {
+	return renderFilesAt(release, vals, kubeVersion)
+}
+
+// kubeVersion is the cluster the chart is rendered for by default: a supported Kubernetes (the
+// Helm SDK's own default is 1.20, the official helm binary's the Kubernetes it was built with).
+const kubeVersion = "v1.31.0"
+
+// renderFilesAt renders the chart as release for a cluster of the given Kubernetes version.
+func renderFilesAt(release string, vals map[string]any, version string) (map[string]string, error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		return nil, err
 	}
-	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: release, Namespace: "interop", IsInstall: true}, chartutil.DefaultCapabilities)
+	kv, err := chartutil.ParseKubeVersion(version)
+	if err != nil {
+		return nil, err
+	}
+	caps := *chartutil.DefaultCapabilities
+	caps.KubeVersion = *kv
+	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: release, Namespace: "interop", IsInstall: true}, &caps)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +150,11 @@ func byKind(ms []manifest, kind string) []manifest {
 
 func TestChartLints(t *testing.T) {
 	for name, vals := range map[string]map[string]any{"default": nil, "full": full()} {
-		linter := lint.All(chartDir, vals, "interop", false)
+		kv, err := chartutil.ParseKubeVersion(kubeVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		linter := lint.AllWithKubeVersion(chartDir, vals, "interop", kv)
 		for _, msg := range linter.Messages {
 			if msg.Severity >= support.WarningSev {
 				t.Errorf("%s values: %s", name, msg)
@@ -190,8 +209,9 @@ func TestRenderedManifests(t *testing.T) {
 				for _, p := range s.Spec.Ports {
 					ports[p.Name] = true
 				}
-				if !ports["rpc"] || !ports["metrics"] {
-					t.Errorf("service %s ports %v: want rpc and metrics", m.name, s.Spec.Ports)
+				// The rpc port on the component's Service, the metrics on a ClusterIP one of their own.
+				if metrics := strings.HasSuffix(m.name, "-metrics"); len(ports) != 1 || metrics && !ports["metrics"] || !metrics && !ports["rpc"] {
+					t.Errorf("service %s ports %v: want rpc, or metrics alone on a -metrics Service", m.name, s.Spec.Ports)
 				}
 			}
 			for _, m := range byKind(ms, "ConfigMap") {
@@ -660,11 +680,130 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{map[string]any{"dependencySet": map[string]any{"json": `{"chains": [901, 902]}`}}, "names no chain"},
 		{map[string]any{"gateway": map[string]any{"ingress": map[string]any{"enabled": true}}}, "gateway.ingress.hosts"},
 		{map[string]any{"gateway": map[string]any{"terminationGracePeriodSeconds": 30}}, "gateway.terminationGracePeriodSeconds (30)"},
+		// A config naming the chart's dependency-set file with no set mounted: the pod would fail at start.
+		{map[string]any{"gateway": map[string]any{"config": gatewayConfigNamingTheSet}}, "gateway.config names /etc/interop/, but no dependency set is mounted there"},
 	} {
 		_, err := renderFiles("ig", tc.vals)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("values %v: error %v, want one saying %q", tc.vals, err, tc.want)
 		}
+	}
+}
+
+const gatewayConfigNamingTheSet = `[gateway]
+chain_id = 902
+[[sentries.backends]]
+name = "s"
+url = "http://sentry:8545"
+[[filters.endpoints]]
+name = "f"
+url = "http://filter:8560"
+[interop]
+dependency_set = "/etc/interop/dependency-set.json"
+`
+
+// Issue 18: a config naming /etc/interop/ renders only with a dependency set mounted there (the
+// chart's, or the operator's own volume).
+func TestAConfigNamingTheSetNeedsItMounted(t *testing.T) {
+	named := map[string]any{"config": gatewayConfigNamingTheSet}
+	if _, err := renderFiles("ig", map[string]any{"gateway": named, "dependencySet": map[string]any{"json": testDependencySet}}); err != nil {
+		t.Errorf("with the chart's dependency set: %v", err)
+	}
+	own := map[string]any{"config": gatewayConfigNamingTheSet,
+		"extraVolumes":      []any{map[string]any{"name": "deps", "configMap": map[string]any{"name": "my-deps"}}},
+		"extraVolumeMounts": []any{map[string]any{"name": "deps", "mountPath": "/etc/interop", "readOnly": true}}}
+	if _, err := renderFiles("ig", map[string]any{"gateway": own}); err != nil {
+		t.Errorf("with the operator's own volume at /etc/interop: %v", err)
+	}
+}
+
+// Issue 18: the preStop sleep action needs Kubernetes 1.30; an older cluster is told so at render
+// time, not by a pod the API server refuses. Without the hook, an older cluster is fine.
+func TestThePreStopSleepNeedsKubernetes130(t *testing.T) {
+	if _, err := renderFilesAt("ig", nil, "v1.29.4"); err == nil || !strings.Contains(err.Error(), "gateway.preStopSleepSeconds (5) needs Kubernetes 1.30") {
+		t.Errorf("1.29 with a preStop sleep: %v", err)
+	}
+	if _, err := renderFilesAt("ig", map[string]any{"gateway": map[string]any{"preStopSleepSeconds": 0}}, "v1.29.4"); err != nil {
+		t.Errorf("1.29 without a preStop hook: %v", err)
+	}
+	for _, v := range []string{"v1.30.0", "v1.30.2-gke.1500", "v1.33.1"} {
+		if _, err := renderFilesAt("ig", nil, v); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
+
+// Issue 18: the metrics were a port of the component's Service, so a LoadBalancer for the RPC
+// published them too. They are on a ClusterIP Service of their own, which the ServiceMonitor
+// selects; the public Service has the rpc port only.
+func TestMetricsStayOffAPublicService(t *testing.T) {
+	vals := full()
+	vals["gateway"].(map[string]any)["service"] = map[string]any{"type": "LoadBalancer"}
+	ms := render(t, vals)
+	var monitor struct {
+		Spec struct {
+			Selector struct {
+				MatchLabels map[string]string `json:"matchLabels"`
+			} `json:"selector"`
+			Endpoints []struct {
+				Port string `json:"port"`
+			} `json:"endpoints"`
+		} `json:"spec"`
+	}
+	monitors := byKind(ms, "ServiceMonitor")
+	if len(monitors) != 1 || json.Unmarshal(monitors[0].json, &monitor) != nil {
+		t.Fatalf("service monitors: %d", len(monitors))
+	}
+	selected := 0
+	for _, m := range byKind(ms, "Service") {
+		var s corev1.Service
+		strict(t, m, &s)
+		matches := true
+		for k, v := range monitor.Spec.Selector.MatchLabels {
+			matches = matches && s.Labels[k] == v
+		}
+		for _, p := range s.Spec.Ports {
+			if p.Name == "metrics" && s.Spec.Type != corev1.ServiceTypeClusterIP {
+				t.Errorf("%s: the metrics port on a %s Service", m.name, s.Spec.Type)
+			}
+			if p.Name == "metrics" != matches {
+				t.Errorf("%s (ports %v): selected by the ServiceMonitor: %v", m.name, s.Spec.Ports, matches)
+			}
+		}
+		if matches {
+			selected++
+		}
+		if strings.HasSuffix(m.name, "-gateway") && s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			t.Errorf("%s: type %s, want the LoadBalancer asked for", m.name, s.Spec.Type)
+		}
+	}
+	if selected != 3 {
+		t.Errorf("the ServiceMonitor selects %d Services, want the 3 components' metrics", selected)
+	}
+}
+
+// Issue 18: the chart could not mount a Secret (the API keys file, a Redis CA). Each component
+// takes extraVolumes and extraVolumeMounts.
+func TestExtraVolumesAreMounted(t *testing.T) {
+	vals := map[string]any{"gateway": map[string]any{
+		"extraVolumes":      []any{map[string]any{"name": "api-keys", "secret": map[string]any{"secretName": "keys"}}},
+		"extraVolumeMounts": []any{map[string]any{"name": "api-keys", "mountPath": "/etc/interopgate-keys", "readOnly": true}},
+	}}
+	d := deployments(t, render(t, vals))["gateway"]
+	pod := d.Spec.Template.Spec
+	found := false
+	for _, v := range pod.Volumes {
+		found = found || v.Name == "api-keys" && v.Secret != nil && v.Secret.SecretName == "keys"
+	}
+	mounted := false
+	for _, m := range pod.Containers[0].VolumeMounts {
+		mounted = mounted || m.Name == "api-keys" && m.MountPath == "/etc/interopgate-keys" && m.ReadOnly
+	}
+	if !found || !mounted {
+		t.Errorf("volumes %+v, mounts %+v", pod.Volumes, pod.Containers[0].VolumeMounts)
+	}
+	if _, err := renderFiles("ig", map[string]any{"gateway": map[string]any{"extraVolumeMounts": []any{map[string]any{"name": "x"}}}}); err == nil {
+		t.Error("a mount without mountPath rendered")
 	}
 }
 

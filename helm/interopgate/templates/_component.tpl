@@ -22,6 +22,21 @@ Call with (dict "root" $ "name" "gateway" "v" .Values.gateway).
 {{- if lt $grace (add $preStop $shutdown | int) -}}
 {{- fail (printf "%s.terminationGracePeriodSeconds (%d) is below %s.preStopSleepSeconds (%d) + the %s's own shutdown timeout (%d s): Kubernetes would kill it while it drains" $name $grace $name $preStop $name $shutdown) -}}
 {{- end -}}
+{{- /* The preStop sleep action is Kubernetes 1.30's (beta, on by default): older API servers refuse the pod. */ -}}
+{{- if and (gt $preStop 0) (semverCompare "<1.30-0" $root.Capabilities.KubeVersion.Version) -}}
+{{- fail (printf "%s.preStopSleepSeconds (%d) needs Kubernetes 1.30 or later (a preStop sleep action); this cluster is %s: set it to 0 (no preStop hook)" $name $preStop $root.Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+{{- /* A config naming the chart's dependency-set directory needs the set mounted there, or the pod fails at start. */ -}}
+{{- $depSetDir := include "interopgate.dependencySetDir" $root -}}
+{{- if and (contains (printf "%s/" $depSetDir) $config) (not $depSet) -}}
+{{- $mounted := false -}}
+{{- range $v.extraVolumeMounts -}}
+{{- if hasPrefix (trimSuffix "/" .mountPath) $depSetDir -}}{{- $mounted = true -}}{{- end -}}
+{{- end -}}
+{{- if not $mounted -}}
+{{- fail (printf "%s.config names %s/, but no dependency set is mounted there: set dependencySet.json or dependencySet.existingConfigMap (or mount it with %s.extraVolumeMounts)" $name $depSetDir $name) -}}
+{{- end -}}
+{{- end -}}
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -136,6 +151,9 @@ spec:
               mountPath: {{ include "interopgate.dependencySetDir" $root }}
               readOnly: true
             {{- end }}
+            {{- with $v.extraVolumeMounts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: config
           configMap:
@@ -149,6 +167,9 @@ spec:
             items:
               - key: {{ include "interopgate.dependencySetKey" $root }}
                 path: dependency-set.json
+        {{- end }}
+        {{- with $v.extraVolumes }}
+        {{- toYaml . | nindent 8 }}
         {{- end }}
       {{- if $root.Values.topologySpread.enabled }}
       topologySpreadConstraints:
@@ -198,6 +219,21 @@ spec:
       port: {{ $v.port }}
       targetPort: rpc
       protocol: TCP
+---
+{{- /* The metrics on a ClusterIP Service of their own: a public service.type must not publish them. */}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ printf "%s-metrics" ($full | trunc 55 | trimSuffix "-") }}
+  labels:
+    {{- include "interopgate.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+    interopgate.io/metrics: "true"
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "interopgate.selector" (dict "root" $root "component" $name) | nindent 4 }}
+  ports:
     - name: metrics
       port: {{ $root.Values.metrics.port }}
       targetPort: metrics
