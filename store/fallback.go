@@ -137,11 +137,7 @@ func (f *fallback) writeBackStatuses() {
 			continue
 		}
 		if failed == nil {
-			cur, found, err := f.p.Statuses.GetStatus(ctx, hash)
-			if err == nil && (!found || cur.UpdatedAt.Before(o.s.UpdatedAt)) {
-				err = f.p.Statuses.SetStatus(ctx, hash, o.s, ttl)
-			}
-			if failed = err; err == nil {
+			if failed = f.setIfNewer(ctx, hash, o.s, ttl); failed == nil {
 				continue
 			}
 		}
@@ -150,6 +146,22 @@ func (f *fallback) writeBackStatuses() {
 	if failed != nil {
 		f.failed("write_back_status", failed)
 	}
+}
+
+// setIfNewer writes s to the primary where it has none or an older one: in one transaction where
+// the primary can (Redis), else read then write.
+func (f *fallback) setIfNewer(ctx context.Context, hash string, s Status, ttl time.Duration) error {
+	if cas, ok := f.p.Statuses.(interface {
+		SetStatusIfNewer(context.Context, string, Status, time.Duration) (bool, error)
+	}); ok {
+		_, err := cas.SetStatusIfNewer(ctx, hash, s, ttl)
+		return err
+	}
+	cur, found, err := f.p.Statuses.GetStatus(ctx, hash)
+	if err == nil && (!found || cur.UpdatedAt.Before(s.UpdatedAt)) {
+		err = f.p.Statuses.SetStatus(ctx, hash, s, ttl)
+	}
+	return err
 }
 
 func (f *fallback) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, []bool, error) {

@@ -133,7 +133,7 @@ func (m *memVerdicts) SetVerdicts(_ context.Context, entries []VerdictEntry) err
 type memStatuses struct{ *ttlMap[Status] }
 
 func (m *memStatuses) SetStatus(_ context.Context, hash string, s Status, ttl time.Duration) error {
-	m.set(hash, s, ttl)
+	m.set(hash, s.bounded(), ttl)
 	return nil
 }
 

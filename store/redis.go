@@ -435,8 +435,46 @@ func (r *redisStore) Oldest(ctx context.Context) (time.Time, error) {
 func (r *redisStore) SetStatus(ctx context.Context, hash string, s Status, ttl time.Duration) error {
 	ctx, cancel := r.bound(ctx) // one deadline for the whole operation (EVALSHA and EVAL alike)
 	defer cancel()
-	b, _ := json.Marshal(s)
+	b, _ := json.Marshal(s.bounded())
 	return r.c.Set(ctx, r.p+"st:"+hash, b, ttl).Err()
+}
+
+// SetStatusIfNewer writes s unless the stored status is as new (UpdatedAt) or newer, and says
+// whether it wrote. The read and the write are one optimistic transaction (WATCH): a write by
+// another replica between them makes it read again, so an older status never replaces a newer
+// one (a plain GET then SET could).
+func (r *redisStore) SetStatusIfNewer(ctx context.Context, hash string, s Status, ttl time.Duration) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	key := r.p + "st:" + hash
+	b, _ := json.Marshal(s.bounded())
+	for range 3 {
+		wrote := false
+		err := r.c.Watch(ctx, func(tx *redis.Tx) error {
+			cur, err := tx.Get(ctx, key).Bytes()
+			switch {
+			case errors.Is(err, redis.Nil):
+			case err != nil:
+				return err
+			default:
+				var c Status
+				if json.Unmarshal(cur, &c) == nil && !c.UpdatedAt.Before(s.UpdatedAt) {
+					return nil // as new or newer: kept
+				}
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, b, ttl)
+				return nil
+			})
+			wrote = err == nil
+			return err
+		}, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue // written meanwhile: read it again
+		}
+		return wrote, err
+	}
+	return false, redis.TxFailedErr
 }
 
 func (r *redisStore) GetStatus(ctx context.Context, hash string) (Status, bool, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrQueueFull is returned by Queue.Add when the queue holds its maximum of items or bytes.
@@ -97,6 +98,23 @@ type Status struct {
 	Reason    string    `json:"reason,omitempty"`
 	Attempts  int       `json:"attempts"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// MaxReasonBytes bounds a status's Reason as stored: the reason quotes a filter's or a node's
+// error text, which a status read hands to anyone who asks.
+const MaxReasonBytes = 256
+
+// bounded is s with its Reason cut to MaxReasonBytes (on a UTF-8 boundary, marked by "…").
+func (s Status) bounded() Status {
+	if len(s.Reason) <= MaxReasonBytes {
+		return s
+	}
+	cut := MaxReasonBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(s.Reason[cut]) {
+		cut--
+	}
+	s.Reason = s.Reason[:cut] + "…"
+	return s
 }
 
 // Statuses records transaction statuses by hash.

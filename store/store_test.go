@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/interopgate/interopgate/internal/redistest"
 	"github.com/interopgate/interopgate/internal/rpctest"
 	"github.com/interopgate/interopgate/store"
+	"github.com/redis/go-redis/v9"
 )
 
 // backends runs a contract test against memory and against a real Redis.
@@ -440,5 +443,87 @@ func TestStatusesStayTrueAcrossAnOutage(t *testing.T) {
 	})
 	if st, _, _ := a.Statuses.GetStatus(ctx, "q"); st.State != "forwarded" {
 		t.Fatalf("replica A reads %q for the tx it forwarded during the outage", st.State)
+	}
+}
+
+// A status's reason quotes a filter's or a node's error text, which anyone may read back: it is
+// stored cut to MaxReasonBytes, on a character boundary, in memory and in Redis alike.
+func TestAStatusReasonIsBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := store.NewRedis(store.RedisConfig{URL: srv.URL, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	long := strings.Repeat("é", 4096) // 2 bytes each: a cut in the middle of one would be invalid UTF-8
+	ctx := context.Background()
+	for name, st := range map[string]store.Statuses{"memory": store.NewMemory(store.MemoryConfig{}).Statuses, "redis": r.Statuses} {
+		if err := st.SetStatus(ctx, "0xabc", store.Status{State: "dropped", Reason: long, UpdatedAt: time.Now()}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		got, found, err := st.GetStatus(ctx, "0xabc")
+		if err != nil || !found {
+			t.Fatalf("%s: %v %v", name, found, err)
+		}
+		if len(got.Reason) > store.MaxReasonBytes || !utf8.ValidString(got.Reason) || !strings.HasSuffix(got.Reason, "…") {
+			t.Errorf("%s: reason of %d bytes (valid UTF-8: %v)", name, len(got.Reason), utf8.ValidString(got.Reason))
+		}
+	}
+}
+
+// The write-back of a status after an outage must never replace a newer one another replica
+// wrote meanwhile. Redis's SetStatusIfNewer reads and writes in one transaction: writers racing
+// with statuses of every age leave the newest, whatever the order (a GET then SET could leave
+// an older one).
+func TestSetStatusIfNewerKeepsTheNewest(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := store.NewRedis(store.RedisConfig{URL: srv.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cas, ok := r.Statuses.(interface {
+		SetStatusIfNewer(context.Context, string, store.Status, time.Duration) (bool, error)
+	})
+	if !ok {
+		t.Fatal("the Redis statuses have no SetStatusIfNewer")
+	}
+	ctx := context.Background()
+	base := time.Now()
+	at := func(i int) store.Status {
+		return store.Status{State: "queued", Attempts: i, UpdatedAt: base.Add(time.Duration(i) * time.Millisecond)}
+	}
+	if wrote, err := cas.SetStatusIfNewer(ctx, "h", at(5), time.Minute); !wrote || err != nil {
+		t.Fatalf("into nothing: %v %v", wrote, err)
+	}
+	if wrote, err := cas.SetStatusIfNewer(ctx, "h", at(4), time.Minute); wrote || err != nil {
+		t.Fatalf("an older one: %v %v", wrote, err)
+	}
+	if wrote, err := cas.SetStatusIfNewer(ctx, "h", at(5), time.Minute); wrote || err != nil {
+		t.Fatalf("an equal one: %v %v", wrote, err)
+	}
+	for round := range 5 {
+		key := fmt.Sprintf("race-%d", round)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					n := (i*16 + w*7) % 400
+					for {
+						_, err := cas.SetStatusIfNewer(ctx, key, at(n), time.Minute)
+						if err == nil || !errors.Is(err, redis.TxFailedErr) {
+							break // a transaction that lost three times in a row is tried again
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		got, _, err := r.Statuses.GetStatus(ctx, key)
+		if err != nil || got.Attempts != 399 {
+			t.Fatalf("round %d: the newest written was 399, Redis keeps %d (%v)", round, got.Attempts, err)
+		}
 	}
 }
