@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,17 @@ type FallbackConfig struct {
 	OnError func(op string, err error)
 	// OnState is told when the primary goes down (false) or comes back (true).
 	OnState func(up bool)
+	// SlowOp and SlowOps: SlowOps operations in a row that each took SlowOp or more count as a
+	// failure: the primary is skipped for a cooldown, as if it had failed. A Redis that answers,
+	// but slowly, would otherwise add its latency to every request, once per operation (six
+	// operations of 200 ms under a 250 ms timeout made a request wait 1.2 s, and nothing ever
+	// failed). After the cooldown one more slow operation skips it again. SlowOps 0: off.
+	SlowOp  time.Duration
+	SlowOps int
 }
+
+// ErrSlow is the failure a run of slow operations counts as (see FallbackConfig.SlowOps).
+var ErrSlow = errors.New("redis answers too slowly")
 
 // Fallback combines a primary (Redis) with a secondary (memory): each operation uses the
 // primary while it works and the secondary while it does not. Queue claims read both, so items
@@ -52,6 +63,8 @@ type fallback struct {
 	owedStatuses map[string]owedStatus
 	// owing is set while statuses are owed; catchingUp while they are being written back.
 	owing, catchingUp atomic.Bool
+	// slow counts the primary's operations in a row that took SlowOp or more.
+	slow atomic.Int64
 }
 
 type owedStatus struct {
@@ -77,7 +90,19 @@ func (f *fallback) failed(op string, err error) bool {
 	return true
 }
 
-func (f *fallback) ok() {
+// ok records a primary success; the operation began at start (zero: not timed).
+func (f *fallback) ok(start time.Time) {
+	if f.cfg.SlowOps > 0 && !start.IsZero() {
+		if took := time.Since(start); took >= f.cfg.SlowOp {
+			if n := f.slow.Add(1); n >= int64(f.cfg.SlowOps) {
+				// Not reset: while it stays slow, one slow operation after each cooldown is enough.
+				f.failed("slow", fmt.Errorf("%w: %d operations in a row took %s or more (the last %s)", ErrSlow, n, f.cfg.SlowOp, took.Round(time.Millisecond)))
+				return
+			}
+		} else {
+			f.slow.Store(0)
+		}
+	}
 	switch {
 	case f.down.Swap(false):
 		f.cfg.OnState(true)
@@ -166,9 +191,10 @@ func (f *fallback) setIfNewer(ctx context.Context, hash string, s Status, ttl ti
 
 func (f *fallback) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, []bool, error) {
 	if f.usePrimary() {
+		start := time.Now()
 		vs, found, err := f.p.Verdicts.GetVerdicts(ctx, keys)
 		if err == nil {
-			f.ok()
+			f.ok(start)
 			return vs, found, nil
 		}
 		f.failed("get_verdict", err)
@@ -178,9 +204,10 @@ func (f *fallback) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, [
 
 func (f *fallback) SetVerdicts(ctx context.Context, entries []VerdictEntry) error {
 	if f.usePrimary() {
+		start := time.Now()
 		err := f.p.Verdicts.SetVerdicts(ctx, entries)
 		if err == nil {
-			f.ok()
+			f.ok(start)
 			return nil
 		}
 		f.failed("set_verdict", err)
@@ -190,9 +217,10 @@ func (f *fallback) SetVerdicts(ctx context.Context, entries []VerdictEntry) erro
 
 func (f *fallback) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
 	if f.usePrimary() {
+		start := time.Now()
 		ok, err := f.p.Limiter.Allow(ctx, key, limit, window)
 		if err == nil || errors.Is(err, ErrLimiterFull) {
-			f.ok()
+			f.ok(start)
 			return ok, err
 		}
 		f.failed("rate_limit", err)
@@ -204,7 +232,7 @@ func (f *fallback) Add(ctx context.Context, it Item) (bool, error) {
 	if f.usePrimary() {
 		added, err := f.p.Queue.Add(ctx, it)
 		if err == nil || errors.Is(err, ErrQueueFull) {
-			f.ok()
+			f.ok(time.Time{}) // not timed: it waits up to 100 ms for a replica by design
 			return added, err
 		}
 		f.failed("queue_add", err)
@@ -223,9 +251,10 @@ func (f *fallback) Claim(ctx context.Context, now time.Time, max int, lease time
 	var out []Item
 	if f.usePrimary() {
 		f.flushAcks(ctx)
+		start := time.Now()
 		items, err := f.p.Queue.Claim(ctx, now, max, lease)
 		if err == nil {
-			f.ok()
+			f.ok(start)
 			for _, it := range items {
 				if f.ackPending(it.ID) {
 					// Handled during an outage, its ack still owed: finish it now.
@@ -389,11 +418,12 @@ func (f *fallback) SetStatus(ctx context.Context, hash string, s Status, ttl tim
 		f.owe(hash, s, ttl)
 		return nil
 	}
+	start := time.Now()
 	if err := f.p.Statuses.SetStatus(ctx, hash, s, ttl); err != nil {
 		f.owe(hash, s, ttl)
 		f.failed("set_status", err)
 	} else {
-		f.ok()
+		f.ok(start)
 	}
 	return nil
 }
@@ -403,9 +433,10 @@ func (f *fallback) SetStatus(ctx context.Context, hash string, s Status, ttl tim
 func (f *fallback) GetStatus(ctx context.Context, hash string) (Status, bool, error) {
 	local, localFound, _ := f.s.Statuses.GetStatus(ctx, hash)
 	if f.usePrimary() {
+		start := time.Now()
 		s, found, err := f.p.Statuses.GetStatus(ctx, hash)
 		if err == nil {
-			f.ok()
+			f.ok(start)
 			if found && (!localFound || !s.UpdatedAt.Before(local.UpdatedAt)) {
 				return s, true, nil
 			}
@@ -418,8 +449,9 @@ func (f *fallback) GetStatus(ctx context.Context, hash string) (Status, bool, er
 
 func (f *fallback) Publish(ctx context.Context, e FeedEntry) error {
 	if f.usePrimary() {
+		start := time.Now()
 		if err := f.p.Feed.Publish(ctx, e); err == nil {
-			f.ok()
+			f.ok(start)
 			return nil
 		} else {
 			f.failed("feed_publish", err)
@@ -430,9 +462,10 @@ func (f *fallback) Publish(ctx context.Context, e FeedEntry) error {
 
 func (f *fallback) Read(ctx context.Context, after string, max int) ([]FeedEntry, error) {
 	if f.usePrimary() {
+		start := time.Now()
 		es, err := f.p.Feed.Read(ctx, after, max)
 		if err == nil {
-			f.ok()
+			f.ok(start)
 			return es, nil
 		}
 		f.failed("feed_read", err)
@@ -442,8 +475,9 @@ func (f *fallback) Read(ctx context.Context, after string, max int) ([]FeedEntry
 
 func (f *fallback) AddTxs(ctx context.Context, hashes []string, ttl time.Duration) error {
 	if f.usePrimary() {
+		start := time.Now()
 		if err := f.p.Invalid.AddTxs(ctx, hashes, ttl); err == nil {
-			f.ok()
+			f.ok(start)
 			return nil
 		} else {
 			f.failed("invalid_add", err)
@@ -454,9 +488,10 @@ func (f *fallback) AddTxs(ctx context.Context, hashes []string, ttl time.Duratio
 
 func (f *fallback) Txs(ctx context.Context) ([]string, error) {
 	if f.usePrimary() {
+		start := time.Now()
 		txs, err := f.p.Invalid.Txs(ctx)
 		if err == nil {
-			f.ok()
+			f.ok(start)
 			return txs, nil
 		}
 		f.failed("invalid_read", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -112,6 +113,9 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 		MaxBlockLag: cfg.Sentries.MaxBlockLag, MaxHeadAge: cfg.Sentries.MaxHeadAge.D(),
 	}
 	errs.add("sentries", groupCfg.Check())
+	if cfg.Redis.SlowOps < 0 || cfg.Redis.SlowOp < 0 {
+		errs.add("redis", errors.New("slow_op and slow_ops must not be negative"))
+	}
 	keys, err := ingress.LoadAPIKeys(cfg.Gateway.APIKeysFile, os.Getenv("INTEROPGATE_API_KEYS"))
 	errs.add("", err)
 	if err := errs.err(); err != nil {
@@ -136,6 +140,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 		errs := newErrorLog(log, "redis operation failed: running on local state", 10*time.Second)
 		redis.SetLogger(goRedisLog{errs}) // go-redis's own lines, in this log and rate-limited
 		stores = store.Fallback(r, stores, store.FallbackConfig{
+			SlowOp: cfg.Redis.slowOp(), SlowOps: cfg.Redis.SlowOps,
 			OnError: func(op string, err error) {
 				metrics.RedisError(op, err)
 				errs.note(op, err)
