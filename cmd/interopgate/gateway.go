@@ -62,6 +62,7 @@ func defaultGatewayConfig() *gatewayConfig {
 	c.Sentries.MaxHeadAge = config.Duration(time.Minute)
 	c.Filters = defaultFiltersConfig()
 	c.Redis = defaultRedisConfig()
+	c.Redis.SlowOps = 5
 	c.State.MaxQueue, c.State.FeedSize, c.State.MaxQueueBytes = 10_000, 10_000, 256<<20
 	c.State.MaxVerdicts, c.State.MaxKeys, c.State.MaxStatuses = 100_000, 100_000, 100_000
 	return &c

@@ -106,6 +106,9 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		errs.add("", errors.New("node.url is required: the sequencer's execution client"))
 	}
 	errs.add("revalidator", cfg.Revalidator.Check())
+	if cfg.Redis.SlowOps != 0 || cfg.Redis.SlowOp != 0 {
+		errs.add("redis", errors.New("slow_op and slow_ops are the gateway's (its fallback to local state): the revalidator has none"))
+	}
 	deps, err := cfg.Interop.dependencySet()
 	errs.add("", err)
 	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
