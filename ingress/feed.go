@@ -81,12 +81,16 @@ func (o *feedOutbox) take() []outgoing {
 	return out
 }
 
-// feedSink is where the outbox's txs go: the feed, the forwarded status, the drop counter.
+// feedSink is where the outbox's txs go: the feed, the forwarded statuses, the drop counter.
 type feedSink struct {
 	feed      store.Feed
-	forwarded func(ctx context.Context, e store.FeedEntry)
+	forwarded func(ctx context.Context, es []store.FeedEntry)
 	dropped   func()
 }
+
+// feedBatch is how many txs one publish (and one status write) carries: a round trip per batch,
+// not per tx (one per tx capped the feed at 1/RTT txs a second, half that with the statuses).
+const feedBatch = 128
 
 // publish moves what is added to the feed until ctx ends (Shutdown then flushes the rest).
 func (o *feedOutbox) publish(ctx context.Context, sink feedSink) {
@@ -107,26 +111,40 @@ func (o *feedOutbox) publish(ctx context.Context, sink feedSink) {
 	}
 }
 
-// flush publishes what waits, each entry within 2 s and while ctx lasts. What is left when ctx
-// ends goes back to the outbox (the publisher stopping: Shutdown flushes it), or with last
-// (Shutdown's own flush) is counted by sink.dropped.
+// flush publishes what waits, in batches of feedBatch, each within 2 s and while ctx lasts.
+// What is left when ctx ends goes back to the outbox (the publisher stopping: Shutdown flushes
+// it), or with last (Shutdown's own flush) is counted by sink.dropped.
 func (o *feedOutbox) flush(ctx context.Context, sink feedSink, last bool) {
 	outs := o.take()
-	for i, out := range outs {
+	for len(outs) > 0 {
 		if ctx.Err() != nil {
 			if !last {
-				o.putBack(outs[i:])
+				o.putBack(outs)
 				return
 			}
-			sink.dropped()
-			continue
+			for range outs {
+				sink.dropped()
+			}
+			return
+		}
+		batch := outs[:min(len(outs), feedBatch)]
+		outs = outs[len(batch):]
+		entries := make([]store.FeedEntry, len(batch))
+		var forwarded []store.FeedEntry
+		for i, out := range batch {
+			entries[i] = out.e
+			if out.forwarded {
+				forwarded = append(forwarded, out.e)
+			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if out.forwarded {
-			sink.forwarded(pctx, out.e)
+		if len(forwarded) > 0 {
+			sink.forwarded(pctx, forwarded)
 		}
-		if err := sink.feed.Publish(pctx, out.e); err != nil {
-			sink.dropped()
+		if err := sink.feed.Publish(pctx, entries...); err != nil {
+			for range entries {
+				sink.dropped()
+			}
 		}
 		cancel()
 	}

@@ -229,7 +229,14 @@ func (g *Gateway) toFeed(e store.FeedEntry, forwarded bool) {
 
 // feedSink is where the feed publisher sends accepted txs.
 func (g *Gateway) feedSink() feedSink {
-	return feedSink{feed: g.st.Feed, dropped: g.metrics.feedDrop, forwarded: func(ctx context.Context, e store.FeedEntry) {
-		g.setStatus(ctx, common.HexToHash(e.Hash), store.Status{State: StateForwarded})
+	return feedSink{feed: g.st.Feed, dropped: g.metrics.feedDrop, forwarded: func(ctx context.Context, es []store.FeedEntry) {
+		now := g.now()
+		entries := make([]store.StatusEntry, len(es))
+		for i, e := range es {
+			entries[i] = store.StatusEntry{Hash: common.HexToHash(e.Hash).Hex(), Status: store.Status{State: StateForwarded, UpdatedAt: now}, TTL: g.cfg.StatusTTL.D()}
+		}
+		if err := g.st.Statuses.SetStatuses(ctx, entries); err != nil {
+			g.log.Warn("recording tx statuses", zap.Int("txs", len(entries)), zap.Error(err))
+		}
 	}}
 }

@@ -428,6 +428,26 @@ func (f *fallback) SetStatus(ctx context.Context, hash string, s Status, ttl tim
 	return nil
 }
 
+func (f *fallback) SetStatuses(ctx context.Context, entries []StatusEntry) error {
+	_ = f.s.Statuses.SetStatuses(ctx, entries) // local copies: they answer even during an outage
+	owe := func() {
+		for _, e := range entries {
+			f.owe(e.Hash, e.Status, e.TTL)
+		}
+	}
+	if !f.usePrimary() {
+		owe()
+		return nil
+	}
+	if err := f.p.Statuses.SetStatuses(ctx, entries); err != nil {
+		owe()
+		f.failed("set_status", err)
+	} else {
+		f.ok(time.Time{}) // not timed: a batch, off the request path
+	}
+	return nil
+}
+
 // GetStatus answers the newer of the primary's and the local status: a status this replica
 // wrote during an outage is newer than what the primary kept from before it.
 func (f *fallback) GetStatus(ctx context.Context, hash string) (Status, bool, error) {
@@ -447,17 +467,16 @@ func (f *fallback) GetStatus(ctx context.Context, hash string) (Status, bool, er
 	return local, localFound, nil
 }
 
-func (f *fallback) Publish(ctx context.Context, e FeedEntry) error {
+func (f *fallback) Publish(ctx context.Context, entries ...FeedEntry) error {
 	if f.usePrimary() {
-		start := time.Now()
-		if err := f.p.Feed.Publish(ctx, e); err == nil {
-			f.ok(start)
+		if err := f.p.Feed.Publish(ctx, entries...); err == nil {
+			f.ok(time.Time{}) // not timed: a batch, off the request path
 			return nil
 		} else {
 			f.failed("feed_publish", err)
 		}
 	}
-	return f.s.Feed.Publish(ctx, e)
+	return f.s.Feed.Publish(ctx, entries...)
 }
 
 func (f *fallback) Read(ctx context.Context, after string, max int) ([]FeedEntry, error) {

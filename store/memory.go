@@ -137,6 +137,13 @@ func (m *memStatuses) SetStatus(_ context.Context, hash string, s Status, ttl ti
 	return nil
 }
 
+func (m *memStatuses) SetStatuses(_ context.Context, entries []StatusEntry) error {
+	for _, e := range entries {
+		m.set(e.Hash, e.Status.bounded(), e.TTL)
+	}
+	return nil
+}
+
 func (m *memStatuses) GetStatus(_ context.Context, hash string) (Status, bool, error) {
 	s, ok := m.get(hash)
 	return s, ok, nil
@@ -314,16 +321,18 @@ type memFeed struct {
 	entries []FeedEntry // ring, oldest first after trimming
 }
 
-func (f *memFeed) Publish(_ context.Context, e FeedEntry) error {
+func (f *memFeed) Publish(_ context.Context, entries ...FeedEntry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.next++
-	e.ID = strconv.FormatUint(f.next, 10)
-	if e.At.IsZero() {
-		e.At = f.now()
+	for _, e := range entries {
+		f.next++
+		e.ID = strconv.FormatUint(f.next, 10)
+		if e.At.IsZero() {
+			e.At = f.now()
+		}
+		f.entries = append(f.entries, e)
 	}
-	f.entries = append(f.entries, e)
-	if len(f.entries) > f.size {
+	if len(f.entries) > f.size { // trimmed once per call, not per entry (a copy of the whole feed)
 		f.entries = append(f.entries[:0], f.entries[len(f.entries)-f.size:]...)
 	}
 	return nil

@@ -477,6 +477,31 @@ func (r *redisStore) SetStatusIfNewer(ctx context.Context, hash string, s Status
 	return false, redis.TxFailedErr
 }
 
+func (r *redisStore) SetStatuses(ctx context.Context, entries []StatusEntry) error {
+	for len(entries) > 0 {
+		n := min(len(entries), redisBatch)
+		if err := r.setStatuses(ctx, entries[:n]); err != nil {
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// setStatuses writes entries in one pipeline.
+func (r *redisStore) setStatuses(ctx context.Context, entries []StatusEntry) error {
+	ctx, cancel := r.bound(ctx) // one deadline for the whole operation
+	defer cancel()
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			b, _ := json.Marshal(e.Status.bounded())
+			p.Set(ctx, r.p+"st:"+e.Hash, b, e.TTL)
+		}
+		return nil
+	})
+	return err
+}
+
 func (r *redisStore) GetStatus(ctx context.Context, hash string) (Status, bool, error) {
 	ctx, cancel := r.bound(ctx) // one deadline for the whole operation (EVALSHA and EVAL alike)
 	defer cancel()
@@ -494,16 +519,38 @@ func (r *redisStore) GetStatus(ctx context.Context, hash string) (Status, bool, 
 	return s, true, nil
 }
 
-func (r *redisStore) Publish(ctx context.Context, e FeedEntry) error {
-	ctx, cancel := r.bound(ctx) // one deadline for the whole operation (EVALSHA and EVAL alike)
-	defer cancel()
-	if e.At.IsZero() {
-		e.At = time.Now()
+// redisBatch is how many commands go in one pipeline (each under its own redis.timeout).
+const redisBatch = 128
+
+func (r *redisStore) Publish(ctx context.Context, entries ...FeedEntry) error {
+	for len(entries) > 0 {
+		n := min(len(entries), redisBatch)
+		if err := r.publish(ctx, entries[:n]); err != nil {
+			return err
+		}
+		entries = entries[n:]
 	}
-	return r.c.XAdd(ctx, &redis.XAddArgs{
-		Stream: r.p + "feed", MaxLen: r.feedSize, Approx: true,
-		Values: map[string]any{"hash": e.Hash, "raw": hex.EncodeToString(e.Raw), "at": e.At.UnixMilli()},
-	}).Err()
+	return nil
+}
+
+// publish appends entries to the feed stream in one pipeline.
+func (r *redisStore) publish(ctx context.Context, entries []FeedEntry) error {
+	ctx, cancel := r.bound(ctx) // one deadline for the whole operation
+	defer cancel()
+	now := time.Now()
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			if e.At.IsZero() {
+				e.At = now
+			}
+			p.XAdd(ctx, &redis.XAddArgs{
+				Stream: r.p + "feed", MaxLen: r.feedSize, Approx: true,
+				Values: map[string]any{"hash": e.Hash, "raw": hex.EncodeToString(e.Raw), "at": e.At.UnixMilli()},
+			})
+		}
+		return nil
+	})
+	return err
 }
 
 func (r *redisStore) Read(ctx context.Context, after string, max int) ([]FeedEntry, error) {

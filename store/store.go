@@ -120,7 +120,17 @@ func (s Status) bounded() Status {
 // Statuses records transaction statuses by hash.
 type Statuses interface {
 	SetStatus(ctx context.Context, hash string, s Status, ttl time.Duration) error
+	// SetStatuses writes several statuses in one round trip where the store can (Redis: a
+	// pipeline).
+	SetStatuses(ctx context.Context, entries []StatusEntry) error
 	GetStatus(ctx context.Context, hash string) (Status, bool, error)
+}
+
+// StatusEntry is one status of SetStatuses.
+type StatusEntry struct {
+	Hash   string
+	Status Status
+	TTL    time.Duration
 }
 
 // FeedEntry is one accepted interop transaction.
@@ -133,7 +143,9 @@ type FeedEntry struct {
 
 // Feed is an append-only, bounded log of accepted interop transactions.
 type Feed interface {
-	Publish(ctx context.Context, e FeedEntry) error
+	// Publish appends entries, in order, in one round trip where the store can (Redis: a
+	// pipeline): a publisher paying a round trip per tx would be capped at 1/RTT txs a second.
+	Publish(ctx context.Context, entries ...FeedEntry) error
 	// Read returns up to max entries after the entry with ID after ("" = from the start).
 	Read(ctx context.Context, after string, max int) ([]FeedEntry, error)
 }

@@ -281,6 +281,37 @@ func TestStatusesAndFeed(t *testing.T) {
 	})
 }
 
+// A batch of feed entries and statuses goes in one call (one pipeline in Redis, in chunks of
+// 128): every entry in order, every status readable, at any size.
+func TestBatchedFeedAndStatuses(t *testing.T) {
+	backends(t, func(t *testing.T, s store.Stores) {
+		ctx := context.Background()
+		var entries []store.FeedEntry
+		var statuses []store.StatusEntry
+		for i := range 300 {
+			entries = append(entries, store.FeedEntry{Hash: fmt.Sprint("b", i), Raw: []byte{byte(i)}})
+			statuses = append(statuses, store.StatusEntry{Hash: fmt.Sprint("0xb", i), Status: store.Status{State: "forwarded", Attempts: i}, TTL: time.Minute})
+		}
+		if err := s.Feed.Publish(ctx, entries...); err != nil {
+			t.Fatal(err)
+		}
+		es, err := s.Feed.Read(ctx, "", 1000)
+		// The feed keeps its last FeedSize (3; approximately in Redis) entries: the newest, in order.
+		if err != nil || len(es) < 3 || es[len(es)-1].Hash != "b299" || es[len(es)-2].Hash != "b298" || es[len(es)-3].Hash != "b297" {
+			t.Fatalf("feed: %d entries, last %+v, %v", len(es), es[len(es)-1], err)
+		}
+		if err := s.Statuses.SetStatuses(ctx, statuses); err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []int{0, 127, 128, 299} {
+			got, ok, err := s.Statuses.GetStatus(ctx, fmt.Sprint("0xb", i))
+			if !ok || err != nil || got.Attempts != i || got.State != "forwarded" {
+				t.Fatalf("status %d: %+v %v %v", i, got, ok, err)
+			}
+		}
+	})
+}
+
 func TestFallbackSurvivesAnOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	primary, err := store.NewRedis(store.RedisConfig{URL: srv.URL, Timeout: 100 * time.Millisecond})
