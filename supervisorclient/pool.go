@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,7 +18,8 @@ const (
 	// StrategyFailover asks endpoints in order, skipping for a cool-down any that failed at the
 	// transport level (unreachable, timeout, HTTP 5xx).
 	StrategyFailover Strategy = "failover"
-	// StrategyAny asks all endpoints at once and takes the first definitive verdict.
+	// StrategyAny asks all endpoints at once and takes the first definitive verdict to arrive:
+	// a slow or hanging endpoint costs nothing while another answers.
 	StrategyAny Strategy = "any"
 	// StrategyAgreement (the default) asks all endpoints and needs MinResponses definitive
 	// verdicts: failsafe from any endpoint is failsafe, any invalid is invalid, otherwise valid
@@ -122,6 +124,9 @@ func (p *Pool) CheckAccessLists(ctx context.Context, reqs []Request) []Verdict {
 	case StrategyFailover:
 		return p.failover(ctx, reqs)
 	}
+	if p.cfg.Strategy == StrategyAny {
+		return p.askAny(ctx, reqs)
+	}
 	answers := p.askAll(ctx, reqs)
 	out := make([]Verdict, len(reqs))
 	per := make([]Verdict, len(p.endpoints))
@@ -129,11 +134,7 @@ func (p *Pool) CheckAccessLists(ctx context.Context, reqs []Request) []Verdict {
 		for e := range p.endpoints {
 			per[e] = answers[e][i]
 		}
-		if p.cfg.Strategy == StrategyAny {
-			out[i] = combineAny(per)
-		} else {
-			out[i] = combineAgreement(per, p.cfg.MinResponses)
-		}
+		out[i] = combineAgreement(per, p.cfg.MinResponses)
 	}
 	return out
 }
@@ -155,6 +156,40 @@ func (p *Pool) askAll(ctx context.Context, reqs []Request) [][]Verdict {
 	answers[0] = fit(p.endpoints[0].Checker.CheckAccessLists(ctx, reqs), len(reqs))
 	wg.Wait()
 	return answers
+}
+
+// askAny sends reqs to every endpoint at once and returns as soon as each request has a
+// definitive verdict from one of them, or when all have answered (issue 19's review: the
+// strategy waited for every endpoint, so one hanging filter cost every check its timeout).
+// Endpoints still asking finish in the background, bounded by their own timeout and
+// connection limit; their answers are not waited for.
+func (p *Pool) askAny(ctx context.Context, reqs []Request) []Verdict {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a Client's later sub-batches are not sent
+	type answer struct{ vs []Verdict }
+	answers := make(chan answer, len(p.endpoints)) // buffered: a late endpoint never blocks
+	for e := range p.endpoints {
+		go func() { answers <- answer{fit(p.endpoints[e].Checker.CheckAccessLists(ctx, reqs), len(reqs))} }()
+	}
+	per := make([][]Verdict, len(reqs)) // each request's answers, in the order they arrived
+	open := len(reqs)                   // requests without a definitive verdict yet
+	for range p.endpoints {
+		a := <-answers
+		for i, v := range a.vs {
+			if definitive(v.Class) && !slices.ContainsFunc(per[i], func(w Verdict) bool { return definitive(w.Class) }) {
+				open--
+			}
+			per[i] = append(per[i], v)
+		}
+		if open == 0 {
+			break
+		}
+	}
+	out := make([]Verdict, len(reqs))
+	for i := range reqs {
+		out[i] = combineAny(per[i])
+	}
+	return out
 }
 
 // failover asks endpoints in order; requests whose verdict was a transport failure move on to
@@ -221,7 +256,7 @@ func definitive(c Class) bool {
 	return c == ClassValid || c == ClassInvalid || c == ClassFailsafe
 }
 
-// combineAny takes the first definitive verdict in endpoint order; with none, a retry-later if
+// combineAny takes the first definitive verdict of vs (in the order they arrived); with none, a retry-later if
 // any endpoint said so, else unavailable.
 func combineAny(vs []Verdict) Verdict {
 	contested := false

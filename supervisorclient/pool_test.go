@@ -248,3 +248,32 @@ func TestFailsafeWatcherRun(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Issue 19 (left by its review): strategy any waited for every endpoint, so one that hangs cost
+// every check its whole timeout. The first definitive verdict answers; the hanging endpoint
+// (a real loopback server that does not answer until the test lets it) is not waited for.
+func TestPoolAnyDoesNotWaitForAHangingEndpoint(t *testing.T) {
+	release := make(chan struct{})
+	hanging := rpctest.New(t, func(string, json.RawMessage) (any, *rpctest.Error) {
+		<-release
+		return nil, nil
+	})
+	t.Cleanup(func() { close(release) })
+	slow := &filter{srv: hanging, client: newClient(t, hanging.URL, func(c *ClientConfig) { c.Name = "hanging"; c.Timeout = time.Minute })}
+	quick := newFilter(t, "quick", CodeConflict)
+	p := newPool(t, PoolConfig{Strategy: StrategyAny}, slow, quick)
+	got := make(chan []Verdict, 1)
+	go func() { got <- p.CheckAccessLists(context.Background(), []Request{vectorE(), vectorE()}) }()
+	select {
+	case vs := <-got:
+		for _, v := range vs {
+			if v.Class != ClassInvalid || v.Endpoint != "quick" {
+				t.Fatalf("got %v, want the quick endpoint's invalid", v)
+			}
+		}
+	case <-time.After(20 * time.Second): // a bound on the wait, far below the hanging endpoint's minute
+		t.Fatal("strategy any waited for the hanging endpoint")
+	}
+	// It was asked all the same (its answer would have counted, had it come first).
+	rpctest.WaitFor(t, "the hanging endpoint to be asked", 10*time.Second, func() bool { return hanging.Requests() == 1 })
+}
