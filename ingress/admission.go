@@ -185,45 +185,78 @@ func (j *judge) decide(ctx context.Context, items []*txItem) {
 
 	// The in-flight bound: one slot per distinct check; checks that find no slot are shed.
 	var reqs []sc.Request
-	var keys []string
+	var flying []*flight
 	for _, f := range order {
 		select {
 		case j.inflight <- struct{}{}:
 			reqs = append(reqs, f.req)
-			keys = append(keys, f.key)
+			flying = append(flying, f)
 		default:
 			j.metrics.shedOne()
-			j.finishFlight(f.key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed}, leaders[f.key])
+			j.finishFlight(f.key, sc.Verdict{Class: sc.ClassUnavailable, Err: errShed})
 		}
 	}
 	if len(reqs) > 0 {
-		j.metrics.inflightAdd(len(reqs))
-		verdicts := j.checkFilter(ctx, reqs)
-		for range reqs {
-			<-j.inflight
+		// The flights' call has a deadline of its own, not the leader's: others joined them, and
+		// a leader's end (its client gone, a deadline sooner than theirs) must not become their
+		// verdict (found by a review: followers inherited it). A leader with time for the whole
+		// call makes it on its own goroutine; one without hands it off and leaves at its deadline.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*j.cfg.FilterTimeout.D())
+		fly := func() {
+			defer cancel()
+			j.fly(fctx, flying, reqs)
 		}
-		j.metrics.inflightAdd(-len(reqs))
-		for _, v := range verdicts {
-			if v.Class == sc.ClassFailsafe {
-				j.cache.noteFailsafe(true)
-			}
-		}
-		j.cache.remember(ctx, keys, verdicts)
-		for i, key := range keys {
-			j.finishFlight(key, verdicts[i], leaders[key])
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < 2*j.cfg.FilterTimeout.D() {
+			go fly()
+		} else {
+			fly()
 		}
 	}
+	// Leaders and followers alike take their flight's verdict, or leave at their deadline.
+	for _, f := range order {
+		j.await(ctx, f, leaders[f.key])
+	}
 	for f, its := range followers {
-		select {
-		case <-f.done:
-			for _, it := range its {
-				it.verdict = f.v
-			}
-		case <-ctx.Done():
-			for _, it := range its {
-				it.verdict = sc.Unavailable("", ctx.Err())
-			}
+		j.await(ctx, f, its)
+	}
+}
+
+// fly checks the flights' requests (one slot of the in-flight bound each, taken by the caller),
+// remembers the verdicts and ends the flights.
+func (j *judge) fly(ctx context.Context, flying []*flight, reqs []sc.Request) {
+	j.metrics.inflightAdd(len(reqs))
+	verdicts := j.checkFilter(ctx, reqs)
+	for range reqs {
+		<-j.inflight
+	}
+	j.metrics.inflightAdd(-len(reqs))
+	keys := make([]string, len(flying))
+	for i, f := range flying {
+		keys[i] = f.key
+		if verdicts[i].Class == sc.ClassFailsafe {
+			j.cache.noteFailsafe(true)
 		}
+	}
+	j.cache.remember(ctx, keys, verdicts)
+	for i, f := range flying {
+		j.finishFlight(f.key, verdicts[i])
+	}
+}
+
+// await gives its the verdict of flight f, or ctx's end as unavailable.
+func (j *judge) await(ctx context.Context, f *flight, its []*txItem) {
+	if len(its) == 0 {
+		return // a flight kept for its followers alone
+	}
+	var v sc.Verdict
+	select {
+	case <-f.done:
+		v = f.v
+	case <-ctx.Done():
+		v = sc.Unavailable("", ctx.Err())
+	}
+	for _, it := range its {
+		it.verdict = v
 	}
 }
 
@@ -246,10 +279,8 @@ func (j *judge) checkFilter(ctx context.Context, reqs []sc.Request) []sc.Verdict
 // errShed marks a check refused by the in-flight bound.
 var errShed = errors.New("in-flight check bound reached")
 
-func (j *judge) finishFlight(key string, v sc.Verdict, its []*txItem) {
-	for _, it := range its {
-		it.verdict = v
-	}
+// finishFlight gives the flight of key its verdict and ends it (its waiters take the verdict).
+func (j *judge) finishFlight(key string, v sc.Verdict) {
 	j.flights.mu.Lock()
 	f := j.flights.m[key]
 	delete(j.flights.m, key)
