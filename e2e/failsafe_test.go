@@ -38,7 +38,7 @@ func TestFailsafeCommandAgainstTheReference(t *testing.T) {
 		return string(out), err
 	}
 	for _, step := range []struct{ verb, want string }{
-		{"status", "cleared"}, {"enable", "failsafe ON"}, {"status", "failsafe ON"}, {"disable", "cleared"}, {"status", "cleared"},
+		{"status", "off: every endpoint"}, {"enable", "failsafe ON"}, {"status", "failsafe ON"}, {"disable", "cleared"}, {"status", "off: every endpoint"},
 	} {
 		if out, err := failsafe(step.verb); err != nil || !strings.Contains(out, step.want) {
 			t.Fatalf("failsafe %s: %v\n%s", step.verb, err, out)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/interopgate/interopgate/internal/config"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/urfave/cli/v2"
 )
@@ -52,19 +53,9 @@ type failsafeState struct {
 }
 
 func runFailsafe(c *cli.Context, st *appState, want *bool) error {
-	data, err := os.ReadFile(c.String("config"))
+	eps, err := failsafeEndpoints(c.String("config"))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
-	}
-	var cfg struct {
-		Filters filtersConfig `toml:"filters"`
-	}
-	if err := toml.Unmarshal(data, &cfg); err != nil { // the other sections are the service's
-		return cli.Exit(fmt.Sprintf("config %s: %v", c.String("config"), err), 2)
-	}
-	eps := cfg.Filters.Endpoints
-	if len(eps) == 0 {
-		return cli.Exit(fmt.Sprintf("config %s names no [[filters.endpoints]]", c.String("config")), 2)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
@@ -87,6 +78,14 @@ func runFailsafe(c *cli.Context, st *appState, want *bool) error {
 		case <-time.After(250 * time.Millisecond): // polling the endpoints against the timeout
 		}
 	}
+	if ctx.Err() != nil {
+		// The wait is over; the table shows what each endpoint says now, under a bound of its
+		// own (found by a review: read under the expired context, a live endpoint read
+		// "unknown: context deadline exceeded").
+		last, cancel := context.WithTimeout(c.Context, 5*time.Second)
+		states = readFailsafe(last, eps)
+		cancel()
+	}
 	printFailsafe(st.stdout, states)
 	anyOn, failed := false, false
 	for _, s := range states {
@@ -101,9 +100,46 @@ func runFailsafe(c *cli.Context, st *appState, want *bool) error {
 	case anyOn:
 		fmt.Fprintln(st.stdout, "failsafe ON: every interop tx is refused")
 	default:
-		fmt.Fprintln(st.stdout, "cleared: every endpoint reports the failsafe off")
+		if want == nil {
+			fmt.Fprintln(st.stdout, "off: every endpoint reports the failsafe off")
+		} else {
+			fmt.Fprintln(st.stdout, "cleared: every endpoint reports the failsafe off")
+		}
 	}
 	return nil
+}
+
+// failsafeEndpoints reads the filter endpoints of the config at path, a gateway's or a
+// revalidator's (told apart by its sections), as strictly as that service reads it (found by a
+// review: a typo such as admin_ulr was ignored, and the admin call went to url).
+func failsafeEndpoints(path string) ([]filterEndpoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var sections map[string]any
+	if err := toml.Unmarshal(data, &sections); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, config.Decode(data, &struct{}{}))
+	}
+	var eps []filterEndpoint
+	switch _, reval := sections["revalidator"]; {
+	case reval || sections["node"] != nil:
+		cfg := defaultRevalidatorConfig()
+		if err := config.Load(path, cfg, "INTEROPGATE_REVALIDATOR", os.Environ()); err != nil {
+			return nil, err
+		}
+		eps = cfg.Filters.Endpoints
+	default:
+		cfg := defaultGatewayConfig()
+		if err := config.Load(path, cfg, "INTEROPGATE_GATEWAY", os.Environ()); err != nil {
+			return nil, err
+		}
+		eps = cfg.Filters.Endpoints
+	}
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("config %s names no [[filters.endpoints]]", path)
+	}
+	return eps, nil
 }
 
 func agree(states []failsafeState, want bool) bool {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ admin_jwt_secret = %q
 	}
 	cfg := config(secretFile)
 	out, err := run(t, "failsafe", "status", "--config", cfg)
-	if err != nil || !strings.Contains(out, "cleared") {
+	if err != nil || !strings.Contains(out, "off: every endpoint reports the failsafe off") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	out, err = run(t, "failsafe", "enable", "--config", cfg)
@@ -96,6 +97,16 @@ admin_jwt_secret = %q
 	out, err = run(t, "failsafe", "disable", "--timeout", "1s", "--config", config(wrong))
 	if err == nil || strings.Contains(out, "cleared") || !guarded.FailsafeEnabled() || light.FailsafeEnabled() {
 		t.Fatalf("disable with a wrong secret: %v\n%s", err, out)
+	}
+	// The table after the wait shows what each says now (found by a review: read under the
+	// expired context, the light filter read "unknown").
+	if !regexp.MustCompile(`(?m)^light\s+off\s+yes`).MatchString(out) || !regexp.MustCompile(`(?m)^guarded\s+on\s+yes`).MatchString(out) {
+		t.Fatalf("the table after the wait:\n%s", out)
+	}
+	// The config is read as strictly as the service reads it: a typo is named, not ignored.
+	typo := writeFile(t, "typo.toml", "[gateway]\nchain_id = 902\n[[filters.endpoints]]\nname = \"x\"\nurl = \"http://127.0.0.1:1\"\nadmin_ulr = \"http://127.0.0.1:2\"\n")
+	if _, err := run(t, "failsafe", "status", "--config", typo); err == nil || !strings.Contains(err.Error(), `unknown config key "filters.endpoints[0].admin_ulr"`) {
+		t.Fatalf("a typo in the config: %v", err)
 	}
 	out, err = run(t, "failsafe", "disable", "--config", cfg)
 	if err != nil || !strings.Contains(out, "cleared") || light.FailsafeEnabled() || guarded.FailsafeEnabled() {
