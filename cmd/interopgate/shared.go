@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/internal/config"
@@ -75,11 +74,9 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 	if err != nil {
 		return nil, nil, err
 	}
-	// At most a line per 10 s each way, however an endpoint flaps (found by a review: 118 lines
-	// a minute); the metrics count every change.
-	down := newErrorLog(log, "filter endpoint does not answer", 10*time.Second)
-	back := newErrorLog(log, "filter endpoint answers again", 10*time.Second)
-	back.level = zapcore.InfoLevel
+	// At most a line per endpoint per 10 s, however it flaps (found by a review: 118 lines a
+	// minute); the metrics count every change.
+	reach := newReachLog(log, 10*time.Second)
 	watcher := sc.NewFailsafeWatcher(sources, sc.FailsafeWatcherConfig{
 		Interval:  f.FailsafeInterval.D(),
 		Needed:    pool.Needed(),
@@ -90,13 +87,7 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		},
 		// Each filter's reachability and the quorum's headroom, with the real cause (issue 18:
 		// with every filter unreachable nothing was logged).
-		OnReachability: func(ep string, up bool, err error) {
-			if up {
-				back.note(ep, nil)
-				return
-			}
-			down.note(ep, err)
-		},
+		OnReachability: reach.note,
 		OnHeadroom: func(headroom, up, needed int) {
 			switch {
 			case headroom < 0:
@@ -216,7 +207,6 @@ func (e configErrors) err() error { return errors.Join(e...) }
 // left out: a Redis outage is visible in the log without flooding it (the metric counts each).
 type errorLog struct {
 	log     *zap.Logger
-	level   zapcore.Level // WarnLevel unless set
 	msg     string
 	every   time.Duration
 	mu      sync.Mutex
@@ -225,18 +215,80 @@ type errorLog struct {
 }
 
 func newErrorLog(log *zap.Logger, msg string, every time.Duration) *errorLog {
-	return &errorLog{log: log, msg: msg, every: every, level: zapcore.WarnLevel}
+	return &errorLog{log: log, msg: msg, every: every}
 }
 
 func (l *errorLog) note(op string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now := time.Now(); now.Sub(l.last) >= l.every {
-		l.log.Log(l.level, l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", l.skipped))
+		l.log.Warn(l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", l.skipped))
 		l.last, l.skipped = now, 0
 		return
 	}
 	l.skipped++
+}
+
+// reachLog logs each filter endpoint's reachability as it changes: at most one line per endpoint
+// per interval, and changes within it summed up by one line at its end saying the state then.
+// Endpoints do not share a budget (found by a review: of six endpoints going down only the first
+// was logged) and a flapping endpoint never reads healthy in the log while it is down.
+type reachLog struct {
+	log   *zap.Logger
+	every time.Duration
+	mu    sync.Mutex
+	eps   map[string]*reachState
+}
+
+type reachState struct {
+	up      bool
+	err     error
+	changes int       // since the last line
+	last    time.Time // of the last line
+	pending bool      // a line is due at the end of the interval
+}
+
+func newReachLog(log *zap.Logger, every time.Duration) *reachLog {
+	return &reachLog{log: log, every: every, eps: map[string]*reachState{}}
+}
+
+// note records endpoint ep's new reachability (err: why it does not answer).
+func (l *reachLog) note(ep string, up bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.eps[ep]
+	if s == nil {
+		s = &reachState{}
+		l.eps[ep] = s
+	}
+	s.up, s.err = up, err
+	s.changes++
+	if wait := l.every - time.Since(s.last); wait > 0 {
+		if !s.pending {
+			s.pending = true
+			time.AfterFunc(wait, func() {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				s.pending = false
+				if s.changes > 0 {
+					l.write(ep, s)
+				}
+			})
+		}
+		return
+	}
+	l.write(ep, s)
+}
+
+// write logs s's state; l.mu is held.
+func (l *reachLog) write(ep string, s *reachState) {
+	fields := []zap.Field{zap.String("endpoint", ep), zap.Int("changes_left_out", s.changes-1)}
+	if s.up {
+		l.log.Info("filter endpoint answers again", fields...)
+	} else {
+		l.log.Warn("filter endpoint does not answer", append(fields, zap.Error(s.err))...)
+	}
+	s.last, s.changes = time.Now(), 0
 }
 
 // goRedisLog takes go-redis's own log lines (plain text on stderr otherwise) into the process's
