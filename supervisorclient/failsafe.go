@@ -89,6 +89,7 @@ type FailsafeWatcher struct {
 	state    []bool          // last known state per source, guarded by mu
 	reach    []EndpointState // per source, guarded by mu
 	headroom int             // guarded by mu
+	polled   bool            // a poll has been made; guarded by mu
 	enabled  atomic.Bool
 	// answered is how many sources answered the last poll; -1 before the first.
 	answered atomic.Int32
@@ -185,6 +186,7 @@ func (w *FailsafeWatcher) Poll(ctx context.Context) {
 			if w.cfg.OnError != nil {
 				w.cfg.OnError(w.sources[i].Name, a.err)
 			}
+			w.metrics.setFailsafe(w.sources[i].Name, -1) // unknown (found by a review: it kept the last answer)
 		} else {
 			w.state[i] = a.on
 			w.metrics.setFailsafe(w.sources[i].Name, boolGauge(a.on))
@@ -218,7 +220,10 @@ func (w *FailsafeWatcher) Poll(ctx context.Context) {
 	for i := range w.reach {
 		w.metrics.setReachable(w.sources[i].Name, w.reach[i].Up, headroom)
 	}
-	if headroom != w.headroom {
+	if headroom != w.headroom || !w.polled {
+		// The first poll says where the quorum stands, a headroom of 0 included (found by a
+		// review: a gateway started with one filter, headroom 0, never warned).
+		w.polled = true
 		w.headroom = headroom
 		if w.cfg.OnHeadroom != nil {
 			w.cfg.OnHeadroom(headroom, int(n), w.cfg.Needed)

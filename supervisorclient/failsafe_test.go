@@ -60,8 +60,14 @@ func TestQuorumHeadroomAsEndpointsStop(t *testing.T) {
 	if len(downs) != 2 || !strings.HasPrefix(downs[0], "f0: ") || !strings.Contains(downs[0], "dial") {
 		t.Fatalf("down reports %q: want each stopped endpoint with its cause", downs)
 	}
-	if fmt.Sprint(headrooms) != "[0 -1]" {
-		t.Fatalf("headroom changes %v, want [0 -1]", headrooms)
+	// The first poll says where the quorum stands (a gateway started at headroom 0 was never
+	// warned), then each change.
+	if fmt.Sprint(headrooms) != "[1 0 -1]" {
+		t.Fatalf("headroom reports %v, want [1 0 -1]", headrooms)
+	}
+	// A stopped endpoint's failsafe is unknown: -1, not its last answer.
+	if v := testutil.ToFloat64(m.failsafe.WithLabelValues("f0")); v != -1 {
+		t.Fatalf("failsafe_enabled of a stopped endpoint: %v, want -1", v)
 	}
 }
 
