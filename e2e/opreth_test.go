@@ -75,7 +75,7 @@ func TestOpRethPoolWithTheReferenceUpstream(t *testing.T) {
 	cfg.HeadPoll = config.Duration(50 * time.Millisecond)
 	cfg.PoolPoll = config.Duration(50 * time.Millisecond)
 	cfg.SourcePoll = config.Duration(50 * time.Millisecond)
-	r, err := revalidator.New(ctx, cfg, revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering,
+	r, err := revalidator.New(ctx, cfg, revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.QuorumAnswers,
 		Dependencies: d.DependencySet(), NodeURL: d.Chain(902).RPCURL(), Log: zap.NewNop(),
 		Sources: []revalidator.Source{{ChainID: 901, URL: d.Chain(901).RPCURL()}}})
 	if err != nil {

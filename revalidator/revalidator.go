@@ -25,8 +25,9 @@ type Deps struct {
 	Upstream sc.Checker
 	// Failsafe reports the upstream filters' failsafe (a FailsafeWatcher's Enabled); nil = never.
 	Failsafe func() bool
-	// UpstreamAnswering reports whether any upstream filter answers (a FailsafeWatcher's
-	// Answering): with nothing to check, the only sign of filters that went away; nil = unknown.
+	// UpstreamAnswering reports whether enough upstream filters answer for the pool's strategy (a
+	// FailsafeWatcher's QuorumAnswers): with nothing to check, the only sign of filters that went
+	// away; nil = unknown.
 	UpstreamAnswering func() bool
 	// Dependencies is the interop dependency set (required).
 	Dependencies *accesslist.DependencySet
@@ -237,7 +238,7 @@ func (r *Revalidator) readiness(ctx context.Context) error {
 		return errors.New("the upstream filters did not answer the last round")
 	}
 	if !r.d.UpstreamAnswering() {
-		return errors.New("the upstream filters do not answer")
+		return errors.New("the upstream filters do not answer: fewer than the strategy needs")
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func newRigOn(t *testing.T, netCfg devnet.Config, ln net.Listener, d Deps, mutat
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: net.DependencySet(),
+	g.r, err = New(ctx, cfg, Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.QuorumAnswers, Dependencies: net.DependencySet(),
 		NodeURL: net.Chain(902).RPCURL(), Feed: d.Feed, Invalid: d.Invalid, Statuses: d.Statuses, Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -140,6 +140,18 @@ func (w *FailsafeWatcher) Enabled() bool { return w.enabled.Load() }
 // process whose filters all stopped answering can say so even when it has nothing to check.
 func (w *FailsafeWatcher) Answering() bool { return w.answered.Load() != 0 }
 
+// QuorumAnswers reports whether enough sources answered the last poll for the pool's strategy
+// (the headroom is not below 0; true before the first): with fewer, every check fails closed
+// (found by a review: a revalidator read ready with one of its two agreement filters down).
+func (w *FailsafeWatcher) QuorumAnswers() bool {
+	if w.answered.Load() < 0 {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.headroom >= 0
+}
+
 // Run polls at once and then every interval until ctx is done.
 func (w *FailsafeWatcher) Run(ctx context.Context) {
 	t := time.NewTicker(w.cfg.Interval)

@@ -56,6 +56,11 @@ func TestQuorumHeadroomAsEndpointsStop(t *testing.T) {
 			testutil.ToFloat64(m.up.WithLabelValues(fmt.Sprintf("f%d", i))) != 0 {
 			t.Fatalf("after stopping %d: %+v, metric %v", i+1, r, testutil.ToFloat64(m.headroom))
 		}
+		// Below the quorum (found by a review: a revalidator read ready with one of two
+		// agreement filters down), though some still answer.
+		if w.QuorumAnswers() != (want >= 0) || !w.Answering() {
+			t.Fatalf("after stopping %d: quorum answers %v, any answers %v", i+1, w.QuorumAnswers(), w.Answering())
+		}
 	}
 	if len(downs) != 2 || !strings.HasPrefix(downs[0], "f0: ") || !strings.Contains(downs[0], "dial") {
 		t.Fatalf("down reports %q: want each stopped endpoint with its cause", downs)

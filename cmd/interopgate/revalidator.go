@@ -124,7 +124,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		return nil, err
 	}
 	parts := &revalidatorParts{watcher: watcher}
-	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.Answering, Dependencies: deps, NodeURL: cfg.Node.URL,
+	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.QuorumAnswers, Dependencies: deps, NodeURL: cfg.Node.URL,
 		Log: log, Metrics: revalidator.NewMetrics(reg), Sources: sources}
 	if gw != nil { // a gateway in the same process (the devnet's): its feed and statuses
 		d.Feed, d.Statuses = gw.Feed, gw.Statuses
