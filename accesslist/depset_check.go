@@ -18,9 +18,16 @@ const maxDependencySetProblems = 20
 // "dependencies.activationTime", without the chain, and "unknown field" without a line).
 // A syntax error ends the read.
 func checkDependencySetJSON(data []byte) error {
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		// JSON readers refuse it (op-supervisor's too): say what it is, not "invalid character 'ï'".
+		return errors.New("line 1, column 1: the file begins with a UTF-8 byte order mark, which JSON does not allow: save it without one")
+	}
 	w := &depSetWalker{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
 	w.dec.UseNumber()
 	w.document()
+	if at := w.next(); !w.broken && int(at) < len(w.data) {
+		w.problem(at, "trailing data after the JSON object: a dependency set is one object")
+	}
 	return errors.Join(w.problems...)
 }
 
@@ -232,8 +239,8 @@ func isDecimal(s string) bool {
 // lineColumn is the 1-based line and column of a byte offset of data.
 func lineColumn(data []byte, offset int64) (line, col int) {
 	line, col = 1, 1
-	for _, b := range data[:min(int(offset), len(data))] {
-		if b == '\n' {
+	for _, r := range string(data[:min(int(offset), len(data))]) { // columns count characters
+		if r == '\n' {
 			line, col = line+1, 1
 		} else {
 			col++

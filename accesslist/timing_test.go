@@ -165,6 +165,15 @@ func TestEveryDependencySetProblemIsNamed(t *testing.T) {
 			t.Errorf("problem %d: %q, want %q", i, lines[i], w)
 		}
 	}
+	for body, want := range map[string]string{
+		"\xef\xbb\xbf{\"dependencies\": {\"901\": {}}}": "line 1, column 1: the file begins with a UTF-8 byte order mark",
+		"{\"dependencies\": {\"901\": {}}}\n\n  {}":           "line 3, column 3: trailing data after the JSON object",
+		"{\"dependencies\": {\"é\": 1}}":                       "line 1, column 24: dependencies[\"é\"] must be an object", // columns count characters
+	} {
+		if _, err := ParseDependencySet([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
 	// The good file of the same shape is read.
 	good := "{\"dependencies\": {\"901\": {\"activationTime\": 5, \"chainIndex\": 1, \"historyMinTime\": null}, \"902\": {}}, \"overrideMessageExpiryWindow\": 3600}"
 	if ds, err := ParseDependencySet([]byte(good)); err != nil || len(ds.ChainIDs()) != 2 {

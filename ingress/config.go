@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -139,6 +140,9 @@ func DefaultConfig() Config {
 	}
 }
 
+// methodName is a JSON-RPC method of an Ethereum node: namespace_name.
+var methodName = regexp.MustCompile(`^[a-z][a-z0-9]*_[A-Za-z0-9_]+$`)
+
 // Check validates the config and names every bad field at once (errors.Join), in a stable order.
 func (c *Config) Check() error {
 	var errs []error
@@ -222,11 +226,18 @@ func (c *Config) Check() error {
 	if _, err := parseNetworks(c.TrustedProxies); err != nil {
 		bad(fmt.Errorf("trusted_proxies: %w", err))
 	}
+	listed := map[string]bool{}
 	for _, m := range c.Methods {
-		switch m {
-		case MethodSendRawTransaction, MethodSendRawTransactionConditional, MethodSendRawTransactionSync, MethodSendBundle:
+		switch {
+		case m == MethodSendRawTransaction, m == MethodSendRawTransactionConditional, m == MethodSendRawTransactionSync, m == MethodSendBundle:
 			bad(fmt.Errorf("methods: %s is an admission method, not a read: it is always admitted (or enabled by its own key)", m))
+		case !methodName.MatchString(m):
+			// A JSON-RPC method is namespace_name (found by a review: "" and "eth_cal " passed).
+			bad(fmt.Errorf("methods: %q is not a JSON-RPC method name (namespace_name, as eth_call)", m))
+		case listed[m]:
+			bad(fmt.Errorf("methods: %s is listed twice", m))
 		}
+		listed[m] = true
 	}
 	return errors.Join(errs...)
 }

@@ -71,6 +71,20 @@ type Gateway struct {
 	wg     sync.WaitGroup
 }
 
+// CheckDependencies validates cfg against the dependency set, naming every problem.
+func (c *Config) CheckDependencies(deps *accesslist.DependencySet) error {
+	var errs []error
+	if w := deps.ExpiryWindow(); c.MessageTimeout+uint64(c.ExecTimestampOffset.D()/time.Second) >= w {
+		// Found by the reference suite: every message would expire within the timeout.
+		errs = append(errs, fmt.Errorf("message_timeout (%d s) plus exec_timestamp_offset (%s) must be shorter than the expiry window (%d s): every interop tx would be rejected",
+			c.MessageTimeout, c.ExecTimestampOffset.D(), w))
+	}
+	if !deps.Contains(*uint256.NewInt(c.ChainID)) {
+		errs = append(errs, fmt.Errorf("chain_id %d is not in the dependency set", c.ChainID))
+	}
+	return errors.Join(errs...)
+}
+
 // New validates cfg and builds a gateway.
 func New(cfg Config, d Deps) (*Gateway, error) {
 	if err := cfg.Check(); err != nil {
@@ -87,13 +101,8 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: queue_lease (%s) must exceed twice the sentry timeout (%s): a forward must end within its renewed lease",
 			cfg.QueueLease.D(), d.Backends.cfg.Timeout)
 	}
-	if w := d.Dependencies.ExpiryWindow(); cfg.MessageTimeout+uint64(cfg.ExecTimestampOffset.D()/time.Second) >= w {
-		// Found by the reference suite: every message would expire within the timeout.
-		return nil, fmt.Errorf("gateway: message_timeout (%d s) plus exec_timestamp_offset (%s) must be shorter than the expiry window (%d s): every interop tx would be rejected",
-			cfg.MessageTimeout, cfg.ExecTimestampOffset.D(), w)
-	}
-	if !d.Dependencies.Contains(*uint256.NewInt(cfg.ChainID)) {
-		return nil, fmt.Errorf("gateway: chain_id %d is not in the dependency set", cfg.ChainID)
+	if err := cfg.CheckDependencies(d.Dependencies); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if d.Failsafe == nil {
 		d.Failsafe = func() bool { return false }

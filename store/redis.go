@@ -72,24 +72,12 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 		// dial, counted as a failed operation after every failover), and it costs a round trip.
 		DisableIdentity: true,
 	}
-	mode := cfg.Mode
-	switch {
-	case mode != "" && mode != ModeSingle && mode != ModeCluster && mode != ModeSentinel:
-		return Stores{}, fmt.Errorf("redis mode %q: want single, cluster or sentinel", mode)
-	case mode == ModeSentinel && cfg.MasterName == "":
-		return Stores{}, errors.New("redis mode sentinel needs master_name")
-	case mode == "" && cfg.MasterName != "":
-		mode = ModeSentinel
-	case mode == "" && len(cfg.Addrs) > 1:
-		mode = ModeCluster
-	case mode == "":
-		mode = ModeSingle
+	if err := cfg.Check(); err != nil {
+		return Stores{}, err
 	}
+	mode := cfg.mode()
 	if cfg.URL != "" {
-		u, err := redis.ParseURL(cfg.URL)
-		if err != nil {
-			return Stores{}, fmt.Errorf("redis url: %w", err)
-		}
+		u, _ := redis.ParseURL(cfg.URL) // checked above
 		opts.Addrs = []string{u.Addr}
 		opts.DB = u.DB
 		opts.Username = u.Username
@@ -97,9 +85,6 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 			opts.Password = u.Password
 		}
 		opts.TLSConfig = u.TLSConfig
-	}
-	if len(opts.Addrs) == 0 {
-		return Stores{}, errors.New("redis: set url or addrs")
 	}
 	var c redis.UniversalClient
 	hook := boundHook{timeout: cfg.Timeout, onOp: cfg.OnOp}
@@ -111,14 +96,50 @@ func NewRedis(cfg RedisConfig) (Stores, error) {
 	case ModeSentinel:
 		c = redis.NewFailoverClient(opts.Failover())
 	default:
-		if len(opts.Addrs) > 1 {
-			return Stores{}, fmt.Errorf("redis mode single takes one address, not %d", len(opts.Addrs))
-		}
 		c = redis.NewClient(opts.Simple())
 	}
 	c.AddHook(hook)
 	r := &redisStore{c: c, timeout: cfg.Timeout, p: cfg.Prefix, mode: mode, maxQueue: cfg.MaxQueue, maxQueueBytes: cfg.MaxQueueBytes, feedSize: int64(cfg.FeedSize)}
 	return Stores{Verdicts: r, Limiter: r, Queue: r, Statuses: r, Feed: r, Invalid: r, Close: c.Close, Probe: r.probe}, nil
+}
+
+// Check validates cfg without connecting, naming every problem.
+func (cfg RedisConfig) Check() error {
+	var errs []error
+	switch {
+	case cfg.Mode != "" && cfg.Mode != ModeSingle && cfg.Mode != ModeCluster && cfg.Mode != ModeSentinel:
+		errs = append(errs, fmt.Errorf("redis mode %q: want single, cluster or sentinel", cfg.Mode))
+	case cfg.Mode == ModeSentinel && cfg.MasterName == "":
+		errs = append(errs, errors.New("redis mode sentinel needs master_name"))
+	}
+	addrs := len(cfg.Addrs)
+	if cfg.URL != "" {
+		if _, err := redis.ParseURL(cfg.URL); err != nil {
+			errs = append(errs, fmt.Errorf("redis url: %w", err))
+		}
+		addrs = 1
+	}
+	switch {
+	case addrs == 0:
+		errs = append(errs, errors.New("redis: set url or addrs"))
+	case cfg.mode() == ModeSingle && addrs > 1:
+		errs = append(errs, fmt.Errorf("redis mode single takes one address, not %d", addrs))
+	}
+	return errors.Join(errs...)
+}
+
+// mode is the deployment cfg names: its Mode, or from the rest (master_name: sentinel; several
+// addrs: cluster; else single).
+func (cfg RedisConfig) mode() string {
+	switch {
+	case cfg.Mode != "":
+		return cfg.Mode
+	case cfg.MasterName != "":
+		return ModeSentinel
+	case len(cfg.Addrs) > 1 && cfg.URL == "":
+		return ModeCluster
+	}
+	return ModeSingle
 }
 
 // bound gives a store operation its deadline, redis.timeout, unless ctx has an earlier one: an

@@ -106,6 +106,10 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	errs.add("gateway", cfg.Gateway.Check())
 	deps, err := cfg.dependencySet()
 	errs.add("", err)
+	if deps != nil && cfg.Gateway.ChainID != 0 {
+		errs.add("gateway", cfg.Gateway.CheckDependencies(deps))
+	}
+	errs.add("", cfg.Redis.check())
 	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
 	errs.add("", err)
 	groupCfg := ingress.GroupConfig{
@@ -121,6 +125,9 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	errs.add("", err)
 	if err := errs.err(); err != nil {
 		return nil, err
+	}
+	if len(cfg.Gateway.Methods) == 0 {
+		log.Warn("gateway.methods is empty: every read is refused (-32601); only sends are admitted")
 	}
 	metrics := ingress.NewMetrics(reg)
 	group, err := ingress.NewGroup(groupCfg, log, metrics)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/holiman/uint256"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -102,8 +104,10 @@ func (p *revalidatorParts) close() {
 func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logger, reg prometheus.Registerer, gw *store.Stores) (*revalidatorParts, error) {
 	// The parts that need no connection are checked together: one run names every error.
 	var errs configErrors
-	if cfg.Node.URL == "" {
+	if u, err := url.Parse(cfg.Node.URL); cfg.Node.URL == "" {
 		errs.add("", errors.New("node.url is required: the sequencer's execution client"))
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		errs.add("", fmt.Errorf("node.url %q: want an http://, https://, ws:// or wss:// URL of the sequencer's execution client", cfg.Node.URL))
 	}
 	errs.add("revalidator", cfg.Revalidator.Check())
 	if cfg.Redis.SlowOps != 0 || cfg.Redis.SlowOp != 0 {
@@ -111,6 +115,10 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 	}
 	deps, err := cfg.Interop.dependencySet()
 	errs.add("", err)
+	if deps != nil && cfg.Revalidator.ChainID != 0 && !deps.Contains(*uint256.NewInt(cfg.Revalidator.ChainID)) {
+		errs.add("revalidator", fmt.Errorf("chain_id %d is not in the dependency set", cfg.Revalidator.ChainID))
+	}
+	errs.add("", cfg.Redis.check())
 	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
 	errs.add("", err)
 	var sources []revalidator.Source

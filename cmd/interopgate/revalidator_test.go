@@ -170,6 +170,53 @@ chains = []
 			t.Errorf("%q not named in:\n%v", want, err)
 		}
 	}
+	// Redis and the dependency set are checked in the same run (a review needed five runs).
+	gateway2 := writeFile(t, "gw2.toml", `
+[gateway]
+chain_id = 902
+[[sentries.backends]]
+name = "s"
+url = "http://127.0.0.1:1"
+[[filters.endpoints]]
+name = "f"
+url = "http://127.0.0.1:2"
+[redis]
+url = "http://127.0.0.1:6379"
+mode = "clusterr"
+[interop]
+chains = [901]
+`)
+	_, err = run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", gateway2)
+	for _, want := range []string{`redis mode "clusterr"`, "redis url", "gateway: chain_id 902 is not in the dependency set"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in:\n%v", want, err)
+		}
+	}
+	// Method names and filter endpoints (found by a review: typos, empty names and one filter
+	// twice passed).
+	gateway3 := writeFile(t, "gw3.toml", `
+[gateway]
+chain_id = 902
+methods = ["eth_cal ", "", "eth_chainId", "eth_chainId"]
+[[sentries.backends]]
+name = "s"
+url = "http://127.0.0.1:1"
+[[filters.endpoints]]
+name = "f"
+url = "http://127.0.0.1:2"
+[[filters.endpoints]]
+name = "f"
+url = "http://127.0.0.1:2"
+[interop]
+chains = [901, 902]
+`)
+	_, err = run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", gateway3)
+	for _, want := range []string{`methods: "eth_cal " is not a JSON-RPC method name`, `methods: "" is not`, "methods: eth_chainId is listed twice",
+		`filters.endpoints[1]: name "f" is used by endpoints[0] too`, `filters.endpoints[1]: url "http://127.0.0.1:2" is endpoints[0]'s too`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in:\n%v", want, err)
+		}
+	}
 	reval := writeFile(t, "rv.toml", `
 [revalidator]
 chain_id = 0
@@ -186,5 +233,21 @@ chain_id = 901
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not named in:\n%v", want, err)
 		}
+	}
+}
+
+// A review found --check-config saying "config ok" for a port of 70000, an address that is none,
+// or a negative metrics port: each then failed the start.
+func TestCheckConfigNamesBadListenSettings(t *testing.T) {
+	cfg := writeFile(t, "gw.toml", "[gateway]\nchain_id = 902\n[rpc]\nport = 70000\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n"+
+		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n")
+	_, err := run(t, "gateway", "--check-config", "--config", cfg, "--rpc.addr", "999.1.1.1", "--metrics.port", "-5")
+	for _, want := range []string{"rpc: port 70000: want 0 to 65535", `rpc: addr "999.1.1.1"`, "--metrics: port -5"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in: %v", want, err)
+		}
+	}
+	if out, err := run(t, "gateway", "--check-config", "--config", cfg, "--rpc.port", "8545", "--rpc.addr", "localhost", "--metrics.enabled=false"); err != nil || !strings.Contains(out, "config ok") {
+		t.Errorf("good listen settings: %v %s", err, out)
 	}
 }

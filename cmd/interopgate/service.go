@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -103,14 +104,46 @@ func loadServiceConfig(c *cli.Context, st *appState, cfg any, addr *string, port
 	if c.IsSet("rpc.port") {
 		*port = c.Int("rpc.port")
 	}
+	// The listen settings are checked here, so --check-config names them (found by a review:
+	// port 70000 passed the check and failed the start).
+	var errs configErrors
+	errs.add("rpc", checkListen(*addr, *port))
+	if c.Bool(flagMetricsEnabled) {
+		errs.add("--metrics", checkListen(c.String(flagMetricsAddr), c.Int(flagMetricsPort)))
+	}
+	if err := errs.err(); err != nil {
+		return false, cli.Exit(err.Error(), 2)
+	}
 	return false, nil
 }
+
+// checkListen validates a listen address and port: an IP address, a host name or empty (every
+// interface), and a port from 0 (any free one) to 65535.
+func checkListen(addr string, port int) error {
+	var errs []error
+	if port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d: want 0 to 65535", port))
+	}
+	if addr != "" && net.ParseIP(addr) == nil && (!hostName.MatchString(addr) || allDigits.MatchString(addr)) {
+		errs = append(errs, fmt.Errorf("addr %q: want an IP address or a host name", addr))
+	}
+	return errors.Join(errs...)
+}
+
+// allDigits is what is an IPv4 address or nothing (999.1.1.1 is no host name).
+var allDigits = regexp.MustCompile(`^[0-9.]+$`)
+
+// hostName is a DNS host name (RFC 1123 labels).
+var hostName = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// maxDependencySetBytes bounds a dependency-set file (a real one names a few chains).
+const maxDependencySetBytes = 1 << 20
 
 // loadDependencySet reads the dependency-set file at path or, without one, builds the set of
 // chains with the given expiry window. section names the config section in errors.
 func loadDependencySet(section, path string, chains []uint64, window uint64) (*accesslist.DependencySet, error) {
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := config.ReadFileBounded(path, maxDependencySetBytes)
 		if err != nil {
 			return nil, fmt.Errorf("%s.dependency_set: %w", section, err)
 		}

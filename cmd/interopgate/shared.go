@@ -52,7 +52,17 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 	var endpoints []sc.Endpoint
 	var sources []sc.NamedFailsafeSource
 	var errs configErrors
+	names, urls := map[string]int{}, map[string]int{}
 	for i, e := range f.Endpoints {
+		// The same filter twice would count twice toward an agreement quorum, and its metrics
+		// would mix (found by a review).
+		if j, dup := names[e.Name]; dup && e.Name != "" {
+			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("name %q is used by endpoints[%d] too", e.Name, j))
+		}
+		if j, dup := urls[e.URL]; dup && e.URL != "" {
+			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("url %q is endpoints[%d]'s too: one filter counts once", e.URL, j))
+		}
+		names[e.Name], urls[e.URL] = i, i
 		client, err := sc.NewClient(sc.ClientConfig{
 			URL: e.URL, Name: e.Name, Namespace: f.Namespace, Timeout: f.Timeout.D(),
 			MaxBatchSize: f.MaxBatchSize, Classifier: sc.Classifier{OutOfScopeInvalid: f.OutOfScopeInvalid},
@@ -156,9 +166,22 @@ func (c *redisConfig) enabled() bool { return c.URL != "" || len(c.Addrs) > 0 }
 // stores connects (lazily) to the configured Redis.
 // onOp, when set, observes each operation (a latency histogram).
 func (c *redisConfig) stores(maxQueue, maxQueueBytes, feedSize int, onOp func(time.Duration, error)) (store.Stores, error) {
-	return store.NewRedis(store.RedisConfig{URL: c.URL, Addrs: c.Addrs, MasterName: c.MasterName, Mode: c.Mode,
-		Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: c.Prefix, Timeout: c.Timeout.D(), MaxQueue: maxQueue,
-		MaxQueueBytes: maxQueueBytes, FeedSize: feedSize, OnOp: onOp})
+	cfg := c.storeConfig()
+	cfg.MaxQueue, cfg.MaxQueueBytes, cfg.FeedSize, cfg.OnOp = maxQueue, maxQueueBytes, feedSize, onOp
+	return store.NewRedis(cfg)
+}
+
+func (c *redisConfig) storeConfig() store.RedisConfig {
+	return store.RedisConfig{URL: c.URL, Addrs: c.Addrs, MasterName: c.MasterName, Mode: c.Mode,
+		Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: c.Prefix, Timeout: c.Timeout.D()}
+}
+
+// check validates the section without connecting (nothing to check when Redis is not used).
+func (c *redisConfig) check() error {
+	if !c.enabled() {
+		return nil
+	}
+	return c.storeConfig().Check()
 }
 
 // probe checks the configured Redis at start-up: a mode that does not match the deployment

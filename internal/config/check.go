@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -38,6 +39,9 @@ func (p problem) String() string {
 	return where + p.key + ": " + p.msg
 }
 
+// maxProblemsShown bounds the problems an error lists (a file of garbage has thousands).
+const maxProblemsShown = 50
+
 // problemsError lists every problem of a file, so that one run names them all (issue 18: a
 // config with several errors reported them one per run).
 type problemsError []problem
@@ -48,7 +52,11 @@ func (e problemsError) Error() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d problems:", len(e))
-	for _, p := range e {
+	for i, p := range e {
+		if i == maxProblemsShown {
+			fmt.Fprintf(&b, "\n  … and %d more", len(e)-i)
+			break
+		}
 		b.WriteString("\n  ")
 		b.WriteString(p.String())
 	}
@@ -274,9 +282,18 @@ func positions(data []byte) map[string]position {
 	at := map[string]position{}
 	var p unstable.Parser
 	p.Reset(data)
+	// Where each line starts, found once: the parser's Shape scans from the first byte for each
+	// key, which made a large file quadratic (found by a review: 16k keys took seconds).
+	starts := []int{0}
+	for i, b := range data {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
 	pos := func(r unstable.Range) position {
-		s := p.Shape(r).Start
-		return position{line: s.Line, column: s.Column}
+		off := int(r.Offset)
+		line := sort.Search(len(starts), func(i int) bool { return starts[i] > off }) - 1
+		return position{line: line + 1, column: utf8.RuneCount(data[starts[line]:off]) + 1} // columns count characters
 	}
 	arrayTables := map[string]int{}
 	prefix := ""
@@ -290,6 +307,9 @@ func positions(data []byte) map[string]position {
 				continue
 			}
 			if e.Kind == unstable.ArrayTable {
+				if _, seen := at[key]; !seen {
+					at[key] = pos(first.Raw) // the array as a whole: where it first appears
+				}
 				i := arrayTables[key]
 				arrayTables[key] = i + 1
 				key += "[" + strconv.Itoa(i) + "]"

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -181,4 +182,38 @@ func FuzzDecode(f *testing.F) {
 		var s sample
 		_ = Decode(data, &s)
 	})
+}
+
+// A config file is bounded (found by a review: the TOML decoder's cost grows with the square of a
+// table's keys, and a 5 MB file ran for minutes): a larger one is refused before it is decoded.
+func TestAConfigFileIsBounded(t *testing.T) {
+	path := t.TempDir() + "/big.toml"
+	if err := os.WriteFile(path, []byte(strings.Repeat("#", MaxFileBytes+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var s sample
+	if err := Load(path, &s, "X", nil); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("a file past the bound: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Repeat("#", MaxFileBytes-1)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Load(path, &s, "X", nil); err != nil {
+		t.Fatalf("a file at the bound: %v", err)
+	}
+}
+
+// An array of tables where a table is wanted is named with its line, and columns count
+// characters, not bytes (both found by a review).
+func TestPositionsOfArraysAndWideCharacters(t *testing.T) {
+	var s sample
+	for body, want := range map[string]string{
+		"# é\n[[rpc]]\naddr = \"x\"\n":       "line 2 column 3: rpc: a TOML array where a table is wanted",
+		"[rpc]\naddr = \"é\"\nport = \"é\"\n": "line 3 column 8: rpc.port",
+		"rpc = { addr = \"é\", port = \"1\" }\n": "line 1 column 28: rpc.port",
+	} {
+		if err := Decode([]byte(body), &s); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
 }
