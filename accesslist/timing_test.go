@@ -167,8 +167,8 @@ func TestEveryDependencySetProblemIsNamed(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"\xef\xbb\xbf{\"dependencies\": {\"901\": {}}}": "line 1, column 1: the file begins with a UTF-8 byte order mark",
-		"{\"dependencies\": {\"901\": {}}}\n\n  {}":           "line 3, column 3: trailing data after the JSON object",
-		"{\"dependencies\": {\"é\": 1}}":                       "line 1, column 24: dependencies[\"é\"] must be an object", // columns count characters
+		"{\"dependencies\": {\"901\": {}}}\n\n  {}":     "line 3, column 3: trailing data after the JSON object",
+		"{\"dependencies\": {\"é\": 1}}":                "line 1, column 24: dependencies[\"é\"] must be an object", // columns count characters
 	} {
 		if _, err := ParseDependencySet([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
