@@ -67,7 +67,9 @@ func figures(rs []*Report) sideFigures {
 		f.errors += r.Total.TransportErrors
 		f.invalidOK += r.Total.InvalidAccepted
 		p50s = append(p50s, r.Total.LatencyMs.P50)
-		p99s = append(p99s, r.Total.LatencyMs.P99)
+		if r.Total.LatencyMs.Supported(99) { // a round of fewer than 100 requests has no p99
+			p99s = append(p99s, r.Total.LatencyMs.P99)
+		}
 		rates = append(rates, r.Achieved)
 		f.mx = max(f.mx, r.Total.LatencyMs.Max)
 	}
@@ -119,8 +121,14 @@ func (c *Comparison) Print(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s, %d alternating rounds (medians of the rounds)\n\n", c.A[0].Scenario, len(c.A))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tsent\terrors\twrong\tinvalid accepted\tachieved/s\tp50 ms\tp99 ms\tmax ms\t")
-	fmt.Fprintf(tw, "A %s\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", c.A[0].Target, a.sent, a.errors, a.wrong, a.invalidOK, a.rate, a.p50, a.p99, a.mx)
-	fmt.Fprintf(tw, "B %s\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", c.B[0].Target, b.sent, b.errors, b.wrong, b.invalidOK, b.rate, b.p50, b.p99, b.mx)
+	p99 := func(v float64) string { // no round of 100 requests or more: no p99
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	fmt.Fprintf(tw, "A %s\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%s\t%.2f\t\n", c.A[0].Target, a.sent, a.errors, a.wrong, a.invalidOK, a.rate, a.p50, p99(a.p99), a.mx)
+	fmt.Fprintf(tw, "B %s\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%s\t%.2f\t\n", c.B[0].Target, b.sent, b.errors, b.wrong, b.invalidOK, b.rate, b.p50, p99(b.p99), b.mx)
 	fmt.Fprintf(tw, "B / A\t\t\t\t\t%s\t%s\t%s\t%s\t\n", ratio(a.rate, b.rate), ratio(a.p50, b.p50), ratio(a.p99, b.p99), ratio(a.mx, b.mx))
 	tw.Flush()
 	for _, side := range []struct {

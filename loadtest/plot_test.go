@@ -1,8 +1,11 @@
 package loadtest
 
 import (
+	"encoding/json"
 	"math"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +61,29 @@ func TestThePlotShowsEachPartOnALogAxis(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() < 1000 {
 		t.Fatalf("png: %v %v", fi, err)
+	}
+}
+
+// A review found the report's table (and JSON) giving a p99.9 for parts of 15 requests: it was
+// their maximum. Percentiles past what a sample supports read "-" in the table, null in the JSON.
+func TestTheReportClaimsOnlySupportedPercentiles(t *testing.T) {
+	small, total := newPartStats(), newPartStats()
+	for i := range 15 {
+		for _, p := range []*partStats{small, total} {
+			_ = p.hist.RecordValue(int64(1000 + i))
+			p.sent++
+		}
+	}
+	r := newReport("small", "http://target", Options{Rate: 15}, time.Second, 15, 0, map[string]*partStats{"small": small}, total, false)
+	var out strings.Builder
+	r.Print(&out)
+	row := regexp.MustCompile(`(?m)^\s*small\s.*$`).FindString(out.String())
+	if fields := strings.Fields(row); len(fields) < 5 || fields[len(fields)-4] == "-" || fields[len(fields)-3] != "-" || fields[len(fields)-2] != "-" {
+		t.Fatalf("the row of 15 requests: %q, want p90 given, p99 and p99.9 as -", row)
+	}
+	js, err := json.Marshal(r.Total.LatencyMs)
+	if err != nil || !strings.Contains(string(js), `"P99":null`) || !strings.Contains(string(js), `"P999":null`) || strings.Contains(string(js), `"P90":null`) ||
+		!strings.Contains(string(js), `"count":15`) {
+		t.Fatalf("JSON %s %v", js, err)
 	}
 }

@@ -26,9 +26,41 @@ type PartReport struct {
 	WrongMessages map[string]string `json:"wrongMessages,omitempty"`
 }
 
-// Latency percentiles, in milliseconds, from each request's intended send time.
+// Latency percentiles, in milliseconds, from each request's intended send time. A percentile
+// its sample does not support (fewer than 10 requests for P90, 100 for P99, 1,000 for P999) is
+// the maximum, and is shown as "-" in the table and null in the JSON (found by a review: parts of
+// 15 requests claimed a p99.9).
 type Latency struct {
 	P50, P90, P99, P999, Max float64
+	// Count is the number of requests measured.
+	Count int64 `json:"count"`
+}
+
+// Supported says whether a Count of requests has a q-th percentile of its own (at least one
+// request at or past it).
+func (l Latency) Supported(q float64) bool { return supported(l.Count, q) }
+
+// MarshalJSON writes the percentiles the sample supports, null for the others.
+func (l Latency) MarshalJSON() ([]byte, error) {
+	or := func(q, v float64) *float64 {
+		if !l.Supported(q) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		P50, P90, P99, P999 *float64
+		Max                 float64
+		Count               int64 `json:"count"`
+	}{or(50, l.P50), or(90, l.P90), or(99, l.P99), or(99.9, l.P999), l.Max, l.Count})
+}
+
+// cell is percentile q's table cell: its value, or "-" where the sample does not support it.
+func (l Latency) cell(q, v float64) string {
+	if !l.Supported(q) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 // Report is what a run measured.
@@ -62,7 +94,7 @@ func partReport(name string, p *partStats) PartReport {
 	r := PartReport{Name: name, Sent: p.sent, Accepted: p.accepted, TransportErrors: p.transport, Wrong: p.wrong,
 		InvalidAccepted: p.invalidOK, Rejected: map[string]int64{}, HTTPStatus: map[string]int64{},
 		LatencyMs: Latency{P50: ms(p.hist.ValueAtQuantile(50)), P90: ms(p.hist.ValueAtQuantile(90)),
-			P99: ms(p.hist.ValueAtQuantile(99)), P999: ms(p.hist.ValueAtQuantile(99.9)), Max: ms(p.hist.Max())}}
+			P99: ms(p.hist.ValueAtQuantile(99)), P999: ms(p.hist.ValueAtQuantile(99.9)), Max: ms(p.hist.Max()), Count: p.hist.TotalCount()}}
 	for _, c := range sortedCodes(p.rejected) {
 		r.Rejected[fmt.Sprint(c)] = p.rejected[c]
 	}
@@ -114,8 +146,9 @@ func (r *Report) Print(w io.Writer) {
 			rej = append(rej, fmt.Sprintf("%s: %d", c, n))
 		}
 		sort.Strings(rej)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", p.Name, p.Sent, p.Accepted, strings.Join(rej, ", "),
-			p.TransportErrors, p.Wrong, p.InvalidAccepted, p.LatencyMs.P50, p.LatencyMs.P90, p.LatencyMs.P99, p.LatencyMs.P999, p.LatencyMs.Max)
+		l := p.LatencyMs
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t\n", p.Name, p.Sent, p.Accepted, strings.Join(rej, ", "),
+			p.TransportErrors, p.Wrong, p.InvalidAccepted, l.cell(50, l.P50), l.cell(90, l.P90), l.cell(99, l.P99), l.cell(99.9, l.P999), l.Max)
 	}
 	tw.Flush()
 	if r.Cost != nil {
