@@ -805,6 +805,12 @@ func TestExtraVolumesAreMounted(t *testing.T) {
 	if _, err := renderFiles("ig", map[string]any{"gateway": map[string]any{"extraVolumeMounts": []any{map[string]any{"name": "x"}}}}); err == nil {
 		t.Error("a mount without mountPath rendered")
 	}
+	// A review found an extra volume named like the chart's own rendered twice (the API server
+	// refuses such a Deployment).
+	if _, err := renderFiles("ig", map[string]any{"gateway": map[string]any{"extraVolumes": []any{map[string]any{"name": "config", "emptyDir": map[string]any{}}}}}); err == nil ||
+		!strings.Contains(err.Error(), `the name "config" is the chart's own volume`) {
+		t.Errorf("an extra volume named config: %v", err)
+	}
 }
 
 // The gateway's Ingress: off by default; on, it routes every host to the gateway Service's rpc

@@ -33,9 +33,22 @@ func newClientError(code, status int, reason, msg string) *clientError {
 }
 
 // Errors that need no context. They are never mutated.
+// maxMethodNameBytes is geth's bound on a method name (rpc/handler.go): longer is an invalid
+// request, -32600.
+const maxMethodNameBytes = 2048
+
 func errMethodNotAllowed(method string) *clientError {
+	if len(method) > maxMethodNameBytes {
+		// Found by a review: a 2 MB name was echoed back whole.
+		return newClientError(jsonrpc.CodeInvalidRequest, http.StatusBadRequest, "method_name_too_long",
+			fmt.Sprintf("method name too long: %d > %d", len(method), maxMethodNameBytes))
+	}
+	shown := method
+	if len(shown) > 64 {
+		shown = shown[:64] + "…"
+	}
 	return newClientError(jsonrpc.CodeMethodNotFound, http.StatusForbidden, "method_not_allowed",
-		fmt.Sprintf("method %s is not allowed on this endpoint", method))
+		fmt.Sprintf("method %q is not allowed on this endpoint", shown))
 }
 
 func errBatchTooLarge(max int) *clientError {

@@ -9,8 +9,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -743,5 +745,32 @@ func TestAlreadyKnownAtTheSentryIsAccepted(t *testing.T) {
 	batch := "[" + sendRawBody(1, plain) + "," + sendRawBody(2, interopTx(t, 3, 0, 902, keysOf(message(2)))) + "]"
 	if _, out := post(t, r.gw.URL(), batch); strings.Contains(string(out), "already known") || !strings.Contains(string(out), plain.Hash().Hex()) {
 		t.Fatalf("batch: %s", out)
+	}
+}
+
+// A review found a 200 KB header answered "bad request" (-32700, as if the body did not parse)
+// and a 2 MB method name echoed back whole. Headers too large get 431 and -32600; a method name
+// past geth's 2,048 bytes is an invalid request as geth has it; a long unknown one is cut short.
+func TestOversizedHeadersAndMethodNames(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	req, _ := http.NewRequest(http.MethodPost, r.gw.URL(), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Padding", strings.Repeat("a", 200<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || errCode(body) != -32600 || !strings.Contains(string(body), "headers too large") {
+		t.Fatalf("a 200 KB header: %d %s", resp.StatusCode, body)
+	}
+	_, out := post(t, r.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"`+strings.Repeat("m", 4096)+`","params":[]}`)
+	if errCode(out) != -32600 || !strings.Contains(string(out), "method name too long: 4096") {
+		t.Fatalf("a 4 KB method name: %s", out)
+	}
+	_, out = post(t, r.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"`+strings.Repeat("m", 1000)+`","params":[]}`)
+	if errCode(out) != -32601 || len(out) > 300 {
+		t.Fatalf("a 1,000-byte unknown method: %d bytes answered: %s", len(out), out)
 	}
 }

@@ -28,6 +28,12 @@ import (
 // transportError answers what fasthttp rejects before the handler.
 func (g *Gateway) transportError(ctx *fasthttp.RequestCtx, err error) {
 	e := newClientError(jsonrpc.CodeParseError, http.StatusBadRequest, "bad_request", "bad request")
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		// Headers past the read buffer (found by a review: a 200 KB header read "bad request").
+		e = newClientError(jsonrpc.CodeInvalidRequest, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "request headers too large")
+	}
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		e = newClientError(CodeTxTooLarge, http.StatusRequestEntityTooLarge, "body_too_large",
 			fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))

@@ -23,7 +23,7 @@ type filterConfig struct {
 		Port int    `toml:"port" comment:"listen port; 0 picks a free one (--rpc.port)"`
 	} `toml:"rpc"`
 	Filter struct {
-		DependencySet         string           `toml:"dependency_set" comment:"path of the dependency-set JSON; empty: every chain below, with expiry_window"`
+		DependencySet         string           `toml:"dependency_set" comment:"path of the dependency-set JSON (relative: to the working directory); empty: every chain below, with expiry_window"`
 		ExpiryWindow          uint64           `toml:"expiry_window" comment:"message expiry window in seconds when no dependency_set file is given; 0 = 7 days"`
 		CrossUnsafeHead       string           `toml:"cross_unsafe_head" comment:"head a cross-unsafe message's block must be at or below: safe, finalized or latest"`
 		MaxConcurrentPerChain int              `toml:"max_concurrent_per_chain" comment:"in-flight HTTP requests to each chain's RPC"`

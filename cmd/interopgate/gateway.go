@@ -126,6 +126,7 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	cfg.Interop.noteUnused(log)
 	if len(cfg.Gateway.Methods) == 0 {
 		log.Warn("gateway.methods is empty: every read is refused (-32601); only sends are admitted")
 	}

@@ -131,6 +131,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	cfg.Interop.noteUnused(log)
 	parts := &revalidatorParts{watcher: watcher}
 	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.QuorumAnswers, Dependencies: deps, NodeURL: cfg.Node.URL,
 		Log: log, Metrics: revalidator.NewMetrics(reg), Sources: sources}

@@ -126,13 +126,21 @@ func (f *filtersConfig) checkerID() string {
 
 // interopConfig is the [interop] section: the dependency set.
 type interopConfig struct {
-	DependencySet string   `toml:"dependency_set" comment:"path of the dependency-set JSON; empty: the chains below"`
+	DependencySet string   `toml:"dependency_set" comment:"path of the dependency-set JSON (relative: to the working directory); empty: the chains below (given, they are not used)"`
 	Chains        []uint64 `toml:"chains" comment:"the dependency set's chains when no file is given"`
 	ExpiryWindow  uint64   `toml:"expiry_window" comment:"with chains: the expiry window in seconds, 0 = 7 days"`
 }
 
 func (c *interopConfig) dependencySet() (*accesslist.DependencySet, error) {
 	return loadDependencySet("interop", c.DependencySet, c.Chains, c.ExpiryWindow)
+}
+
+// noteUnused logs the chains a dependency-set file makes unused (the chart sets the file through
+// the environment over a config's chains, so both is not an error).
+func (c *interopConfig) noteUnused(log *zap.Logger) {
+	if c.DependencySet != "" && len(c.Chains) > 0 {
+		log.Info("interop.chains not used: the dependency set is interop.dependency_set's", zap.String("dependency_set", c.DependencySet))
+	}
 }
 
 // redisConfig is the [redis] section.

@@ -26,6 +26,12 @@ Call with (dict "root" $ "name" "gateway" "v" .Values.gateway).
 {{- if and (gt $preStop 0) (semverCompare "<1.30-0" $root.Capabilities.KubeVersion.Version) -}}
 {{- fail (printf "%s.preStopSleepSeconds (%d) needs Kubernetes 1.30 or later (a preStop sleep action); this cluster is %s: set it to 0 (no preStop hook)" $name $preStop $root.Capabilities.KubeVersion.Version) -}}
 {{- end -}}
+{{- /* The chart's own volumes' names are taken: a second volume of the same name is refused by the API server. */ -}}
+{{- range $v.extraVolumes -}}
+{{- if has .name (list "config" "tmp" "dependency-set") -}}
+{{- fail (printf "%s.extraVolumes: the name %q is the chart's own volume: choose another" $name .name) -}}
+{{- end -}}
+{{- end -}}
 {{- /* A config naming the chart's dependency-set directory needs the set mounted there, or the pod fails at start. */ -}}
 {{- $depSetDir := include "interopgate.dependencySetDir" $root -}}
 {{- if and (contains (printf "%s/" $depSetDir) $config) (not $depSet) -}}
