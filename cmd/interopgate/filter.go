@@ -98,7 +98,7 @@ func filterCommand(st *appState) *cli.Command {
 func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 	deps, err := cfg.dependencySet()
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return configExit(err, cfg, "INTEROPGATE_FILTER")
 	}
 	reg := newRegistry()
 	checker, err := light.New(light.Config{
@@ -111,7 +111,7 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 		HeadRefreshInterval:   cfg.Filter.HeadRefreshInterval.D(),
 	}, light.WithMetrics(light.NewMetrics(reg)))
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return configExit(err, cfg, "INTEROPGATE_FILTER")
 	}
 	defer checker.Close()
 	api, err := filterapi.New(coalesce(checker, cfg.Filter.CallsInFlight, cfg.Filter.MaxBatch), filterapi.Config{

@@ -181,7 +181,7 @@ func runGateway(c *cli.Context, st *appState, cfg *gatewayConfig) error {
 	cfg.Redis.checkOnly = c.Bool("check-config")
 	parts, err := buildGateway(cfg, st.log, reg)
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return configExit(err, cfg, "INTEROPGATE_GATEWAY")
 	}
 	defer parts.stores.Close()
 	if done, err := configOK(c, st); done {

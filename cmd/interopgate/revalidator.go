@@ -172,7 +172,7 @@ func runRevalidator(c *cli.Context, st *appState, cfg *revalidatorConfig) error 
 	cfg.Redis.checkOnly = c.Bool("check-config")
 	parts, err := buildRevalidator(ctx, cfg, st.log, reg, nil)
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return configExit(err, cfg, "INTEROPGATE_REVALIDATOR")
 	}
 	defer parts.close()
 	if done, err := configOK(c, st); done {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -249,5 +250,29 @@ func TestCheckConfigNamesBadListenSettings(t *testing.T) {
 	}
 	if out, err := run(t, "gateway", "--check-config", "--config", cfg, "--rpc.port", "8545", "--rpc.addr", "localhost", "--metrics.enabled=false"); err != nil || !strings.Contains(out, "config ok") {
 		t.Errorf("good listen settings: %v %s", err, out)
+	}
+}
+
+// A review found environment overrides hard to trace: an error about a key the environment set
+// sent the operator looking in the file, a list of tables set from the environment was "no
+// config key", and so was the Redis password under the command's prefix.
+func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
+	cfg := writeFile(t, "gw.toml", "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n"+
+		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n")
+	t.Setenv("INTEROPGATE_GATEWAY_FILTERS_MIN_RESPONSES", "3")
+	_, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), "min_responses") || !strings.Contains(err.Error(), "keys set from the environment: INTEROPGATE_GATEWAY_FILTERS_MIN_RESPONSES (filters.min_responses)") {
+		t.Errorf("an override's error: %v", err)
+	}
+	os.Unsetenv("INTEROPGATE_GATEWAY_FILTERS_MIN_RESPONSES")
+	for k, want := range map[string]string{
+		"INTEROPGATE_GATEWAY_SENTRIES_BACKENDS": "names sentries.backends, a list of tables ([[sentries.backends]]): those are set in the config file only",
+		"INTEROPGATE_GATEWAY_REDIS_PASSWORD":    "the Redis password is INTEROPGATE_REDIS_PASSWORD",
+	} {
+		t.Setenv(k, "x")
+		if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", cfg); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", k, err)
+		}
+		os.Unsetenv(k)
 	}
 }

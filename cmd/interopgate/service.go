@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -115,6 +116,17 @@ func loadServiceConfig(c *cli.Context, st *appState, cfg any, addr *string, port
 		return false, cli.Exit(err.Error(), 2)
 	}
 	return false, nil
+}
+
+// configExit ends a start whose config is wrong (exit 2), naming the environment variables that
+// set keys of cfg under prefix: the key an error names may come from one of them rather than
+// the file (found by a review: an override sent the operator looking in the file).
+func configExit(err error, cfg any, prefix string) error {
+	msg := err.Error()
+	if env := config.EnvOverrides(cfg, prefix, os.Environ()); len(env) > 0 {
+		msg += "\n(keys set from the environment: " + strings.Join(env, ", ") + ")"
+	}
+	return cli.Exit(msg, 2)
 }
 
 // checkListen validates a listen address and port: an IP address, a host name or empty (every

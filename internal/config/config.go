@@ -153,10 +153,59 @@ func ApplyEnv(dst any, prefix string, environ []string) error {
 	}
 	for k := range env {
 		if !used[k] && !isSharedFlagEnv(k) && k != strings.ToUpper(prefix)+"_CONFIG" {
-			return fmt.Errorf("environment variable %s names no config key", k)
+			return fmt.Errorf("environment variable %s %s", k, unknownEnvHint(dst, prefix, k))
 		}
 	}
 	return nil
+}
+
+// unknownEnvHint says what is wrong with k, an environment variable of prefix that names no
+// scalar key of dst (found by a review: a list of tables and the Redis password got the same
+// "names no config key").
+func unknownEnvHint(dst any, prefix, k string) string {
+	if strings.HasSuffix(k, "_REDIS_PASSWORD") {
+		return "names no config key: the Redis password is INTEROPGATE_REDIS_PASSWORD"
+	}
+	var lists []string
+	var find func(v reflect.Value, path []string)
+	find = func(v reflect.Value, path []string) {
+		_ = eachField(v, func(_ reflect.StructField, name string, fv reflect.Value) error {
+			p := append(append([]string(nil), path...), name)
+			switch {
+			case fv.Kind() == reflect.Struct && !isScalarStruct(fv):
+				find(fv, p)
+			case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+				if name := EnvName(prefix, p); k == name || strings.HasPrefix(k, name+"_") {
+					lists = append(lists, strings.Join(p, "."))
+				}
+			}
+			return nil
+		})
+	}
+	find(reflect.ValueOf(dst).Elem(), nil)
+	if len(lists) > 0 {
+		return fmt.Sprintf("names %s, a list of tables ([[%s]]): those are set in the config file only", lists[0], lists[0])
+	}
+	return "names no config key"
+}
+
+// EnvOverrides lists the environment variables of environ that set a key of dst under prefix,
+// as "VARIABLE (key)": an error about a key may come from one of them rather than the file.
+func EnvOverrides(dst any, prefix string, environ []string) []string {
+	set := map[string]bool{}
+	for _, kv := range environ {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			set[k] = true
+		}
+	}
+	var out []string
+	_ = walk(reflect.ValueOf(dst).Elem(), nil, func(path []string, _ reflect.Value) error {
+		if name := EnvName(prefix, path); set[name] {
+			out = append(out, fmt.Sprintf("%s (%s)", name, strings.Join(path, ".")))
+		}
+		return nil
+	})
+	return out
 }
 
 // isSharedFlagEnv reports whether k belongs to a command-line flag rather than a config key;
