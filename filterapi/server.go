@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,13 +68,15 @@ func (c *Config) withDefaults() {
 
 // Check validates the config and names the bad field.
 func (c *Config) Check() error {
-	for name, v := range map[string]int64{"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize),
-		"max_inbox_entries": int64(c.MaxInboxEntries), "check_timeout": int64(c.CheckTimeout)} {
-		if v < 0 {
-			return fmt.Errorf("%s must not be negative", name)
+	values := map[string]int64{"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize),
+		"max_inbox_entries": int64(c.MaxInboxEntries), "check_timeout": int64(c.CheckTimeout)}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		if values[name] < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", name))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Server serves the check API. It is safe for concurrent use.

@@ -96,12 +96,11 @@ func filterCommand(st *appState) *cli.Command {
 }
 
 func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
+	// Everything that needs no connection is checked together: one run names every error.
+	var errs configErrors
 	deps, err := cfg.dependencySet()
-	if err != nil {
-		return configExit(err, cfg, "INTEROPGATE_FILTER")
-	}
-	reg := newRegistry()
-	checker, err := light.New(light.Config{
+	errs.add("", err)
+	lightCfg := light.Config{
 		Chains: cfg.Filter.Chains, Dependencies: deps,
 		CrossUnsafeHead:       light.HeadRule(cfg.Filter.CrossUnsafeHead),
 		MaxConcurrentPerChain: cfg.Filter.MaxConcurrentPerChain,
@@ -109,15 +108,25 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 		Timeout:               cfg.Filter.UpstreamTimeout.D(),
 		MaxBatchCalls:         cfg.Filter.MaxBatchCalls,
 		HeadRefreshInterval:   cfg.Filter.HeadRefreshInterval.D(),
-	}, light.WithMetrics(light.NewMetrics(reg)))
+	}
+	if deps != nil {
+		errs.add("filter", lightCfg.Check())
+	}
+	apiCfg := filterapi.Config{
+		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
+		CheckTimeout: cfg.API.CheckTimeout.D(), AllowSetFailsafe: cfg.API.AllowSetFailsafe,
+	}
+	errs.add("api", apiCfg.Check())
+	if err := errs.err(); err != nil {
+		return configExit(err, cfg, "INTEROPGATE_FILTER")
+	}
+	reg := newRegistry()
+	checker, err := light.New(lightCfg, light.WithMetrics(light.NewMetrics(reg)))
 	if err != nil {
 		return configExit(err, cfg, "INTEROPGATE_FILTER")
 	}
 	defer checker.Close()
-	api, err := filterapi.New(coalesce(checker, cfg.Filter.CallsInFlight, cfg.Filter.MaxBatch), filterapi.Config{
-		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
-		CheckTimeout: cfg.API.CheckTimeout.D(), AllowSetFailsafe: cfg.API.AllowSetFailsafe,
-	}, filterapi.WithLogger(st.log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready),
+	api, err := filterapi.New(coalesce(checker, cfg.Filter.CallsInFlight, cfg.Filter.MaxBatch), apiCfg, filterapi.WithLogger(st.log), filterapi.WithMetrics(filterapi.NewMetrics(reg)), filterapi.WithReadiness(checker.Ready),
 		filterapi.WithFailsafeSource(checker.Failsafe), filterapi.WithBlockHashes(checker.BlockHash))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -276,3 +276,15 @@ func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
 		os.Unsetenv(k)
 	}
 }
+
+// The light filter's config names every error in one run too (found by a review: one per run).
+func TestFilterCheckConfigNamesEveryError(t *testing.T) {
+	cfg := writeFile(t, "f.toml", "[filter]\ncross_unsafe_head = \"newest\"\n[[filter.chains]]\nchain_id = 901\nrpc = \"ftp://x\"\n"+
+		"[[filter.chains]]\nchain_id = 901\nrpc = \"http://a\"\n[api]\nmax_batch_size = -1\n")
+	_, err := run(t, "filter", "--metrics.enabled=false", "--check-config", "--config", cfg)
+	for _, want := range []string{`filter: cross_unsafe_head "newest"`, `filter: chains: chain 901 rpc "ftp://x"`, "filter: chains: chain 901 listed twice", "api: max_batch_size must not be negative"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in: %v", want, err)
+		}
+	}
+}

@@ -65,38 +65,40 @@ const (
 	DefaultHeadRefreshInterval   = 100 * time.Millisecond
 )
 
-// Check validates the config and names the bad field.
+// Check validates the config and names every bad field at once (errors.Join).
 func (c *Config) Check() error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
 	if c.Dependencies == nil {
 		return errors.New("dependency set is required")
 	}
 	switch c.CrossUnsafeHead {
 	case "", HeadLatest, HeadSafe, HeadFinalized:
 	default:
-		return fmt.Errorf("cross_unsafe_head %q: want latest, safe or finalized", c.CrossUnsafeHead)
+		bad(fmt.Errorf("cross_unsafe_head %q: want latest, safe or finalized", c.CrossUnsafeHead))
 	}
 	seen := map[uint64]bool{}
 	for _, ch := range c.Chains {
 		if seen[ch.ChainID] {
-			return fmt.Errorf("chains: chain %d listed twice", ch.ChainID)
+			bad(fmt.Errorf("chains: chain %d listed twice", ch.ChainID))
 		}
 		seen[ch.ChainID] = true
 		if !c.Dependencies.Contains(*uint256.NewInt(ch.ChainID)) {
-			return fmt.Errorf("chains: chain %d is not in the dependency set", ch.ChainID)
+			bad(fmt.Errorf("chains: chain %d is not in the dependency set", ch.ChainID))
 		}
 		if u, err := url.Parse(ch.RPC); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("chains: chain %d rpc %q: want an http:// or https:// URL", ch.ChainID, ch.RPC)
+			bad(fmt.Errorf("chains: chain %d rpc %q: want an http:// or https:// URL", ch.ChainID, ch.RPC))
 		}
 	}
 	for _, id := range c.Dependencies.ChainIDs() {
 		if !id.IsUint64() || !seen[id.Uint64()] {
-			return fmt.Errorf("chains: chain %s of the dependency set has no rpc", id.Dec())
+			bad(fmt.Errorf("chains: chain %s of the dependency set has no rpc", id.Dec()))
 		}
 	}
 	if c.MaxConcurrentPerChain < 0 || c.LogCacheRecords < 0 || c.Timeout < 0 || c.MaxBatchCalls < 0 || c.HeadRefreshInterval < 0 {
-		return errors.New("max_concurrent_per_chain, log_cache_records, timeout, max_batch_calls and head_refresh_interval must not be negative")
+		bad(errors.New("max_concurrent_per_chain, log_cache_records, timeout, max_batch_calls and head_refresh_interval must not be negative"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Checker proves executing messages from the source chains' RPC. Safe for concurrent use.
