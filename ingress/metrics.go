@@ -66,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		failsafe: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "failsafe_enabled",
 			Help: "1 while the filters' failsafe is on (every interop tx is rejected)."}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "redis_errors_total",
-			Help: "Redis operations that failed and fell back to local state, by operation."}, []string{"op"}),
+			Help: "Redis operations that failed and fell back to local state, by operation (op=\"slow\": a run of slow operations, counted as one failure; see redis.slow_ops)."}, []string{"op"}),
 		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "redis_up",
 			Help: "1 while Redis answers, 0 while the gateway runs on local state."}),
 		redisOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "redis_operation_duration_seconds",
