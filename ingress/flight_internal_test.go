@@ -3,14 +3,9 @@ package ingress
 import (
 	"context"
 	"encoding/json"
-	"math/big"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/internal/config"
@@ -54,16 +49,7 @@ func TestAFollowerDoesNotInheritItsLeadersDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	msg := accesslist.Message{BlockNumber: 100, Timestamp: uint64(time.Now().Unix() - 60)}
-	msg.ChainID.SetUint64(901)
-	msg.Checksum = common.Hash{accesslist.PrefixChecksum, 1}
-	key, _ := crypto.GenerateKey()
-	to := accesslist.CrossL2InboxAddress
-	tx, _ := types.SignNewTx(key, types.LatestSignerForChainID(big.NewInt(902)), &types.DynamicFeeTx{
-		ChainID: big.NewInt(902), Gas: 100000, GasFeeCap: big.NewInt(1), To: &to,
-		AccessList: types.AccessList{{Address: to, StorageKeys: accesslist.EncodeMessages([]accesslist.Message{msg})}},
-	})
-	raw, _ := tx.MarshalBinary()
+	raw := rawInteropTx(1)
 	leader, follower := g.judge.prepare(raw), g.judge.prepare(raw)
 	if leader.decided || follower.decided || leader.key != follower.key {
 		t.Fatalf("prepare: %+v %+v", leader.err, follower.err)

@@ -121,18 +121,9 @@ func (c *checker) table(t reflect.Type, raw map[string]any, prefix string) {
 	}
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if name, ok := tomlName(t.Field(i)); ok {
+			fields[name] = t.Field(i).Type
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		fields[name] = f.Type
 	}
 	names := make([]string, 0, len(raw))
 	for k := range raw {

@@ -229,20 +229,29 @@ func Keys(cfg any) [][]string {
 	return out
 }
 
+// tomlName is the key a struct field has in TOML; false for a field TOML does not see.
+func tomlName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	switch name {
+	case "-":
+		return "", false
+	case "":
+		return strings.ToLower(f.Name), true
+	}
+	return name, true
+}
+
 // eachField calls fn for every exported field of the struct v that TOML sees, with its key name.
 func eachField(v reflect.Value, fn func(f reflect.StructField, name string, fv reflect.Value) error) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		name, ok := tomlName(f)
+		if !ok {
 			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
 		}
 		if err := fn(f, name, v.Field(i)); err != nil {
 			return err
