@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
+	"github.com/interopgate/interopgate/internal/httpbody"
 	"github.com/interopgate/interopgate/internal/jsonrpc"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
@@ -181,6 +182,7 @@ func New(checker sc.Checker, cfg Config, opts ...Option) (*Server, error) {
 		NoDefaultServerHeader:         true,
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
+		StreamRequestBody:             true, // read as it arrives: internal/httpbody
 	}
 	return s, nil
 }
@@ -227,7 +229,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWit
 // malformed request) with a JSON-RPC error.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	status, e := fasthttp.StatusBadRequest, jsonrpc.Errorf(jsonrpc.CodeParseError, "bad request")
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) || errors.Is(err, httpbody.ErrTooLarge) {
 		status, e = fasthttp.StatusRequestEntityTooLarge, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes))
 	}
 	s.metrics.request("", "rejected")
@@ -260,7 +262,12 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetContentType("application/json")
-	reqs, batch, perr := jsonrpc.Parse(ctx.PostBody(), s.cfg.MaxBatchSize)
+	body, err := httpbody.Read(ctx, s.cfg.MaxBodyBytes)
+	if err != nil {
+		s.transportError(ctx, err)
+		return
+	}
+	reqs, batch, perr := jsonrpc.Parse(body, s.cfg.MaxBatchSize)
 	if perr != nil {
 		s.metrics.request("", "rejected")
 		ctx.SetBody(jsonrpc.AppendError(nil, nil, perr))

@@ -142,6 +142,8 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		// Buffers go back to their pools between requests and idle workers end soon: a
 		// connection that waits costs its goroutine and socket, not 8 KiB of buffers (issue 19).
 		ReduceMemoryUsage: true, MaxIdleWorkerDuration: 2 * time.Second,
+		// Bodies are read as they arrive (readBody), not allocated at their declared length.
+		StreamRequestBody: true,
 	}
 	return g, nil
 }

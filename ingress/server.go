@@ -20,7 +20,9 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
+	"github.com/interopgate/interopgate/internal/httpbody"
 	"github.com/interopgate/interopgate/internal/jsonrpc"
+	"github.com/interopgate/interopgate/internal/netcause"
 	"github.com/interopgate/interopgate/internal/sendrefusal"
 	"github.com/interopgate/interopgate/store"
 )
@@ -35,11 +37,28 @@ func (g *Gateway) transportError(ctx *fasthttp.RequestCtx, err error) {
 		e = newClientError(jsonrpc.CodeInvalidRequest, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "request headers too large")
 	}
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		e = newClientError(CodeTxTooLarge, http.StatusRequestEntityTooLarge, "body_too_large",
-			fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
+		e = g.errBodyTooLarge()
 	}
 	g.metrics.call("", e.reason)
 	writeError(ctx, nil, e)
+}
+
+func (g *Gateway) errBodyTooLarge() *clientError {
+	return newClientError(CodeTxTooLarge, http.StatusRequestEntityTooLarge, "body_too_large",
+		fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
+}
+
+// readBody reads the request's body as it arrives (the server streams bodies), within
+// max_body_bytes: see internal/httpbody.
+func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, *clientError) {
+	body, err := httpbody.Read(ctx, g.cfg.MaxBodyBytes)
+	switch {
+	case errors.Is(err, httpbody.ErrTooLarge):
+		return nil, g.errBodyTooLarge()
+	case err != nil:
+		return nil, newClientError(jsonrpc.CodeParseError, http.StatusBadRequest, "bad_request", "request body not read: "+netcause.Of(err, 0))
+	}
+	return body, nil
 }
 
 func writeError(ctx *fasthttp.RequestCtx, id json.RawMessage, e *clientError) {
@@ -114,7 +133,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	h := g.answers.hold(ip)
 	defer h.done()
-	body := ctx.PostBody()
+	body, berr := g.readBody(ctx)
+	if berr != nil {
+		g.metrics.call("", berr.reason)
+		writeError(ctx, nil, berr)
+		return
+	}
 	// A batch is refused by its length before any element is decoded.
 	if n := jsonrpc.BatchLen(body, g.cfg.MaxBatchSize); n > g.cfg.MaxBatchSize {
 		g.metrics.call("batch", "batch_too_large")
