@@ -844,3 +844,23 @@ func TestADeclaredBodyLengthCostsNothingUntilItArrives(t *testing.T) {
 		}
 	}
 }
+
+// Bodies are read as they arrive; a body arriving slowly must not hold a slot of
+// max_requests_in_flight meanwhile, or a few slow senders would make everyone else "busy".
+func TestSlowBodiesHoldNoRequestSlot(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) { c.MaxRequestsInFlight = 2; c.ReadTimeout = d(30 * time.Second) }})
+	addr := strings.TrimPrefix(r.gw.URL(), "http://")
+	for range 5 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Past the 8 KiB the server reads before the handler, then nothing more.
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[%s", strings.Repeat(" ", 9000))
+	}
+	rpctest.WaitFor(t, "a read answered beside five slow bodies", 10*time.Second, func() bool {
+		_, out := post(t, r.gw.URL(), `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
+		return errCode(out) == 0
+	})
+}

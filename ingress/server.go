@@ -107,6 +107,14 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			fmt.Sprintf("more than %d requests pipelined on one connection without reading the answers: the connection is closed", g.cfg.MaxPipelinedRequests)))
 		return
 	}
+	// The body is read before a slot of max_requests_in_flight is taken: a client sending its
+	// body slowly holds its connection, not a slot others need.
+	body, berr := g.readBody(ctx)
+	if berr != nil {
+		g.metrics.call("", berr.reason)
+		writeError(ctx, nil, berr)
+		return
+	}
 	select {
 	case g.requests <- struct{}{}:
 		defer func() { <-g.requests }()
@@ -133,12 +141,6 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	h := g.answers.hold(ip)
 	defer h.done()
-	body, berr := g.readBody(ctx)
-	if berr != nil {
-		g.metrics.call("", berr.reason)
-		writeError(ctx, nil, berr)
-		return
-	}
 	// A batch is refused by its length before any element is decoded.
 	if n := jsonrpc.BatchLen(body, g.cfg.MaxBatchSize); n > g.cfg.MaxBatchSize {
 		g.metrics.call("batch", "batch_too_large")
