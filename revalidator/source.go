@@ -42,7 +42,13 @@ type poolTx struct {
 // node reads the local execution client.
 type node struct{ c *rpc.Client }
 
+// nodeDialTimeout bounds the dial of the node (a ws:// node's handshake; an http:// one dials
+// lazily): a peer that accepts and never answers must not hold the start (found by a review).
+const nodeDialTimeout = 10 * time.Second
+
 func dialNode(ctx context.Context, url string) (*node, error) {
+	ctx, cancel := context.WithTimeout(ctx, nodeDialTimeout)
+	defer cancel()
 	c, err := rpc.DialContext(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", url, err)

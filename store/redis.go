@@ -115,7 +115,7 @@ func (cfg RedisConfig) Check() error {
 	addrs := len(cfg.Addrs)
 	if cfg.URL != "" {
 		if _, err := redis.ParseURL(cfg.URL); err != nil {
-			errs = append(errs, fmt.Errorf("redis url: %w", err))
+			errs = append(errs, fmt.Errorf("redis url: %w (want redis://host:port, rediss:// or unix://)", err))
 		}
 		addrs = 1
 	}

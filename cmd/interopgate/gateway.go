@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -118,9 +117,6 @@ func buildGateway(cfg *gatewayConfig, log *zap.Logger, reg prometheus.Registerer
 		MaxBlockLag: cfg.Sentries.MaxBlockLag, MaxHeadAge: cfg.Sentries.MaxHeadAge.D(),
 	}
 	errs.add("sentries", groupCfg.Check())
-	if cfg.Redis.SlowOps < 0 || cfg.Redis.SlowOp < 0 {
-		errs.add("redis", errors.New("slow_op and slow_ops must not be negative"))
-	}
 	keys, err := ingress.LoadAPIKeys(cfg.Gateway.APIKeysFile, os.Getenv("INTEROPGATE_API_KEYS"))
 	errs.add("", err)
 	if err := errs.err(); err != nil {

@@ -92,7 +92,9 @@ type revalidatorParts struct {
 }
 
 func (p *revalidatorParts) close() {
-	p.r.Close()
+	if p.r != nil {
+		p.r.Close()
+	}
 	if p.stores != nil {
 		_ = p.stores.Close()
 	}
@@ -133,6 +135,9 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 	}
 	cfg.Interop.noteUnused(log)
 	parts := &revalidatorParts{watcher: watcher}
+	if cfg.Redis.checkOnly {
+		return parts, nil // --check-config: no connection (a ws:// node would be dialled; found by a review)
+	}
 	d := revalidator.Deps{Upstream: pool, Failsafe: watcher.Enabled, UpstreamAnswering: watcher.QuorumAnswers, Dependencies: deps, NodeURL: cfg.Node.URL,
 		Log: log, Metrics: revalidator.NewMetrics(reg), Sources: sources}
 	if gw != nil { // a gateway in the same process (the devnet's): its feed and statuses

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,7 +190,7 @@ mode = "clusterr"
 chains = [901]
 `)
 	_, err = run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", gateway2)
-	for _, want := range []string{`redis mode "clusterr"`, "redis url", "gateway: chain_id 902 is not in the dependency set"} {
+	for _, want := range []string{`redis mode "clusterr"`, "redis url", "want redis://host:port", "gateway: chain_id 902 is not in the dependency set"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not named in:\n%v", want, err)
 		}
@@ -285,6 +287,50 @@ func TestFilterCheckConfigNamesEveryError(t *testing.T) {
 	for _, want := range []string{`filter: cross_unsafe_head "newest"`, `filter: chains: chain 901 rpc "ftp://x"`, "filter: chains: chain 901 listed twice", "api: max_batch_size must not be negative"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not named in: %v", want, err)
+		}
+	}
+}
+
+// A review found --check-config dialling a ws:// node (refused when the node was down, hung
+// when it accepted and never answered): it makes no connection.
+func TestRevalidatorCheckConfigDialsNoNode(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var dialled atomic.Bool
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dialled.Store(true) // and never answers
+			defer c.Close()
+		}
+	}()
+	cfg := writeFile(t, "rv.toml", fmt.Sprintf("[revalidator]\nchain_id = 902\n[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:1\"\n[node]\nurl = \"ws://%s\"\n[interop]\nchains = [901, 902]\n", ln.Addr()))
+	out, err := run(t, "revalidator", "--metrics.enabled=false", "--check-config", "--config", cfg)
+	if err != nil || !strings.Contains(out, "config ok") || dialled.Load() {
+		t.Fatalf("check-config: %v %q; the node was dialled: %v", err, out, dialled.Load())
+	}
+}
+
+// A review found redis.timeout = "0s" accepted (every operation then counted as slow, and a
+// healthy Redis was skipped for good), and a slow_op the timeout cuts short, and URLs in addrs.
+func TestRedisSettingsThatCannotWork(t *testing.T) {
+	base := "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n" +
+		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n"
+	for redis, want := range map[string]string{
+		"url = \"redis://127.0.0.1:1\"\ntimeout = \"0s\"\n":    "redis timeout must be positive",
+		"url = \"redis://127.0.0.1:1\"\nslow_op = \"300ms\"\n": "redis slow_op (300ms) must be below timeout (250ms)",
+		"addrs = [\"redis://a:1\", \"b:2\"]\n":                 `redis addrs "redis://a:1": want host:port`,
+		"mode = \"clustr\"\n":                                  `redis mode "clustr"`,
+	} {
+		cfg := writeFile(t, "gw.toml", base+"[redis]\n"+redis)
+		if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", cfg); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", redis, err, want)
 		}
 	}
 }

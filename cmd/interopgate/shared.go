@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,12 +186,31 @@ func (c *redisConfig) storeConfig() store.RedisConfig {
 		Password: os.Getenv("INTEROPGATE_REDIS_PASSWORD"), Prefix: c.Prefix, Timeout: c.Timeout.D()}
 }
 
-// check validates the section without connecting (nothing to check when Redis is not used).
+// check validates the section without connecting.
 func (c *redisConfig) check() error {
+	var errs []error
 	if !c.enabled() {
-		return nil
+		if c.Mode != "" && c.Mode != store.ModeSingle && c.Mode != store.ModeCluster && c.Mode != store.ModeSentinel {
+			errs = append(errs, fmt.Errorf("redis mode %q: want single, cluster or sentinel", c.Mode)) // a typo, even unused
+		}
+		return errors.Join(errs...)
 	}
-	return c.storeConfig().Check()
+	errs = append(errs, c.storeConfig().Check())
+	if c.Timeout <= 0 {
+		// Found by a review: 0 s passed, and every operation then counted as slow.
+		errs = append(errs, errors.New("redis timeout must be positive"))
+	}
+	if c.SlowOp < 0 || c.SlowOps < 0 {
+		errs = append(errs, errors.New("redis slow_op and slow_ops must not be negative"))
+	} else if c.SlowOps > 0 && c.Timeout > 0 && c.slowOp() >= c.Timeout.D() {
+		errs = append(errs, fmt.Errorf("redis slow_op (%s) must be below timeout (%s): an operation that slow fails instead", c.slowOp(), c.Timeout.D()))
+	}
+	for _, a := range c.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil || strings.Contains(a, "://") {
+			errs = append(errs, fmt.Errorf("redis addrs %q: want host:port (a URL goes in url)", a))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // probe checks the configured Redis at start-up: a mode that does not match the deployment
