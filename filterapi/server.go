@@ -19,6 +19,7 @@ import (
 
 	"github.com/interopgate/interopgate/internal/httpbody"
 	"github.com/interopgate/interopgate/internal/jsonrpc"
+	"github.com/interopgate/interopgate/internal/ratelog"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
 
@@ -183,6 +184,7 @@ func New(checker sc.Checker, cfg Config, opts ...Option) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
 		StreamRequestBody:             true, // read as it arrives: internal/httpbody
+		Logger:                        ratelog.New(s.log, "http server", 10*time.Second),
 	}
 	return s, nil
 }

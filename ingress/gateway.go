@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/internal/ratelog"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
@@ -144,6 +145,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		ReduceMemoryUsage: true, MaxIdleWorkerDuration: 2 * time.Second,
 		// Bodies are read as they arrive (readBody), not allocated at their declared length.
 		StreamRequestBody: true,
+		Logger:            ratelog.New(g.log, "http server", 10*time.Second),
 	}
 	return g, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,10 +63,11 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		if j, dup := names[e.Name]; dup && e.Name != "" {
 			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("name %q is used by endpoints[%d] too", e.Name, j))
 		}
-		if j, dup := urls[e.URL]; dup && e.URL != "" {
+		same := sameEndpoint(e.URL)
+		if j, dup := urls[same]; dup && e.URL != "" {
 			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("url %q is endpoints[%d]'s too: one filter counts once", e.URL, j))
 		}
-		names[e.Name], urls[e.URL] = i, i
+		names[e.Name], urls[same] = i, i
 		client, err := sc.NewClient(sc.ClientConfig{
 			URL: e.URL, Name: e.Name, Namespace: f.Namespace, Timeout: f.Timeout.D(),
 			MaxBatchSize: f.MaxBatchSize, Classifier: sc.Classifier{OutOfScopeInvalid: f.OutOfScopeInvalid},
@@ -114,6 +117,25 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		},
 	}, sc.WithMetrics(m))
 	return pool, watcher, nil
+}
+
+// sameEndpoint reduces a URL to what says which server it reaches: scheme and host in lower case,
+// the port as a number (the scheme's default when none), the path without a trailing slash, no
+// fragment (found by a review: "…:8560/" and "HTTP://…:08560" passed as other filters).
+func sameEndpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "ws": "80", "https": "443", "wss": "443"}[scheme]
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		port = strconv.Itoa(n)
+	}
+	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port + strings.TrimSuffix(u.EscapedPath(), "/") + "?" + u.RawQuery
 }
 
 // checkerID describes everything of the section that decides a verdict; gateways sharing a

@@ -39,3 +39,21 @@ func TestEachFilterEndpointsReachabilityIsLogged(t *testing.T) {
 		t.Fatalf("summing-up line: %q %v", last.Message, fields)
 	}
 }
+
+// A review found one filter listed twice under spellings of its URL that reach the same server.
+func TestSameEndpoint(t *testing.T) {
+	base := sameEndpoint("http://127.0.0.1:8560")
+	for _, u := range []string{"http://127.0.0.1:8560/", "HTTP://127.0.0.1:8560", "http://127.0.0.1:08560", "http://127.0.0.1:8560#x"} {
+		if sameEndpoint(u) != base {
+			t.Errorf("%s: %s, want %s", u, sameEndpoint(u), base)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:8561", "https://127.0.0.1:8560", "http://127.0.0.1:8560/other", "http://127.0.0.2:8560"} {
+		if sameEndpoint(u) == base {
+			t.Errorf("%s reads as the same endpoint", u)
+		}
+	}
+	if sameEndpoint("http://a") != sameEndpoint("http://a:80") {
+		t.Error("the scheme's default port")
+	}
+}
