@@ -19,11 +19,14 @@ type FallbackConfig struct {
 	OnError func(op string, err error)
 	// OnState is told when the primary goes down (false) or comes back (true).
 	OnState func(up bool)
-	// SlowOp and SlowOps: SlowOps operations in a row that each took SlowOp or more count as a
-	// failure: the primary is skipped for a cooldown, as if it had failed. A Redis that answers,
-	// but slowly, would otherwise add its latency to every request, once per operation (six
-	// operations of 200 ms under a 250 ms timeout made a request wait 1.2 s, and nothing ever
-	// failed). After the cooldown one more slow operation skips it again. SlowOps 0: off.
+	// SlowOp and SlowOps: SlowOps operations within one Cooldown that each took SlowOp or more
+	// count as a failure: the primary is skipped for a cooldown, as if it had failed. A Redis
+	// that answers, but slowly, would otherwise add its latency to every request, once per
+	// operation (six operations of 200 ms under a 250 ms timeout made a request wait 1.2 s, and
+	// nothing ever failed). Fast operations in between do not reset the count (found by a
+	// review: the background queue polls did, and a Redis stalling 200 ms at a time was never
+	// skipped). After the cooldown one more slow operation skips it again, until a fast one
+	// shows it recovered. SlowOps 0: off.
 	SlowOp  time.Duration
 	SlowOps int
 }
@@ -44,7 +47,7 @@ func Fallback(primary, secondary Stores, cfg FallbackConfig) Stores {
 	if cfg.OnState == nil {
 		cfg.OnState = func(bool) {}
 	}
-	f := &fallback{p: primary, s: secondary, cfg: cfg}
+	f := &fallback{p: primary, s: secondary, cfg: cfg, now: time.Now}
 	return Stores{Verdicts: f, Limiter: f, Queue: f, Statuses: f, Feed: f, Invalid: f, Close: func() error {
 		return errors.Join(primary.Close(), secondary.Close())
 	}}
@@ -63,8 +66,13 @@ type fallback struct {
 	owedStatuses map[string]owedStatus
 	// owing is set while statuses are owed; catchingUp while they are being written back.
 	owing, catchingUp atomic.Bool
-	// slow counts the primary's operations in a row that took SlowOp or more.
-	slow atomic.Int64
+	// The primary's slow operations (SlowOp or more) in the window begun at slowSince, and
+	// whether they made it skip the primary with no fast operation since.
+	slowMu      sync.Mutex
+	slowSince   time.Time
+	slowCount   int
+	slowTripped bool
+	now         func() time.Time // time.Now; a test's clock
 }
 
 type owedStatus struct {
@@ -93,14 +101,9 @@ func (f *fallback) failed(op string, err error) bool {
 // ok records a primary success; the operation began at start (zero: not timed).
 func (f *fallback) ok(start time.Time) {
 	if f.cfg.SlowOps > 0 && !start.IsZero() {
-		if took := time.Since(start); took >= f.cfg.SlowOp {
-			if n := f.slow.Add(1); n >= int64(f.cfg.SlowOps) {
-				// Not reset: while it stays slow, one slow operation after each cooldown is enough.
-				f.failed("slow", fmt.Errorf("%w: %d operations in a row took %s or more (the last %s)", ErrSlow, n, f.cfg.SlowOp, took.Round(time.Millisecond)))
-				return
-			}
-		} else {
-			f.slow.Store(0)
+		if err := f.slowRun(f.now().Sub(start)); err != nil {
+			f.failed("slow", err)
+			return
 		}
 	}
 	switch {
@@ -113,6 +116,27 @@ func (f *fallback) ok(start time.Time) {
 		// failover test: a forwarded tx read "queued" on the other replica for good).
 		f.catchUp()
 	}
+}
+
+// slowRun counts an operation that took took; it returns the failure a run of slow ones
+// counts as (see FallbackConfig.SlowOps), or nil.
+func (f *fallback) slowRun(took time.Duration) error {
+	f.slowMu.Lock()
+	defer f.slowMu.Unlock()
+	if took < f.cfg.SlowOp {
+		f.slowTripped = false // it answers in time again
+		return nil
+	}
+	now := f.now()
+	if now.Sub(f.slowSince) > f.cfg.Cooldown {
+		f.slowSince, f.slowCount = now, 0
+	}
+	f.slowCount++
+	if f.slowCount < f.cfg.SlowOps && !f.slowTripped {
+		return nil
+	}
+	f.slowTripped = true
+	return fmt.Errorf("%w: %d operations within %s took %s or more (the last %s)", ErrSlow, f.slowCount, f.cfg.Cooldown, f.cfg.SlowOp, took.Round(time.Millisecond))
 }
 
 // catchUp writes back the owed statuses, in one goroutine at a time.
@@ -191,7 +215,7 @@ func (f *fallback) setIfNewer(ctx context.Context, hash string, s Status, ttl ti
 
 func (f *fallback) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, []bool, error) {
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		vs, found, err := f.p.Verdicts.GetVerdicts(ctx, keys)
 		if err == nil {
 			f.ok(start)
@@ -204,7 +228,7 @@ func (f *fallback) GetVerdicts(ctx context.Context, keys []string) ([]Verdict, [
 
 func (f *fallback) SetVerdicts(ctx context.Context, entries []VerdictEntry) error {
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		err := f.p.Verdicts.SetVerdicts(ctx, entries)
 		if err == nil {
 			f.ok(start)
@@ -217,7 +241,7 @@ func (f *fallback) SetVerdicts(ctx context.Context, entries []VerdictEntry) erro
 
 func (f *fallback) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		ok, err := f.p.Limiter.Allow(ctx, key, limit, window)
 		if err == nil || errors.Is(err, ErrLimiterFull) {
 			f.ok(start)
@@ -251,7 +275,7 @@ func (f *fallback) Claim(ctx context.Context, now time.Time, max int, lease time
 	var out []Item
 	if f.usePrimary() {
 		f.flushAcks(ctx)
-		start := time.Now()
+		start := f.now()
 		items, err := f.p.Queue.Claim(ctx, now, max, lease)
 		if err == nil {
 			f.ok(start)
@@ -418,7 +442,7 @@ func (f *fallback) SetStatus(ctx context.Context, hash string, s Status, ttl tim
 		f.owe(hash, s, ttl)
 		return nil
 	}
-	start := time.Now()
+	start := f.now()
 	if err := f.p.Statuses.SetStatus(ctx, hash, s, ttl); err != nil {
 		f.owe(hash, s, ttl)
 		f.failed("set_status", err)
@@ -453,7 +477,7 @@ func (f *fallback) SetStatuses(ctx context.Context, entries []StatusEntry) error
 func (f *fallback) GetStatus(ctx context.Context, hash string) (Status, bool, error) {
 	local, localFound, _ := f.s.Statuses.GetStatus(ctx, hash)
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		s, found, err := f.p.Statuses.GetStatus(ctx, hash)
 		if err == nil {
 			f.ok(start)
@@ -481,7 +505,7 @@ func (f *fallback) Publish(ctx context.Context, entries ...FeedEntry) error {
 
 func (f *fallback) Read(ctx context.Context, after string, max int) ([]FeedEntry, error) {
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		es, err := f.p.Feed.Read(ctx, after, max)
 		if err == nil {
 			f.ok(start)
@@ -494,7 +518,7 @@ func (f *fallback) Read(ctx context.Context, after string, max int) ([]FeedEntry
 
 func (f *fallback) AddTxs(ctx context.Context, hashes []string, ttl time.Duration) error {
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		if err := f.p.Invalid.AddTxs(ctx, hashes, ttl); err == nil {
 			f.ok(start)
 			return nil
@@ -507,7 +531,7 @@ func (f *fallback) AddTxs(ctx context.Context, hashes []string, ttl time.Duratio
 
 func (f *fallback) Txs(ctx context.Context) ([]string, error) {
 	if f.usePrimary() {
-		start := time.Now()
+		start := f.now()
 		txs, err := f.p.Invalid.Txs(ctx)
 		if err == nil {
 			f.ok(start)

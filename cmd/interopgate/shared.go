@@ -176,7 +176,7 @@ type redisConfig struct {
 	Prefix     string          `toml:"prefix" comment:"of every key; replicas that share state use the same prefix"`
 	Timeout    config.Duration `toml:"timeout" comment:"per operation; past it the process falls back to local state"`
 	SlowOp     config.Duration `toml:"slow_op" comment:"gateway only: an operation this slow or slower counts toward slow_ops; 0 = half of timeout"`
-	SlowOps    int             `toml:"slow_ops" comment:"gateway only (the revalidator has no local fallback and refuses it): this many slow operations in a row skip Redis for a second, as a failure would (a slow Redis would add up per request); 0 = off"`
+	SlowOps    int             `toml:"slow_ops" comment:"gateway only (the revalidator has no local fallback and refuses it): this many slow operations within a second skip Redis for a second, as a failure would (a slow Redis would add up per request); 0 = off"`
 	// checkOnly is set by --check-config: no connection is made (the start-up probe is skipped).
 	checkOnly bool
 }
