@@ -16,14 +16,17 @@ import (
 	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/interopgate/interopgate/internal/config"
+	sc "github.com/interopgate/interopgate/supervisorclient"
 	"github.com/pelletier/go-toml/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
 )
 
 func failsafeCommand(st *appState) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "config", Required: true, Usage: "a gateway's or revalidator's TOML config: its [filters] endpoints are the ones acted on"},
-		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "how long to wait for every endpoint to report the state asked for"},
+		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "how long to wait for every endpoint to report the state asked for; the table is then read once more, for at most half of it (5 s at most)"},
 	}
 	action := func(want *bool) cli.ActionFunc {
 		return func(c *cli.Context) error { return runFailsafe(c, st, want) }
@@ -82,7 +85,7 @@ func runFailsafe(c *cli.Context, st *appState, want *bool) error {
 		// The wait is over; the table shows what each endpoint says now, under a bound of its
 		// own (found by a review: read under the expired context, a live endpoint read
 		// "unknown: context deadline exceeded").
-		last, cancel := context.WithTimeout(c.Context, 5*time.Second)
+		last, cancel := context.WithTimeout(c.Context, min(5*time.Second, c.Duration("timeout")/2))
 		states = readFailsafe(last, eps)
 		cancel()
 	}
@@ -121,23 +124,38 @@ func failsafeEndpoints(path string) ([]filterEndpoint, error) {
 	if err := toml.Unmarshal(data, &sections); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, config.Decode(data, &struct{}{}))
 	}
-	var eps []filterEndpoint
+	var filters *filtersConfig
 	switch _, reval := sections["revalidator"]; {
 	case reval || sections["node"] != nil:
 		cfg := defaultRevalidatorConfig()
 		if err := config.Load(path, cfg, "INTEROPGATE_REVALIDATOR", os.Environ()); err != nil {
 			return nil, err
 		}
-		eps = cfg.Filters.Endpoints
+		filters = &cfg.Filters
 	default:
 		cfg := defaultGatewayConfig()
 		if err := config.Load(path, cfg, "INTEROPGATE_GATEWAY", os.Environ()); err != nil {
 			return nil, err
 		}
-		eps = cfg.Filters.Endpoints
+		filters = &cfg.Filters
 	}
+	eps := filters.Endpoints
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("config %s names no [[filters.endpoints]]", path)
+	}
+	// The checks the service makes of its [filters] (strategy, URLs, an endpoint twice), and the
+	// admin secrets this command will use, before anything is sent (found by a review).
+	var errs configErrors
+	_, _, err = filters.build(zap.NewNop(), sc.NewMetrics(prometheus.NewRegistry()))
+	errs.add("", err)
+	for i, e := range eps {
+		if e.AdminJWTSecret != "" {
+			_, err := readJWTSecret(e.AdminJWTSecret)
+			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), err)
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return eps, nil
 }
@@ -182,15 +200,11 @@ func setFailsafe(ctx context.Context, e filterEndpoint, on bool) error {
 	}
 	var opts []rpc.ClientOption
 	if e.AdminJWTSecret != "" {
-		raw, err := os.ReadFile(e.AdminJWTSecret)
+		secret, err := readJWTSecret(e.AdminJWTSecret)
 		if err != nil {
-			return fmt.Errorf("admin_jwt_secret: %w", err)
+			return err
 		}
-		b, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(string(raw)), "0x"))
-		if err != nil || len(b) != 32 {
-			return fmt.Errorf("admin_jwt_secret %s: want 32 bytes of hex", e.AdminJWTSecret)
-		}
-		opts = append(opts, rpc.WithHTTPAuth(node.NewJWTAuth([32]byte(b))))
+		opts = append(opts, rpc.WithHTTPAuth(node.NewJWTAuth(secret)))
 	}
 	client, err := rpc.DialOptions(ctx, url, opts...)
 	if err != nil {
@@ -198,6 +212,20 @@ func setFailsafe(ctx context.Context, e filterEndpoint, on bool) error {
 	}
 	defer client.Close()
 	return client.CallContext(ctx, nil, "admin_setFailsafeEnabled", on)
+}
+
+// readJWTSecret reads an admin port's JWT secret file: 32 bytes of hex, as op-interop-filter's
+// --admin.jwt-secret.
+func readJWTSecret(path string) ([32]byte, error) {
+	raw, err := config.ReadFileBounded(path, 1<<10)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("admin_jwt_secret: %w", err)
+	}
+	b, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(string(raw)), "0x"))
+	if err != nil || len(b) != 32 {
+		return [32]byte{}, fmt.Errorf("admin_jwt_secret %s: want 32 bytes of hex", path)
+	}
+	return [32]byte(b), nil
 }
 
 func printFailsafe(w io.Writer, states []failsafeState) {

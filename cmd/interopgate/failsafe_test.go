@@ -119,3 +119,18 @@ admin_jwt_secret = %q
 		t.Fatalf("status with an endpoint down: %v\n%s", err, out)
 	}
 }
+
+// A second review found the failsafe command reading a config only as strictly as its keys:
+// a bad strategy, a bad admin URL and a secret that is not one passed, the last found only
+// when enable called the endpoint. They are named before anything is sent.
+func TestFailsafeChecksTheConfigFirst(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.hex")
+	_ = os.WriteFile(bad, []byte("not hex"), 0o600)
+	cfg := writeFile(t, "gw.toml", fmt.Sprintf("[gateway]\nchain_id = 902\n[filters]\nstrategy = \"bogus\"\n[[filters.endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\nadmin_url = \"ftp://x\"\nadmin_jwt_secret = %q\n", bad))
+	_, err := run(t, "failsafe", "status", "--config", cfg)
+	for _, want := range []string{`strategy "bogus"`, `admin_url "ftp://x"`, "admin_jwt_secret " + bad + ": want 32 bytes of hex"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in: %v", want, err)
+		}
+	}
+}

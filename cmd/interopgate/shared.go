@@ -63,6 +63,11 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		if j, dup := names[e.Name]; dup && e.Name != "" {
 			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("name %q is used by endpoints[%d] too", e.Name, j))
 		}
+		if e.AdminURL != "" {
+			if u, err := url.Parse(e.AdminURL); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+				errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("admin_url %q: want an http://, https://, ws:// or wss:// URL", e.AdminURL))
+			}
+		}
 		same := sameEndpoint(e.URL)
 		if j, dup := urls[same]; dup && e.URL != "" {
 			errs.add(fmt.Sprintf("filters.endpoints[%d]", i), fmt.Errorf("url %q is endpoints[%d]'s too: one filter counts once", e.URL, j))
@@ -79,13 +84,15 @@ func (f *filtersConfig) build(log *zap.Logger, m *sc.Metrics) (*sc.Pool, *sc.Fai
 		endpoints = append(endpoints, sc.Endpoint{Name: client.Name(), Checker: client})
 		sources = append(sources, sc.NamedFailsafeSource{Name: client.Name(), Source: client})
 	}
+	poolCfg := sc.PoolConfig{Strategy: sc.Strategy(f.Strategy), MinResponses: f.MinResponses, Cooldown: f.Cooldown.D()}
+	errs.add("filters", poolCfg.Check(len(f.Endpoints)))
 	if len(errs) > 0 {
 		return nil, nil, errs.err()
 	}
 	if len(endpoints) == 0 {
 		return nil, nil, errors.New("filters.endpoints: none configured: every interop tx would be rejected; name at least one op-interop-filter, op-supervisor or interopgate filter")
 	}
-	pool, err := sc.NewPool(endpoints, sc.PoolConfig{Strategy: sc.Strategy(f.Strategy), MinResponses: f.MinResponses, Cooldown: f.Cooldown.D()})
+	pool, err := sc.NewPool(endpoints, poolCfg)
 	if err != nil {
 		return nil, nil, err
 	}
