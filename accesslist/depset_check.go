@@ -81,6 +81,7 @@ func (w *depSetWalker) document() {
 	}
 	if tok != json.Delim('{') {
 		w.problem(at, "the dependency set must be a JSON object ({\"dependencies\": {…}})")
+		w.broken = true // nothing after it is read (not "trailing data" too)
 		return
 	}
 	w.object("", func(key string, at int64) {
@@ -111,8 +112,11 @@ func (w *depSetWalker) dependencies() {
 	}
 	w.object("dependencies", func(id string, at int64) {
 		path := fmt.Sprintf("dependencies[%q]", id)
-		if !isDecimal(id) || (len(id) > 1 && id[0] == '0') {
+		switch {
+		case !isDecimal(id):
 			w.problem(at, "chain ID %q is not a decimal number", id)
+		case len(id) > 1 && id[0] == '0':
+			w.problem(at, "chain ID %q has a leading zero: write %s", id, strings.TrimLeft(id, "0"))
 		}
 		tok, at, ok := w.token()
 		if !ok {

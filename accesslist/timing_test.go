@@ -71,7 +71,7 @@ func TestParseDependencySet(t *testing.T) {
 		`{"dependencies":{"901":{}},"extra":1}`:                            "unknown field",
 		`{"dependencies":{}}`:                                              "names no chain",
 		`{"dependencies":{"0x385":{}}}`:                                    "not a decimal",
-		`{"dependencies":{"0901":{}}}`:                                     "not a decimal",
+		`{"dependencies":{"0901":{}}}`:                                     "has a leading zero",
 		`{"dependencies":{"0":{}}}`:                                        "chain ID 0",
 		`{"dependencies":{"901":{}}} {}`:                                   "trailing",
 		`[]`:                                                               "dependency set",
@@ -169,8 +169,10 @@ func TestEveryDependencySetProblemIsNamed(t *testing.T) {
 		"\xef\xbb\xbf{\"dependencies\": {\"901\": {}}}": "line 1, column 1: the file begins with a UTF-8 byte order mark",
 		"{\"dependencies\": {\"901\": {}}}\n\n  {}":     "line 3, column 3: trailing data after the JSON object",
 		"{\"dependencies\": {\"é\": 1}}":                "line 1, column 24: dependencies[\"é\"] must be an object", // columns count characters
+		"[]":                                            "line 1, column 1: the dependency set must be a JSON object",
+		"{\"dependencies\": {\"0902\": {}}}":            `chain ID "0902" has a leading zero: write 902`,
 	} {
-		if _, err := ParseDependencySet([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := ParseDependencySet([]byte(body)); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "trailing") != strings.Contains(want, "trailing") {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}

@@ -40,7 +40,7 @@ const maxMethodNameBytes = 2048
 func errMethodNotAllowed(method string) *clientError {
 	if len(method) > maxMethodNameBytes {
 		// Found by a review: a 2 MB name was echoed back whole.
-		return newClientError(jsonrpc.CodeInvalidRequest, http.StatusBadRequest, "method_name_too_long",
+		return newClientError(jsonrpc.CodeInvalidRequest, http.StatusOK, "method_name_too_long",
 			fmt.Sprintf("method name too long: %d > %d", len(method), maxMethodNameBytes))
 	}
 	shown := method

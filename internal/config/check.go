@@ -297,6 +297,13 @@ func positions(data []byte) map[string]position {
 			if first == nil {
 				continue
 			}
+			// The tables a header implies ([a.b.c]: a and a.b) take its line where the file
+			// gives them none (found by a review: an unknown [gateway.x.y] was put at [gateway]'s).
+			for i := strings.IndexByte(key, '.'); i > 0; i = nextDot(key, i) {
+				if _, seen := at[key[:i]]; !seen {
+					at[key[:i]] = pos(first.Raw)
+				}
+			}
 			if e.Kind == unstable.ArrayTable {
 				if _, seen := at[key]; !seen {
 					at[key] = pos(first.Raw) // the array as a whole: where it first appears
@@ -312,6 +319,14 @@ func positions(data []byte) map[string]position {
 		}
 	}
 	return at
+}
+
+// nextDot is the index of the first '.' of key after i, or -1.
+func nextDot(key string, i int) int {
+	if j := strings.IndexByte(key[i+1:], '.'); j >= 0 {
+		return i + 1 + j
+	}
+	return -1
 }
 
 // keyOf joins a dotted key's parts; first is its first part's node (for its position). A part

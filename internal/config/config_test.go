@@ -208,9 +208,11 @@ func TestAConfigFileIsBounded(t *testing.T) {
 func TestPositionsOfArraysAndWideCharacters(t *testing.T) {
 	var s sample
 	for body, want := range map[string]string{
-		"# é\n[[rpc]]\naddr = \"x\"\n":           "line 2 column 3: rpc: a TOML array where a table is wanted",
-		"[rpc]\naddr = \"é\"\nport = \"é\"\n":    "line 3 column 8: rpc.port",
-		"rpc = { addr = \"é\", port = \"1\" }\n": "line 1 column 28: rpc.port",
+		"# é\n[[rpc]]\naddr = \"x\"\n":              "line 2 column 3: rpc: a TOML array where a table is wanted",
+		"[rpc]\naddr = \"é\"\nport = \"é\"\n":       "line 3 column 8: rpc.port",
+		"rpc = { addr = \"é\", port = \"1\" }\n":    "line 1 column 28: rpc.port",
+		"[rpc]\naddr = \"x\"\n\n[rpc.x.y]\nz = 1\n": `line 4: unknown config key "rpc.x"`,
+		"[[zzz.backends]]\nurl = 1\n":               `line 1: unknown config key "zzz"`,
 	} {
 		if err := Decode([]byte(body), &s); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
