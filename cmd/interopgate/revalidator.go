@@ -125,8 +125,16 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 	errs.add("", err)
 	var sources []revalidator.Source
 	for i, s := range cfg.Sources {
-		if s.ChainID == 0 || s.URL == "" {
-			errs.add("", fmt.Errorf("sources[%d]: chain_id and url are required", i))
+		where := fmt.Sprintf("sources[%d]", i)
+		switch u, err := url.Parse(s.URL); {
+		case s.ChainID == 0 || s.URL == "":
+			errs.add(where, errors.New("chain_id and url are required"))
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "":
+			errs.add(where, fmt.Errorf("url %q: want an http://, https://, ws:// or wss:// URL of the source chain's node", s.URL))
+		case s.ChainID == cfg.Revalidator.ChainID:
+			errs.add(where, fmt.Errorf("chain %d is the revalidator's own chain: sources are the chains its messages come from", s.ChainID))
+		case deps != nil && !deps.Contains(*uint256.NewInt(s.ChainID)):
+			errs.add(where, fmt.Errorf("chain %d is not in the dependency set", s.ChainID))
 		}
 		sources = append(sources, revalidator.Source{ChainID: s.ChainID, URL: s.URL})
 	}

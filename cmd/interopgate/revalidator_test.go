@@ -334,3 +334,21 @@ func TestRedisSettingsThatCannotWork(t *testing.T) {
 		}
 	}
 }
+
+// A review found [[sources]] naming the revalidator's own chain, a chain outside the set or no
+// URL at all accepted, and an RPC port equal to the metrics port passing the check.
+func TestSourcesAndPortsAreChecked(t *testing.T) {
+	cfg := writeFile(t, "rv.toml", "[revalidator]\nchain_id = 902\n[rpc]\nport = 7300\n[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:1\"\n"+
+		"[node]\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n"+
+		"[[sources]]\nchain_id = 902\nurl = \"http://a:1\"\n[[sources]]\nchain_id = 905\nurl = \"http://a:1\"\n[[sources]]\nchain_id = 901\nurl = \"x\"\n")
+	_, err := run(t, "revalidator", "--metrics.port", "7300", "--check-config", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), "rpc: port 7300 is the metrics port too") {
+		t.Errorf("the same port twice: %v", err)
+	}
+	_, err = run(t, "revalidator", "--metrics.port", "7301", "--check-config", "--config", cfg)
+	for _, want := range []string{"sources[0]: chain 902 is the revalidator's own chain", "sources[1]: chain 905 is not in the dependency set", `sources[2]: url "x"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in: %v", want, err)
+		}
+	}
+}

@@ -111,6 +111,9 @@ func loadServiceConfig(c *cli.Context, st *appState, cfg any, addr *string, port
 	errs.add("rpc", checkListen(*addr, *port))
 	if c.Bool(flagMetricsEnabled) {
 		errs.add("--metrics", checkListen(c.String(flagMetricsAddr), c.Int(flagMetricsPort)))
+		if p := c.Int(flagMetricsPort); p != 0 && p == *port {
+			errs.add("rpc", fmt.Errorf("port %d is the metrics port too (--metrics.port): the second listener would fail", p))
+		}
 	}
 	if err := errs.err(); err != nil {
 		return false, cli.Exit(err.Error(), 2)

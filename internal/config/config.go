@@ -310,6 +310,10 @@ func setScalar(v reflect.Value, s string) error {
 		}
 		v.SetFloat(f)
 	case reflect.Slice:
+		if strings.TrimSpace(s) == "" { // an empty list (found by a review: it could not be set)
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			return nil
+		}
 		parts := strings.Split(s, ",")
 		out := reflect.MakeSlice(v.Type(), len(parts), len(parts))
 		for i, p := range parts {

@@ -51,6 +51,10 @@ func TestApplyEnv(t *testing.T) {
 	if s.RPC.Port != 9000 || s.Filter.Timeout.D() != 3*time.Second || !s.Filter.Enabled || len(s.Filter.Chains) != 3 || s.Filter.Chains[2] != 3 {
 		t.Fatalf("%+v", s)
 	}
+	// An empty value empties a list.
+	if err := ApplyEnv(&s, "INTEROPGATE_X", []string{"INTEROPGATE_X_FILTER_CHAINS="}); err != nil || s.Filter.Chains == nil || len(s.Filter.Chains) != 0 {
+		t.Fatalf("emptied list: %v %v", s.Filter.Chains, err)
+	}
 	for _, bad := range []string{"INTEROPGATE_X_RPC_PORT=many", "INTEROPGATE_X_RPC_PROT=1", "INTEROPGATE_X_FILTER_CHAINS=1,x"} {
 		if err := ApplyEnv(&s, "INTEROPGATE_X", []string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
