@@ -715,6 +715,15 @@ func TestAConfigNamingTheSetNeedsItMounted(t *testing.T) {
 	if _, err := renderFiles("ig", map[string]any{"gateway": own}); err != nil {
 		t.Errorf("with the operator's own volume at /etc/interop: %v", err)
 	}
+	// However the path is written; a comment naming it is no use of it (a second review).
+	odd := map[string]any{"config": strings.Replace(gatewayConfigNamingTheSet, "/etc/interop/", "/etc//interop/", 1)}
+	if _, err := renderFiles("ig", map[string]any{"gateway": odd}); err == nil || !strings.Contains(err.Error(), "no dependency set is mounted") {
+		t.Errorf("/etc//interop/ without a set: %v", err)
+	}
+	comment := map[string]any{"config": strings.Replace(gatewayConfigNamingTheSet, "[interop]\ndependency_set = \"/etc/interop/dependency-set.json\"", "# the chart mounts /etc/interop/ when dependencySet is set\n[interop]\nchains = [901, 902]", 1)}
+	if _, err := renderFiles("ig", map[string]any{"gateway": comment}); err != nil {
+		t.Errorf("a comment naming the path: %v", err)
+	}
 }
 
 // Issue 18: the preStop sleep action needs Kubernetes 1.30; an older cluster is told so at render
@@ -804,6 +813,16 @@ func TestExtraVolumesAreMounted(t *testing.T) {
 	}
 	if _, err := renderFiles("ig", map[string]any{"gateway": map[string]any{"extraVolumeMounts": []any{map[string]any{"name": "x"}}}}); err == nil {
 		t.Error("a mount without mountPath rendered")
+	}
+	// A second review: mounts on the chart's own paths, or naming no volume, rendered.
+	for _, m := range []map[string]any{{"name": "api-keys", "mountPath": "/tmp"}, {"name": "nothing", "mountPath": "/etc/keys"}} {
+		vals := map[string]any{"gateway": map[string]any{
+			"extraVolumes":      []any{map[string]any{"name": "api-keys", "secret": map[string]any{"secretName": "keys"}}},
+			"extraVolumeMounts": []any{m},
+		}}
+		if _, err := renderFiles("ig", vals); err == nil {
+			t.Errorf("mount %v rendered", m)
+		}
 	}
 	// A review found an extra volume named like the chart's own rendered twice (the API server
 	// refuses such a Deployment).

@@ -27,17 +27,32 @@ Call with (dict "root" $ "name" "gateway" "v" .Values.gateway).
 {{- fail (printf "%s.preStopSleepSeconds (%d) needs Kubernetes 1.30 or later (a preStop sleep action); this cluster is %s: set it to 0 (no preStop hook)" $name $preStop $root.Capabilities.KubeVersion.Version) -}}
 {{- end -}}
 {{- /* The chart's own volumes' names are taken: a second volume of the same name is refused by the API server. */ -}}
+{{- $volumes := list "config" "tmp" -}}
+{{- if $depSet }}{{- $volumes = append $volumes "dependency-set" -}}{{- end -}}
 {{- range $v.extraVolumes -}}
 {{- if has .name (list "config" "tmp" "dependency-set") -}}
 {{- fail (printf "%s.extraVolumes: the name %q is the chart's own volume: choose another" $name .name) -}}
 {{- end -}}
+{{- $volumes = append $volumes .name -}}
+{{- end -}}
+{{- /* Mounts the API server would refuse: on the chart's own paths, or naming no volume. */ -}}
+{{- $paths := list "/tmp" "/etc/interopgate" -}}
+{{- if $depSet }}{{- $paths = append $paths (include "interopgate.dependencySetDir" $root) -}}{{- end -}}
+{{- range $v.extraVolumeMounts -}}
+{{- if has (trimSuffix "/" (clean .mountPath)) $paths -}}
+{{- fail (printf "%s.extraVolumeMounts: %s is mounted by the chart already" $name .mountPath) -}}
+{{- end -}}
+{{- if not (has .name $volumes) -}}
+{{- fail (printf "%s.extraVolumeMounts: %q names no volume (give it in %s.extraVolumes)" $name .name $name) -}}
+{{- end -}}
 {{- end -}}
 {{- /* A config naming the chart's dependency-set directory needs the set mounted there, or the pod fails at start. */ -}}
 {{- $depSetDir := include "interopgate.dependencySetDir" $root -}}
-{{- if and (contains (printf "%s/" $depSetDir) $config) (not $depSet) -}}
+{{- /* A value (not a comment) naming a path under it, however written (/etc//interop/, /etc/./interop/). */ -}}
+{{- if and (regexMatch "(?m)^[^#\\n]*[\"']/etc/+(\\./+)*interop/" $config) (not $depSet) -}}
 {{- $mounted := false -}}
 {{- range $v.extraVolumeMounts -}}
-{{- if hasPrefix (trimSuffix "/" .mountPath) $depSetDir -}}{{- $mounted = true -}}{{- end -}}
+{{- if hasPrefix (trimSuffix "/" (clean .mountPath)) $depSetDir -}}{{- $mounted = true -}}{{- end -}}
 {{- end -}}
 {{- if not $mounted -}}
 {{- fail (printf "%s.config names %s/, but no dependency set is mounted there: set dependencySet.json or dependencySet.existingConfigMap (or mount it with %s.extraVolumeMounts)" $name $depSetDir $name) -}}
