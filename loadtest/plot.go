@@ -88,15 +88,19 @@ func (r *Report) plots() (overTime, dist *plot.Plot, series []string, err error)
 		if len(quantiles[name]) == 0 {
 			continue
 		}
-		l, err := plotter.NewLine(quantiles[name])
+		// Points as well as lines: a run of one second has one point per series, no line
+		// (found by a review: its panel was empty).
+		l, dots, err := plotter.NewLinePoints(quantiles[name])
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		l.Color = plotutil.Color(i)
+		l.Color, dots.Color = plotutil.Color(i), plotutil.Color(i)
+		dots.Radius = vg.Points(1.5)
 		l.Dashes = [][]vg.Length{nil, {vg.Points(4), vg.Points(2)}, {vg.Points(1), vg.Points(2)}}[i]
-		overTime.Add(l)
+		overTime.Add(l, dots)
 		overTime.Legend.Add("all requests, "+name, l)
 	}
+	overTime.X.Min = 0
 	// Below the top of the panel, where the slow parts' lines run (found by a review: the legend
 	// sat on the 1,000 ms lines): between them and the fast requests' line.
 	overTime.Legend.Top = true
