@@ -174,7 +174,7 @@ func New(checker sc.Checker, cfg Config, opts ...Option) (*Server, error) {
 		o(s)
 	}
 	s.http = &fasthttp.Server{
-		Handler:                       s.Handle,
+		Handler:                       httpbody.Guard(s.Handle),
 		Name:                          "interopgate",
 		MaxRequestBodySize:            cfg.MaxBodyBytes,
 		ReadTimeout:                   cfg.ReadTimeout,

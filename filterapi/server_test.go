@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/interopgate/interopgate/internal/rpctest"
 
@@ -279,5 +282,25 @@ func TestHealthAndReadiness(t *testing.T) {
 	notReady.Store(false)
 	if status, _ := get("/readyz"); status != 200 {
 		t.Fatal(status)
+	}
+}
+
+// A review smuggled admin_setFailsafeEnabled(true) behind POST /healthz: the rest of a body the
+// handler did not read was parsed as the next request. It closes the connection instead.
+func TestABodyNotReadIsNeverTheNextRequest(t *testing.T) {
+	s := startServer(t, &recorder{}, Config{AllowSetFailsafe: true})
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	call := `{"jsonrpc":"2.0","id":7,"method":"admin_setFailsafeEnabled","params":[true]}`
+	smuggled := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(call), call)
+	body := strings.Repeat(" ", 8192) + smuggled
+	fmt.Fprintf(c, "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answers, _ := io.ReadAll(c)
+	if n := strings.Count(string(answers), "HTTP/1.1 "); n != 1 || s.failsafe.Load() {
+		t.Fatalf("%d answers, failsafe %v:\n%s", n, s.failsafe.Load(), answers)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/interopgate/interopgate/accesslist"
+	"github.com/interopgate/interopgate/internal/httpbody"
 	"github.com/interopgate/interopgate/internal/ratelog"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
@@ -136,7 +137,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		g.methodLimits[l.Method] = l
 	}
 	g.http = &fasthttp.Server{
-		Handler: g.handle, Name: "interopgate", NoDefaultServerHeader: true,
+		Handler: httpbody.Guard(g.handle), Name: "interopgate", NoDefaultServerHeader: true,
 		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),
 		IdleTimeout: cfg.IdleTimeout.D(), ErrorHandler: g.transportError,
 		Concurrency: cfg.MaxConns,

@@ -864,3 +864,28 @@ func TestSlowBodiesHoldNoRequestSlot(t *testing.T) {
 		return errCode(out) == 0
 	})
 }
+
+// A third review found that with bodies streamed, an answer given without reading the body
+// (/healthz, a non-POST, an unknown API key) left its rest on the connection, parsed as the
+// next request: a request smuggled past whatever judged the first (a proxy's rate limit, its
+// X-Forwarded-For). A body not read closes the connection.
+func TestABodyNotReadIsNeverTheNextRequest(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	addr := strings.TrimPrefix(r.gw.URL(), "http://")
+	smuggled := "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 59\r\n\r\n" +
+		`{"jsonrpc":"2.0","id":999,"method":"eth_blockNumber","params":[]}`[:59]
+	for _, first := range []string{"POST /healthz", "POST /readyz", "PUT /", "GET /"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := strings.Repeat(" ", 8192) + smuggled
+		fmt.Fprintf(c, "%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", first, len(body), body)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		answers, _ := io.ReadAll(c) // to the connection's close
+		c.Close()
+		if n := strings.Count(string(answers), "HTTP/1.1 "); n != 1 || strings.Contains(string(answers), `"id":999`) {
+			t.Errorf("%s with a body carrying a request: %d answers:\n%s", first, n, answers)
+		}
+	}
+}

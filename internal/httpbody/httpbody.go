@@ -14,6 +14,25 @@ import (
 // ErrTooLarge: the body, declared or as it arrived, is past the bound.
 var ErrTooLarge = errors.New("request body too large")
 
+// readKey marks a request whose body Read took whole.
+const readKey = "httpbody.read"
+
+// Guard wraps a handler of a server that streams bodies: a request whose body the handler did
+// not read whole (an answer from the path, the method or the headers alone) closes its
+// connection, or the body's rest would be parsed as the next request (found by a review: a
+// request smuggled behind POST /healthz, past a proxy's rate limit and X-Forwarded-For).
+func Guard(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		h(ctx)
+		if ctx.Hijacked() {
+			return
+		}
+		if n := ctx.Request.Header.ContentLength(); (n > 0 || n == -1) && ctx.UserValue(readKey) == nil {
+			ctx.SetConnectionClose()
+		}
+	}
+}
+
 // Read returns ctx's body, at most limit bytes. The server must stream bodies
 // (fasthttp.Server.StreamRequestBody); otherwise the body read before the handler is returned.
 // On an error the connection is marked to close, since the rest of the body is not read.
@@ -25,6 +44,7 @@ func Read(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	}
 	stream := ctx.RequestBodyStream()
 	if stream == nil {
+		ctx.SetUserValue(readKey, true)
 		return ctx.PostBody(), nil
 	}
 	var buf bytes.Buffer
@@ -38,5 +58,6 @@ func Read(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 		ctx.SetConnectionClose()
 		return nil, err
 	}
+	ctx.SetUserValue(readKey, true)
 	return buf.Bytes(), nil
 }
