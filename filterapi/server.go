@@ -36,6 +36,9 @@ const (
 type Config struct {
 	// MaxBodyBytes bounds a request body (default 5 MiB).
 	MaxBodyBytes int
+	// MaxBodyBytesHeld bounds the request bodies being read or answered, in all (default 64 MiB;
+	// at least MaxBodyBytes).
+	MaxBodyBytesHeld int
 	// MaxBatchSize bounds the calls of one JSON-RPC batch (default 1000).
 	MaxBatchSize int
 	// MaxInboxEntries bounds the inbox entries of one check (default 1024).
@@ -60,6 +63,7 @@ func (c *Config) withDefaults() {
 		}
 	}
 	def(&c.MaxBodyBytes, 5<<20)
+	def(&c.MaxBodyBytesHeld, max(64<<20, c.MaxBodyBytes))
 	def(&c.MaxBatchSize, 1000)
 	def(&c.MaxInboxEntries, 1024)
 	defDur(&c.CheckTimeout, 10*time.Second)
@@ -70,13 +74,16 @@ func (c *Config) withDefaults() {
 
 // Check validates the config and names the bad field.
 func (c *Config) Check() error {
-	values := map[string]int64{"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize),
+	values := map[string]int64{"max_body_bytes": int64(c.MaxBodyBytes), "max_body_bytes_held": int64(c.MaxBodyBytesHeld), "max_batch_size": int64(c.MaxBatchSize),
 		"max_inbox_entries": int64(c.MaxInboxEntries), "check_timeout": int64(c.CheckTimeout)}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		if values[name] < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))
 		}
+	}
+	if c.MaxBodyBytesHeld > 0 && c.MaxBodyBytesHeld < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("max_body_bytes_held (%d) is below max_body_bytes (%d)", c.MaxBodyBytesHeld, c.MaxBodyBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -87,6 +94,7 @@ type Server struct {
 	checker  sc.Checker
 	log      *zap.Logger
 	metrics  *Metrics
+	bodies   *httpbody.Budget // the bytes of request bodies held at once
 	ready    func(context.Context) error
 	external func() bool // an upstream failsafe source, or nil
 	methods  map[string]MethodHandler
@@ -173,6 +181,7 @@ func New(checker sc.Checker, cfg Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.bodies = httpbody.NewBudget(int64(cfg.MaxBodyBytesHeld))
 	s.http = &fasthttp.Server{
 		Handler:                       httpbody.Guard(s.Handle),
 		Name:                          "interopgate",
@@ -231,6 +240,9 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWit
 // malformed request) with a JSON-RPC error.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	status, e := fasthttp.StatusBadRequest, jsonrpc.Errorf(jsonrpc.CodeParseError, "bad request")
+	if errors.Is(err, httpbody.ErrBusy) {
+		status, e = fasthttp.StatusServiceUnavailable, jsonrpc.Errorf(-32005, "the server holds as many request bodies as it may (max_body_bytes_held): retry in a moment")
+	}
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) || errors.Is(err, httpbody.ErrTooLarge) {
 		status, e = fasthttp.StatusRequestEntityTooLarge, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes))
 	}
@@ -264,7 +276,8 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetContentType("application/json")
-	body, err := httpbody.Read(ctx, s.cfg.MaxBodyBytes)
+	body, release, err := httpbody.Read(ctx, s.cfg.MaxBodyBytes, s.bodies)
+	defer release()
 	if err != nil {
 		s.transportError(ctx, err)
 		return

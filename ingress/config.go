@@ -43,6 +43,7 @@ type Config struct {
 	Methods []string `toml:"methods" comment:"read methods forwarded untouched; the send methods below are always admitted"`
 
 	MaxBodyBytes      int `toml:"max_body_bytes" comment:"request body; the default fits a batch of max_batch_size txs at the max_inbox_entries limit, and one tx of max_tx_bytes"`
+	MaxBodyBytesHeld  int `toml:"max_body_bytes_held" comment:"request bodies being read or answered, in all connections; past it a request gets -32005/503 (bodies are read as they arrive, before a request slot is taken)"`
 	MaxBatchSize      int `toml:"max_batch_size" comment:"calls in one batch, counted before any is decoded"`
 	MaxTxBytes        int `toml:"max_tx_bytes" comment:"one signed transaction, in bytes"`
 	MaxInboxEntries   int `toml:"max_inbox_entries" comment:"inbox entries (access-list keys) of one tx"`
@@ -122,7 +123,7 @@ func DefaultConfig() Config {
 	d := func(v time.Duration) config.Duration { return config.Duration(v) }
 	return Config{
 		Methods:      DefaultMethods(),
-		MaxBodyBytes: 2 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
+		MaxBodyBytes: 2 << 20, MaxBodyBytesHeld: 128 << 20, MaxBatchSize: 100, MaxTxBytes: 128 << 10, MaxInboxEntries: 256, MaxInFlightChecks: 512,
 		MaxRequestsInFlight: 1024, MaxConns: 4096, MaxConnsPerIP: 512, RequestTimeout: d(15 * time.Second),
 		MaxUnreadAnswerBytes: 16 << 20, MaxUnreadAnswerBytesPerIP: 2 << 20, MaxPipelinedRequests: 16, ConnSendBuffer: 16 << 10,
 		WriteStallTimeout: d(5 * time.Second),
@@ -154,7 +155,7 @@ func (c *Config) Check() error {
 		bad(fmt.Errorf("min_safety: %w", err))
 	}
 	positive := map[string]int64{
-		"max_body_bytes": int64(c.MaxBodyBytes), "max_batch_size": int64(c.MaxBatchSize), "max_tx_bytes": int64(c.MaxTxBytes),
+		"max_body_bytes": int64(c.MaxBodyBytes), "max_body_bytes_held": int64(c.MaxBodyBytesHeld), "max_batch_size": int64(c.MaxBatchSize), "max_tx_bytes": int64(c.MaxTxBytes),
 		"max_inbox_entries": int64(c.MaxInboxEntries), "max_inflight_checks": int64(c.MaxInFlightChecks),
 		"filter_timeout": int64(c.FilterTimeout), "filter_calls_in_flight": int64(c.FilterCallsInFlight),
 		"filter_batch_size": int64(c.FilterBatchSize), "retry_delay": int64(c.RetryDelay), "queue_poll": int64(c.QueuePoll),
@@ -216,6 +217,9 @@ func (c *Config) Check() error {
 	}
 	if c.AsyncRetry && c.QueueLease.D() <= 2*c.FilterTimeout.D() {
 		bad(errors.New("queue_lease must exceed twice filter_timeout, or items would be claimed again while being checked"))
+	}
+	if c.MaxBodyBytesHeld < c.MaxBodyBytes {
+		bad(fmt.Errorf("max_body_bytes_held (%d) is below max_body_bytes (%d): a body of the bound could never be read", c.MaxBodyBytesHeld, c.MaxBodyBytes))
 	}
 	if need := 2*c.MaxTxBytes + 256; c.MaxBodyBytes < need {
 		bad(fmt.Errorf("max_body_bytes %d cannot carry one transaction of max_tx_bytes (%d bytes of hex): want at least %d", c.MaxBodyBytes, 2*c.MaxTxBytes, need))

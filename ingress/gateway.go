@@ -56,8 +56,9 @@ type Gateway struct {
 	log      *zap.Logger
 	metrics  *Metrics
 	now      func() time.Time
-	methods  methodTable // how each method is served; immutable after New
-	ws       wsSessions  // open client WebSockets
+	methods  methodTable      // how each method is served; immutable after New
+	bodies   *httpbody.Budget // the bytes of request bodies held at once (max_body_bytes_held)
+	ws       wsSessions       // open client WebSockets
 	// apiKeys by key, methodLimits by method; immutable after New.
 	apiKeys      map[string]APIKey
 	methodLimits map[string]MethodLimit
@@ -136,6 +137,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	for _, l := range cfg.MethodLimits {
 		g.methodLimits[l.Method] = l
 	}
+	g.bodies = httpbody.NewBudget(int64(cfg.MaxBodyBytesHeld))
 	g.http = &fasthttp.Server{
 		Handler: httpbody.Guard(g.handle), Name: "interopgate", NoDefaultServerHeader: true,
 		MaxRequestBodySize: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout.D(), WriteTimeout: cfg.WriteTimeout.D(),

@@ -889,3 +889,45 @@ func TestABodyNotReadIsNeverTheNextRequest(t *testing.T) {
 		}
 	}
 }
+
+// A third review found bodies read before a request slot unbounded in all: 250 connections each
+// sending most of 2 MB held 1.3 GiB. The bodies held at once are bounded by
+// max_body_bytes_held: past it a request gets -32005/503, and its connection is closed.
+func TestTheBodiesHeldAtOnceAreBounded(t *testing.T) {
+	r := newRig(t, rigOptions{mutate: func(c *ingress.Config) {
+		c.MaxBodyBytes, c.MaxBodyBytesHeld, c.ReadTimeout = 1<<20, 2<<20, d(30*time.Second)
+	}})
+	addr := strings.TrimPrefix(r.gw.URL(), "http://")
+	var conns []net.Conn
+	for range 6 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// 600 KB of a declared 1 MB: each needs a 1 MiB buffer, and the rest never comes.
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n[%s", strings.Repeat(" ", 600_000))
+		conns = append(conns, c)
+	}
+	refused := map[int]bool{}
+	rpctest.WaitFor(t, "bodies past the budget to be refused", 20*time.Second, func() bool {
+		for i, c := range conns {
+			if refused[i] {
+				continue
+			}
+			_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			buf := make([]byte, 4096)
+			if n, _ := c.Read(buf); n > 0 {
+				answer := string(buf[:n])
+				if !strings.HasPrefix(answer, "HTTP/1.1 503 ") || !strings.Contains(answer, `"code":-32005`) || !strings.Contains(answer, "max_body_bytes_held") {
+					t.Fatalf("connection %d: %q", i, answer)
+				}
+				refused[i] = true
+			}
+		}
+		return len(refused) >= 4
+	})
+	if len(refused) == len(conns) {
+		t.Fatal("every body was refused: the budget holds at least one")
+	}
+}

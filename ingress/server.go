@@ -49,16 +49,20 @@ func (g *Gateway) errBodyTooLarge() *clientError {
 }
 
 // readBody reads the request's body as it arrives (the server streams bodies), within
-// max_body_bytes: see internal/httpbody.
-func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, *clientError) {
-	body, err := httpbody.Read(ctx, g.cfg.MaxBodyBytes)
+// max_body_bytes and the bodies' budget (max_body_bytes_held): see internal/httpbody. release
+// gives its bytes back once the request is answered.
+func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) (body []byte, release func(), e *clientError) {
+	body, release, err := httpbody.Read(ctx, g.cfg.MaxBodyBytes, g.bodies)
 	switch {
 	case errors.Is(err, httpbody.ErrTooLarge):
-		return nil, g.errBodyTooLarge()
+		return nil, release, g.errBodyTooLarge()
+	case errors.Is(err, httpbody.ErrBusy):
+		return nil, release, newClientError(CodeLimitExceeded, http.StatusServiceUnavailable, "busy",
+			"the gateway holds as many request bodies as it may (max_body_bytes_held): retry in a moment")
 	case err != nil:
-		return nil, newClientError(jsonrpc.CodeParseError, http.StatusBadRequest, "bad_request", "request body not read: "+netcause.Of(err, 0))
+		return nil, release, newClientError(jsonrpc.CodeParseError, http.StatusBadRequest, "bad_request", "request body not read: "+netcause.Of(err, 0))
 	}
-	return body, nil
+	return body, release, nil
 }
 
 func writeError(ctx *fasthttp.RequestCtx, id json.RawMessage, e *clientError) {
@@ -109,7 +113,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	// The body is read before a slot of max_requests_in_flight is taken: a client sending its
 	// body slowly holds its connection, not a slot others need.
-	body, berr := g.readBody(ctx)
+	body, release, berr := g.readBody(ctx)
+	defer release()
 	if berr != nil {
 		g.metrics.call("", berr.reason)
 		writeError(ctx, nil, berr)

@@ -39,6 +39,7 @@ type filterConfig struct {
 	} `toml:"filter"`
 	API struct {
 		MaxBodyBytes     int             `toml:"max_body_bytes" comment:"request body"`
+		MaxBodyBytesHeld int             `toml:"max_body_bytes_held" comment:"request bodies being read or answered, in all; past it -32005/503"`
 		MaxBatchSize     int             `toml:"max_batch_size" comment:"calls in one JSON-RPC batch"`
 		MaxInboxEntries  int             `toml:"max_inbox_entries" comment:"inbox entries of one check"`
 		CheckTimeout     config.Duration `toml:"check_timeout" comment:"bound of the checks of one request"`
@@ -61,6 +62,7 @@ func defaultFilterConfig() *filterConfig {
 	c.Filter.CallsInFlight = 8
 	c.Filter.MaxBatch = 256
 	c.API.MaxBodyBytes = 5 << 20
+	c.API.MaxBodyBytesHeld = 64 << 20
 	c.API.MaxBatchSize = 1000
 	c.API.MaxInboxEntries = 1024
 	c.API.CheckTimeout = config.Duration(10 * time.Second)
@@ -113,7 +115,7 @@ func runFilter(c *cli.Context, st *appState, cfg *filterConfig) error {
 		errs.add("filter", lightCfg.Check())
 	}
 	apiCfg := filterapi.Config{
-		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
+		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBodyBytesHeld: cfg.API.MaxBodyBytesHeld, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
 		CheckTimeout: cfg.API.CheckTimeout.D(), AllowSetFailsafe: cfg.API.AllowSetFailsafe,
 	}
 	errs.add("api", apiCfg.Check())

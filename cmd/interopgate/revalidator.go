@@ -37,10 +37,11 @@ type revalidatorConfig struct {
 	Interop interopConfig  `toml:"interop"`
 	Redis   redisConfig    `toml:"redis" comment:"optional: read the gateway's feed of accepted txs, and publish the invalid txs found (the set <prefix>invalid)"`
 	API     struct {
-		MaxBodyBytes    int             `toml:"max_body_bytes" comment:"request body"`
-		MaxBatchSize    int             `toml:"max_batch_size" comment:"calls in one JSON-RPC batch"`
-		MaxInboxEntries int             `toml:"max_inbox_entries" comment:"inbox entries of one check"`
-		CheckTimeout    config.Duration `toml:"check_timeout" comment:"bound of the checks of one request"`
+		MaxBodyBytes     int             `toml:"max_body_bytes" comment:"request body"`
+		MaxBodyBytesHeld int             `toml:"max_body_bytes_held" comment:"request bodies being read or answered, in all; past it -32005/503"`
+		MaxBatchSize     int             `toml:"max_batch_size" comment:"calls in one JSON-RPC batch"`
+		MaxInboxEntries  int             `toml:"max_inbox_entries" comment:"inbox entries of one check"`
+		CheckTimeout     config.Duration `toml:"check_timeout" comment:"bound of the checks of one request"`
 	} `toml:"api"`
 }
 
@@ -57,6 +58,7 @@ func defaultRevalidatorConfig() *revalidatorConfig {
 	c.Filters = defaultFiltersConfig()
 	c.Redis = defaultRedisConfig()
 	c.API.MaxBodyBytes = 5 << 20
+	c.API.MaxBodyBytesHeld = 64 << 20
 	c.API.MaxBatchSize = 1000
 	c.API.MaxInboxEntries = 1024
 	c.API.CheckTimeout = config.Duration(10 * time.Second)
@@ -168,7 +170,7 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 		return nil, err
 	}
 	parts.srv, err = revalidator.NewServer(parts.r, filterapi.Config{
-		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
+		MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBodyBytesHeld: cfg.API.MaxBodyBytesHeld, MaxBatchSize: cfg.API.MaxBatchSize, MaxInboxEntries: cfg.API.MaxInboxEntries,
 		CheckTimeout: cfg.API.CheckTimeout.D(),
 	}, filterapi.WithLogger(log), filterapi.WithMetrics(filterapi.NewMetrics(reg)))
 	if err != nil {
