@@ -106,6 +106,12 @@ func (f *fallback) ok(start time.Time) {
 			return
 		}
 	}
+	if !f.usePrimary() {
+		// An operation begun before the primary was skipped ended during the skip: it says
+		// nothing of the primary now (found by a review: it reported Redis back, many times a
+		// second, while it was still skipped, and began writing statuses back to it).
+		return
+	}
 	switch {
 	case f.down.Swap(false):
 		f.cfg.OnState(true)

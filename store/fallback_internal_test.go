@@ -99,3 +99,23 @@ func TestASlowPrimaryIsSkippedLikeAFailedOne(t *testing.T) {
 		})
 	}
 }
+
+// A third review found Redis reported back (redis_up 1, "redis is back") many times a second
+// while it was being skipped: an operation begun before the skip and ending during it cleared
+// the down state. Only an operation of the primary in use says it is back.
+func TestAnOperationEndingDuringTheSkipDoesNotEndIt(t *testing.T) {
+	var ups, downs atomic.Int32
+	f := Fallback(NewMemory(MemoryConfig{}), NewMemory(MemoryConfig{}), FallbackConfig{Cooldown: time.Hour, OnState: func(up bool) {
+		if up {
+			ups.Add(1)
+		} else {
+			downs.Add(1)
+		}
+	}}).Verdicts.(*fallback)
+	begun := f.now()
+	f.failed("get_verdict", errors.New("timeout")) // another operation failed: skipped for an hour
+	f.ok(begun)                                   // one begun before it ends now, successfully
+	if downs.Load() != 1 || ups.Load() != 0 || f.usePrimary() {
+		t.Fatalf("downs %d, ups %d, primary in use %v: want it still skipped", downs.Load(), ups.Load(), f.usePrimary())
+	}
+}
