@@ -193,6 +193,7 @@ func New(checker sc.Checker, cfg Config, opts ...Option) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
 		StreamRequestBody:             true, // read as it arrives: internal/httpbody
+		ContinueHandler:               httpbody.Continue(cfg.MaxBodyBytes),
 		Logger:                        ratelog.New(s.log, "http server", 10*time.Second),
 	}
 	return s, nil

@@ -148,6 +148,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		ReduceMemoryUsage: true, MaxIdleWorkerDuration: 2 * time.Second,
 		// Bodies are read as they arrive (readBody), not allocated at their declared length.
 		StreamRequestBody: true,
+		ContinueHandler:   httpbody.Continue(cfg.MaxBodyBytes),
 		Logger:            ratelog.New(g.log, "http server", 10*time.Second),
 	}
 	return g, nil

@@ -931,3 +931,21 @@ func TestTheBodiesHeldAtOnceAreBounded(t *testing.T) {
 		t.Fatal("every body was refused: the budget holds at least one")
 	}
 }
+
+// A client that asks before sending (Expect: 100-continue) a body past max_body_bytes is told
+// 417 at once, not invited to send it (found by a review).
+func TestExpectContinuePastTheBoundIsRefused(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.gw.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000000\r\nExpect: 100-continue\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	n, _ := c.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 417 ") {
+		t.Fatalf("Expect: 100-continue for 200 MB: %q", buf[:n])
+	}
+}

@@ -112,6 +112,12 @@ func (cfg RedisConfig) Check() error {
 	case cfg.Mode == ModeSentinel && cfg.MasterName == "":
 		errs = append(errs, errors.New("redis mode sentinel needs master_name"))
 	}
+	if cfg.URL != "" && len(cfg.Addrs) > 0 {
+		errs = append(errs, errors.New("redis: url and addrs are both set: give one (url for one server, addrs for a Cluster or Sentinel)"))
+	}
+	if cfg.MasterName != "" && cfg.Mode != "" && cfg.Mode != ModeSentinel {
+		errs = append(errs, fmt.Errorf("redis master_name is Sentinel's, but the mode is %s", cfg.Mode))
+	}
 	addrs := len(cfg.Addrs)
 	if cfg.URL != "" {
 		if _, err := redis.ParseURL(cfg.URL); err != nil {

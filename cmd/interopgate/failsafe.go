@@ -56,6 +56,9 @@ type failsafeState struct {
 }
 
 func runFailsafe(c *cli.Context, st *appState, want *bool) error {
+	if c.Duration("timeout") <= 0 {
+		return cli.Exit("--timeout must be positive", 2)
+	}
 	eps, err := failsafeEndpoints(c.String("config"))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -126,8 +126,13 @@ func buildRevalidator(ctx context.Context, cfg *revalidatorConfig, log *zap.Logg
 	pool, watcher, err := cfg.Filters.build(log, sc.NewMetrics(reg))
 	errs.add("", err)
 	var sources []revalidator.Source
+	seenSources := map[uint64]int{}
 	for i, s := range cfg.Sources {
 		where := fmt.Sprintf("sources[%d]", i)
+		if j, dup := seenSources[s.ChainID]; dup && s.ChainID != 0 {
+			errs.add(where, fmt.Errorf("chain %d is sources[%d]'s too", s.ChainID, j))
+		}
+		seenSources[s.ChainID] = i
 		switch u, err := url.Parse(s.URL); {
 		case s.ChainID == 0 || s.URL == "":
 			errs.add(where, errors.New("chain_id and url are required"))

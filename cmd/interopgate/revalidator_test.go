@@ -323,10 +323,12 @@ func TestRedisSettingsThatCannotWork(t *testing.T) {
 	base := "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n" +
 		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n"
 	for redis, want := range map[string]string{
-		"url = \"redis://127.0.0.1:1\"\ntimeout = \"0s\"\n":    "redis timeout must be positive",
-		"url = \"redis://127.0.0.1:1\"\nslow_op = \"300ms\"\n": "redis slow_op (300ms) must be below timeout (250ms)",
-		"addrs = [\"redis://a:1\", \"b:2\"]\n":                 `redis addrs "redis://a:1": want host:port`,
-		"mode = \"clustr\"\n":                                  `redis mode "clustr"`,
+		"url = \"redis://127.0.0.1:1\"\ntimeout = \"0s\"\n":                     "redis timeout must be positive",
+		"url = \"redis://127.0.0.1:1\"\nslow_op = \"300ms\"\n":                  "redis slow_op (300ms) must be below timeout (250ms)",
+		"addrs = [\"redis://a:1\", \"b:2\"]\n":                                  `redis addrs "redis://a:1": want host:port`,
+		"mode = \"clustr\"\n":                                                   `redis mode "clustr"`,
+		"url = \"redis://a:1\"\naddrs = [\"b:2\"]\n":                            "url and addrs are both set",
+		"addrs = [\"a:1\", \"b:2\"]\nmaster_name = \"m\"\nmode = \"cluster\"\n": "master_name is Sentinel's",
 	} {
 		cfg := writeFile(t, "gw.toml", base+"[redis]\n"+redis)
 		if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", cfg); err == nil || !strings.Contains(err.Error(), want) {
