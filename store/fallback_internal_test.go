@@ -114,7 +114,7 @@ func TestAnOperationEndingDuringTheSkipDoesNotEndIt(t *testing.T) {
 	}}).Verdicts.(*fallback)
 	begun := f.now()
 	f.failed("get_verdict", errors.New("timeout")) // another operation failed: skipped for an hour
-	f.ok(begun)                                   // one begun before it ends now, successfully
+	f.ok(begun)                                    // one begun before it ends now, successfully
 	if downs.Load() != 1 || ups.Load() != 0 || f.usePrimary() {
 		t.Fatalf("downs %d, ups %d, primary in use %v: want it still skipped", downs.Load(), ups.Load(), f.usePrimary())
 	}
