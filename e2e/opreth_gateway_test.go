@@ -335,6 +335,9 @@ func TestOpRethPoolBehindTheGatewayAfterItsOwnReorg(t *testing.T) {
 	c902.Commit() // the block the reorg takes away
 	second := s.sendAll(accountsFrom(11, 10), e.Keys())
 	tracked(second)
+	// In the model's pool before the reorg, or the reorg evicts fewer than the test means to
+	// test (a CI run under load: the model had 2 of them when the reorg came, and failed).
+	s.waitInPool(second, "the second batch in 902's pool before its reorg")
 	if err := c902.Reorg(1); err != nil {
 		t.Fatal(err)
 	}
