@@ -261,12 +261,10 @@ func (j *judge) await(ctx context.Context, f *flight, its []*txItem) {
 }
 
 // checkFilter sends reqs to the filter pool through the coalescer: with other requests' checks
-// when filter calls are already in flight. Waiting is bounded by twice the filter timeout (one
+// when filter calls are already in flight. Waiting is bounded by ctx, the flights' deadline of twice the filter timeout (one
 // call ahead, then ours).
 func (j *judge) checkFilter(ctx context.Context, reqs []sc.Request) []sc.Verdict {
-	cctx, cancel := context.WithTimeout(ctx, 2*j.cfg.FilterTimeout.D())
-	defer cancel()
-	verdicts, err := j.filter.Do(cctx, reqs)
+	verdicts, err := j.filter.Do(ctx, reqs)
 	if err != nil {
 		verdicts = make([]sc.Verdict, len(reqs))
 		for i := range verdicts {

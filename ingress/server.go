@@ -35,8 +35,7 @@ func (g *Gateway) transportError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &small):
 		// Headers past the read buffer (found by a review: a 200 KB header read "bad request").
 		e = newClientError(jsonrpc.CodeInvalidRequest, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "request headers too large")
-	}
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = g.errBodyTooLarge()
 	}
 	g.metrics.call("", e.reason)

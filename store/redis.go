@@ -505,14 +505,7 @@ func (r *redisStore) SetStatusIfNewer(ctx context.Context, hash string, s Status
 }
 
 func (r *redisStore) SetStatuses(ctx context.Context, entries []StatusEntry) error {
-	for len(entries) > 0 {
-		n := min(len(entries), redisBatch)
-		if err := r.setStatuses(ctx, entries[:n]); err != nil {
-			return err
-		}
-		entries = entries[n:]
-	}
-	return nil
+	return inBatches(entries, func(b []StatusEntry) error { return r.setStatuses(ctx, b) })
 }
 
 // setStatuses writes entries in one pipeline.
@@ -550,12 +543,17 @@ func (r *redisStore) GetStatus(ctx context.Context, hash string) (Status, bool, 
 const redisBatch = 128
 
 func (r *redisStore) Publish(ctx context.Context, entries ...FeedEntry) error {
-	for len(entries) > 0 {
-		n := min(len(entries), redisBatch)
-		if err := r.publish(ctx, entries[:n]); err != nil {
+	return inBatches(entries, func(b []FeedEntry) error { return r.publish(ctx, b) })
+}
+
+// inBatches calls fn with items redisBatch at a time, stopping at the first error.
+func inBatches[T any](items []T, fn func([]T) error) error {
+	for len(items) > 0 {
+		n := min(len(items), redisBatch)
+		if err := fn(items[:n]); err != nil {
 			return err
 		}
-		entries = entries[n:]
+		items = items[n:]
 	}
 	return nil
 }

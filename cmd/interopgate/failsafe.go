@@ -119,25 +119,32 @@ func runFailsafe(c *cli.Context, st *appState, want *bool) error {
 // revalidator's (told apart by its sections), as strictly as that service reads it (found by a
 // review: a typo such as admin_ulr was ignored, and the admin call went to url).
 func failsafeEndpoints(path string) ([]filterEndpoint, error) {
-	data, err := os.ReadFile(path)
+	data, err := config.ReadFileBounded(path, config.MaxFileBytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	var sections map[string]any
 	if err := toml.Unmarshal(data, &sections); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, config.Decode(data, &struct{}{}))
 	}
+	// As config.Load reads it, from the bytes read once.
+	load := func(cfg any, envPrefix string) error {
+		if err := config.Decode(data, cfg); err != nil {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+		return config.ApplyEnv(cfg, envPrefix, os.Environ())
+	}
 	var filters *filtersConfig
 	switch _, reval := sections["revalidator"]; {
 	case reval || sections["node"] != nil:
 		cfg := defaultRevalidatorConfig()
-		if err := config.Load(path, cfg, "INTEROPGATE_REVALIDATOR", os.Environ()); err != nil {
+		if err := load(cfg, "INTEROPGATE_REVALIDATOR"); err != nil {
 			return nil, err
 		}
 		filters = &cfg.Filters
 	default:
 		cfg := defaultGatewayConfig()
-		if err := config.Load(path, cfg, "INTEROPGATE_GATEWAY", os.Environ()); err != nil {
+		if err := load(cfg, "INTEROPGATE_GATEWAY"); err != nil {
 			return nil, err
 		}
 		filters = &cfg.Filters

@@ -96,6 +96,10 @@ func TestRevalidatorConfigErrors(t *testing.T) {
 	}
 }
 
+// minimalGateway is a gateway config that checks: a sentry, a filter and the chains.
+const minimalGateway = "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n" +
+	"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n"
+
 // --check-config validates a config as a start would, without connecting to anything.
 func TestCheckConfig(t *testing.T) {
 	gateway := writeFile(t, "gw.toml", `
@@ -242,8 +246,7 @@ chain_id = 901
 // A review found --check-config saying "config ok" for a port of 70000, an address that is none,
 // or a negative metrics port: each then failed the start.
 func TestCheckConfigNamesBadListenSettings(t *testing.T) {
-	cfg := writeFile(t, "gw.toml", "[gateway]\nchain_id = 902\n[rpc]\nport = 70000\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n"+
-		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n")
+	cfg := writeFile(t, "gw.toml", minimalGateway+"[rpc]\nport = 70000\n")
 	_, err := run(t, "gateway", "--check-config", "--config", cfg, "--rpc.addr", "999.1.1.1", "--metrics.port", "-5")
 	for _, want := range []string{"rpc: port 70000: want 0 to 65535", `rpc: addr "999.1.1.1"`, "--metrics: port -5"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -259,8 +262,7 @@ func TestCheckConfigNamesBadListenSettings(t *testing.T) {
 // sent the operator looking in the file, a list of tables set from the environment was "no
 // config key", and so was the Redis password under the command's prefix.
 func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
-	cfg := writeFile(t, "gw.toml", "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n"+
-		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n")
+	cfg := writeFile(t, "gw.toml", minimalGateway)
 	t.Setenv("INTEROPGATE_GATEWAY_FILTERS_MIN_RESPONSES", "3")
 	_, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", cfg)
 	if err == nil || !strings.Contains(err.Error(), "min_responses") || !strings.Contains(err.Error(), "keys set from the environment: INTEROPGATE_GATEWAY_FILTERS_MIN_RESPONSES (filters.min_responses)") {
@@ -320,8 +322,6 @@ func TestRevalidatorCheckConfigDialsNoNode(t *testing.T) {
 // A review found redis.timeout = "0s" accepted (every operation then counted as slow, and a
 // healthy Redis was skipped for good), and a slow_op the timeout cuts short, and URLs in addrs.
 func TestRedisSettingsThatCannotWork(t *testing.T) {
-	base := "[gateway]\nchain_id = 902\n[[sentries.backends]]\nname = \"s\"\nurl = \"http://127.0.0.1:1\"\n" +
-		"[[filters.endpoints]]\nname = \"f\"\nurl = \"http://127.0.0.1:2\"\n[interop]\nchains = [901, 902]\n"
 	for redis, want := range map[string]string{
 		"url = \"redis://127.0.0.1:1\"\ntimeout = \"0s\"\n":                     "redis timeout must be positive",
 		"url = \"redis://127.0.0.1:1\"\nslow_op = \"300ms\"\n":                  "redis slow_op (300ms) must be below timeout (250ms)",
@@ -330,7 +330,7 @@ func TestRedisSettingsThatCannotWork(t *testing.T) {
 		"url = \"redis://a:1\"\naddrs = [\"b:2\"]\n":                            "url and addrs are both set",
 		"addrs = [\"a:1\", \"b:2\"]\nmaster_name = \"m\"\nmode = \"cluster\"\n": "master_name is Sentinel's",
 	} {
-		cfg := writeFile(t, "gw.toml", base+"[redis]\n"+redis)
+		cfg := writeFile(t, "gw.toml", minimalGateway+"[redis]\n"+redis)
 		if _, err := run(t, "gateway", "--metrics.enabled=false", "--check-config", "--config", cfg); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", redis, err, want)
 		}

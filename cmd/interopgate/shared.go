@@ -16,6 +16,7 @@ import (
 
 	"github.com/interopgate/interopgate/accesslist"
 	"github.com/interopgate/interopgate/internal/config"
+	"github.com/interopgate/interopgate/internal/ratelog"
 	"github.com/interopgate/interopgate/store"
 	sc "github.com/interopgate/interopgate/supervisorclient"
 )
@@ -287,27 +288,19 @@ func (e configErrors) err() error { return errors.Join(e...) }
 // errorLog logs failures with their text, at most one line per interval, saying how many it
 // left out: a Redis outage is visible in the log without flooding it (the metric counts each).
 type errorLog struct {
-	log     *zap.Logger
-	msg     string
-	every   time.Duration
-	mu      sync.Mutex
-	last    time.Time
-	skipped int
+	log   *zap.Logger
+	msg   string
+	limit ratelog.Limiter
 }
 
 func newErrorLog(log *zap.Logger, msg string, every time.Duration) *errorLog {
-	return &errorLog{log: log, msg: msg, every: every}
+	return &errorLog{log: log, msg: msg, limit: ratelog.Limiter{Every: every}}
 }
 
 func (l *errorLog) note(op string, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := time.Now(); now.Sub(l.last) >= l.every {
-		l.log.Warn(l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", l.skipped))
-		l.last, l.skipped = now, 0
-		return
+	if ok, leftOut := l.limit.Allow(); ok {
+		l.log.Warn(l.msg, zap.String("op", op), zap.Error(err), zap.Int("left_out", leftOut))
 	}
-	l.skipped++
 }
 
 // reachLog logs each filter endpoint's reachability as it changes: at most one line per endpoint

@@ -71,31 +71,38 @@ func checkDocument(data []byte, dst any) problemsError {
 	if err := toml.Unmarshal(data, &raw); err != nil {
 		return nil
 	}
-	c := checker{at: positions(data)}
+	var c checker
 	c.table(reflect.TypeOf(dst), raw, "")
+	if len(c.found) == 0 {
+		return nil
+	}
+	// Where each problem is, found only when there are problems (a good file is parsed once
+	// less).
+	at := positions(data)
+	for i := range c.found {
+		c.found[i].place(at)
+	}
 	sort.SliceStable(c.found, func(i, j int) bool { return c.found[i].line < c.found[j].line })
 	return c.found
 }
 
 type checker struct {
-	at    map[string]position
 	found problemsError
 }
 
 type position struct{ line, column int }
 
-func (c *checker) add(key, msg string) { c.addProblem(problem{key: key, msg: msg}) }
+func (c *checker) add(key, msg string) { c.found = append(c.found, problem{key: key, msg: msg}) }
 
-func (c *checker) addProblem(p problem) {
-	key := p.key
-	// The nearest enclosing key the file wrote (a key inside an inline table has no line of its own).
-	for k := key; k != ""; k = parentKey(k) {
-		if pos, ok := c.at[k]; ok {
+// place gives p the position of its key, or of the nearest enclosing key the file wrote (a key
+// inside an inline table has no line of its own).
+func (p *problem) place(at map[string]position) {
+	for k := p.key; k != ""; k = parentKey(k) {
+		if pos, ok := at[k]; ok {
 			p.line, p.column = pos.line, pos.column
-			break
+			return
 		}
 	}
-	c.found = append(c.found, p)
 }
 
 func parentKey(k string) string {
@@ -134,7 +141,7 @@ func (c *checker) table(t reflect.Type, raw map[string]any, prefix string) {
 		key := join(prefix, name)
 		ft, ok := fields[name]
 		if !ok {
-			c.addProblem(problem{key: key, unknown: true})
+			c.found = append(c.found, problem{key: key, unknown: true})
 			continue
 		}
 		c.value(ft, raw[name], key)

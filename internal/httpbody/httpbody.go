@@ -47,6 +47,10 @@ func Continue(limit int) func(*fasthttp.RequestHeader) bool {
 	return func(h *fasthttp.RequestHeader) bool { return h.ContentLength() <= limit }
 }
 
+// preRead is what a streaming fasthttp server reads of a body before the handler runs: a body
+// declared no longer is whole when the handler gets it.
+const preRead = 8 << 10
+
 // readKey marks a request whose body Read took whole.
 const readKey = "httpbody.read"
 
@@ -79,7 +83,9 @@ func Read(ctx *fasthttp.RequestCtx, limit int, budget *Budget) (body []byte, rel
 		return nil, release, ErrTooLarge
 	}
 	stream := ctx.RequestBodyStream()
-	if stream == nil {
+	if stream == nil || (declared >= 0 && declared <= preRead) {
+		// Whole already: the server read it before the handler, into its own pooled buffer
+		// (no allocation on the path most requests take).
 		ctx.SetUserValue(readKey, true)
 		return ctx.PostBody(), release, nil
 	}

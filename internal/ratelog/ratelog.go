@@ -15,35 +15,52 @@ import (
 // MaxLineBytes bounds a line as logged.
 const MaxLineBytes = 256
 
-// Printf logs lines at Warn, at most one per interval, saying how many it left out.
-type Printf struct {
-	log   *zap.Logger
-	msg   string
-	every time.Duration
+// Limiter lets one line through per interval and counts the ones it holds back. Safe for
+// concurrent use; the zero value lets every line through (an interval of 0).
+type Limiter struct {
+	Every time.Duration
 
 	mu      sync.Mutex
 	last    time.Time
 	skipped int
 }
 
+// Allow reports whether a line may be written now and, if so, how many were left out since the
+// last one.
+func (l *Limiter) Allow() (ok bool, leftOut int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.Every {
+		l.skipped++
+		return false, 0
+	}
+	leftOut = l.skipped
+	l.last, l.skipped = now, 0
+	return true, leftOut
+}
+
+// Printf logs lines at Warn, at most one per interval, saying how many it left out.
+type Printf struct {
+	log   *zap.Logger
+	msg   string
+	limit Limiter
+}
+
 // New returns a Printf logging to log under msg, at most one line per every.
 func New(log *zap.Logger, msg string, every time.Duration) *Printf {
-	return &Printf{log: log, msg: msg, every: every}
+	return &Printf{log: log, msg: msg, limit: Limiter{Every: every}}
 }
 
 // Printf logs one line (the fasthttp.Logger and similar interfaces).
 func (p *Printf) Printf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.last) < p.every {
-		p.skipped++
+	ok, leftOut := p.limit.Allow()
+	if !ok {
 		return
 	}
 	line := fmt.Sprintf(format, args...)
 	if len(line) > MaxLineBytes {
 		line = line[:MaxLineBytes] + "…"
 	}
-	p.log.Warn(p.msg, zap.String("line", line), zap.Int("left_out", p.skipped))
-	p.last, p.skipped = now, 0
+	p.log.Warn(p.msg, zap.String("line", line), zap.Int("left_out", leftOut))
 }
